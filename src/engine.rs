@@ -1,0 +1,585 @@
+//! The conversation engine: (a person's state, one input) -> (new state,
+//! replies, events). Pure: no I/O, no clock, no Discord, no database. Every
+//! edge (terminal, Discord, tests) drives the same function.
+
+use std::collections::BTreeMap;
+
+use crate::flows::{
+    Action, Choice, MENU, Piece, QUOTE_CHARS, Script, Situation, Step, Target, WELCOME, pieces,
+};
+use crate::referrals::{ChoiceButton, Reply};
+
+/// The longest written answer mend keeps. Discord itself stops at 4,000.
+pub const MAX_ANSWER_CHARS: usize = 4000;
+
+/// How many carry-on steps one turn may say before it stops; validation
+/// already refuses circles, so this is only a guard.
+const MAX_STEPS_PER_TURN: usize = 32;
+
+/// Whether a person has agreed to mend keeping what they tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Consent {
+    #[default]
+    Unasked,
+    Given,
+    Declined,
+}
+
+impl Consent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Consent::Unasked => "unasked",
+            Consent::Given => "given",
+            Consent::Declined => "declined",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Consent> {
+        [Consent::Unasked, Consent::Given, Consent::Declined]
+            .into_iter()
+            .find(|c| c.as_str() == text)
+    }
+}
+
+/// Where a person is: a step of a flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub flow: String,
+    pub step: String,
+}
+
+/// Everything the engine knows about one person.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct State {
+    pub consent: Consent,
+    pub situation: Option<Situation>,
+    pub place: Option<Place>,
+    pub paused: bool,
+    /// Written answers, by (flow, name). Only ever filled after consent.
+    pub answers: BTreeMap<(String, String), String>,
+}
+
+/// One thing a person did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A session begins (the terminal opens, or a person runs `/start`):
+    /// greet a newcomer, or pick up where a returning person left off.
+    Start,
+    /// Words they typed.
+    Text(String),
+    /// A button they pressed, by its id.
+    Choice(String),
+    /// Open a flow from its start (a slash command, or the daily check-in).
+    Begin(String),
+}
+
+/// Something that happened, for the event log: ids and kinds only, never
+/// anything the person wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    FlowStarted { flow: String },
+    FlowFinished { flow: String },
+    AnswerSaved { flow: String, name: String },
+    AnswerNotKept { flow: String },
+    ConsentGiven,
+    ConsentDeclined,
+    SituationChosen,
+    Paused,
+    Resumed,
+    Reasked { flow: String, step: String },
+    StaleChoice,
+    PlaceLost,
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::FlowStarted { .. } => "flow_started",
+            Event::FlowFinished { .. } => "flow_finished",
+            Event::AnswerSaved { .. } => "answer_saved",
+            Event::AnswerNotKept { .. } => "answer_not_kept",
+            Event::ConsentGiven => "consent_given",
+            Event::ConsentDeclined => "consent_declined",
+            Event::SituationChosen => "situation_chosen",
+            Event::Paused => "paused",
+            Event::Resumed => "resumed",
+            Event::Reasked { .. } => "reasked",
+            Event::StaleChoice => "stale_choice",
+            Event::PlaceLost => "place_lost",
+        }
+    }
+
+    pub fn flow(&self) -> Option<&str> {
+        match self {
+            Event::FlowStarted { flow }
+            | Event::FlowFinished { flow }
+            | Event::AnswerSaved { flow, .. }
+            | Event::AnswerNotKept { flow }
+            | Event::Reasked { flow, .. } => Some(flow),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub state: State,
+    pub replies: Vec<Reply>,
+    pub events: Vec<Event>,
+}
+
+/// Applies one input to one person's state.
+pub fn handle(script: &Script, state: &State, input: &Input) -> Outcome {
+    let mut turn = Turn {
+        script,
+        state: state.clone(),
+        replies: Vec::new(),
+        events: Vec::new(),
+    };
+    turn.apply(input);
+    Outcome {
+        state: turn.state,
+        replies: turn.replies,
+        events: turn.events,
+    }
+}
+
+/// The words that work anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Word {
+    Menu,
+    Help,
+    Resources,
+    Pause,
+    Restart,
+}
+
+fn word(text: &str) -> Option<Word> {
+    let text = text
+        .trim()
+        .trim_start_matches('/')
+        .trim_end_matches(['.', '!'])
+        .to_lowercase();
+    match text.as_str() {
+        "menu" => Some(Word::Menu),
+        "help" => Some(Word::Help),
+        "resources" => Some(Word::Resources),
+        "pause" | "stop" => Some(Word::Pause),
+        "restart" => Some(Word::Restart),
+        _ => None,
+    }
+}
+
+/// The special buttons the engine adds itself, after `flow:step:`.
+const MENU_BUTTON: &str = "menu";
+const RESUME_BUTTON: &str = "resume";
+
+fn button_id(flow: &str, step: &str, what: &str) -> String {
+    format!("{flow}:{step}:{what}")
+}
+
+/// Removes what no one means to send (NUL and other control characters) and
+/// the space around the words.
+fn clean(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// Lower-case words with punctuation dropped, for matching typed labels.
+fn loose(text: &str) -> String {
+    text.to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+const HELP: &str = "Here is how to talk with me. Press a button, or type its number or its words. \
+These words work at any time:\n\
+• **menu**: everything we can talk about\n\
+• **resources**: people who can help\n\
+• **pause** (or **stop**): I'll go quiet and keep your place\n\
+• **restart**: start this conversation again from the top\n\
+• **help**: this message\n\
+I'm not a therapist or an emergency service. If you or someone else is in danger right now, call 999.";
+
+const RESOURCES: &str = "People who can help, whenever you're ready:\n\
+• **Relate** offers relationship counselling, for couples and for one person on their own.\n\
+• **COSRT** lists therapists who specialise in sex and relationships.\n\
+• **BACP** has a directory of registered counsellors and psychotherapists.\n\
+• Your **GP** can refer you to NHS talking therapies.\n\
+Their links are on every message I send. If you're in danger right now, call 999; \
+Samaritans are there day and night on 116 123.";
+
+struct Turn<'a> {
+    script: &'a Script,
+    state: State,
+    replies: Vec<Reply>,
+    events: Vec<Event>,
+}
+
+impl<'a> Turn<'a> {
+    fn apply(&mut self, input: &Input) {
+        let Some(place) = self.state.place.clone() else {
+            // Someone new: whatever they sent, they meet the welcome first.
+            self.begin(WELCOME);
+            return;
+        };
+        let Some(step) = self.script.step(&place.flow, &place.step) else {
+            self.place_lost();
+            return;
+        };
+        match input {
+            Input::Start => {
+                self.resume_if_paused();
+                self.say("Welcome back. Here's where we left off.");
+                self.present(&place.flow, step);
+            }
+            Input::Choice(id) => self.pressed(&place.flow, step, id),
+            Input::Begin(flow) if self.script.flow(flow).is_some() => {
+                self.resume_if_paused();
+                self.begin(flow);
+            }
+            Input::Begin(_) => self.place_lost(),
+            Input::Text(text) => self.typed(&place.flow, step, &clean(text)),
+        }
+    }
+
+    fn resume_if_paused(&mut self) {
+        if self.state.paused {
+            self.state.paused = false;
+            self.events.push(Event::Resumed);
+        }
+    }
+
+    fn say(&mut self, text: &str) {
+        self.replies.push(Reply::new(text, Vec::new()));
+    }
+
+    fn place_lost(&mut self) {
+        self.events.push(Event::PlaceLost);
+        self.say(
+            "This conversation has changed since we last spoke, so I can't pick up exactly \
+             where we were. Nothing you told me is lost. Let's carry on from the menu.",
+        );
+        self.state.paused = false;
+        self.begin(MENU);
+    }
+
+    fn begin(&mut self, flow_id: &str) {
+        // Validation guarantees `welcome`, `menu` and every linked flow exist.
+        let Some(flow) = self.script.flow(flow_id) else {
+            return;
+        };
+        let Some(start) = flow.step(&flow.start) else {
+            return;
+        };
+        self.events.push(Event::FlowStarted {
+            flow: flow.id.clone(),
+        });
+        self.present(&flow.id, start);
+    }
+
+    /// Says a step (and any carry-on steps after it) and rests at the first
+    /// step that waits for the person.
+    fn present(&mut self, flow_id: &str, first: &'a Step) {
+        let mut step = first;
+        for _ in 0..MAX_STEPS_PER_TURN {
+            let text = self.render(flow_id, step);
+            let choices = self.buttons(flow_id, step);
+            self.replies.push(Reply::new(text, choices));
+            self.state.place = Some(Place {
+                flow: flow_id.to_owned(),
+                step: step.id.clone(),
+            });
+            match &step.action {
+                Action::Continue(next) => {
+                    match self
+                        .script
+                        .step(flow_id, next.for_person(self.state.situation))
+                    {
+                        Some(following) => step = following,
+                        None => return,
+                    }
+                }
+                Action::End => {
+                    self.events.push(Event::FlowFinished {
+                        flow: flow_id.to_owned(),
+                    });
+                    return;
+                }
+                Action::Choices(_) | Action::Ask { .. } => return,
+            }
+        }
+    }
+
+    fn buttons(&self, flow_id: &str, step: &Step) -> Vec<ChoiceButton> {
+        if matches!(step.action, Action::End) {
+            return vec![ChoiceButton {
+                id: button_id(flow_id, &step.id, MENU_BUTTON),
+                label: "Back to the menu".into(),
+            }];
+        }
+        step.choices()
+            .iter()
+            .enumerate()
+            .map(|(i, choice)| ChoiceButton {
+                id: button_id(flow_id, &step.id, &(i + 1).to_string()),
+                label: choice.label.clone(),
+            })
+            .collect()
+    }
+
+    fn render(&self, flow_id: &str, step: &Step) -> String {
+        let mut out = String::new();
+        for piece in pieces(step.text_for(self.state.situation)) {
+            match piece {
+                Piece::Text(text) => out.push_str(text),
+                Piece::Quote(name) => {
+                    let key = (flow_id.to_owned(), name.to_owned());
+                    match self.state.answers.get(&key) {
+                        Some(answer) => out.push_str(&shorten(answer, QUOTE_CHARS)),
+                        None if self.state.consent == Consent::Given => {
+                            out.push_str("(nothing written yet)")
+                        }
+                        None => out.push_str("(not kept, as you chose)"),
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn pressed(&mut self, flow_id: &str, step: &'a Step, id: &str) {
+        self.resume_if_paused();
+        let mut parts = id.rsplitn(3, ':');
+        let what = parts.next().unwrap_or_default();
+        let pressed_step = parts.next().unwrap_or_default();
+        let pressed_flow = parts.next().unwrap_or_default();
+        if pressed_flow != flow_id || pressed_step != step.id {
+            self.events.push(Event::StaleChoice);
+            self.say(
+                "That button is from an earlier message, so I've left it alone. \
+                 Here's where we are now.",
+            );
+            self.present(flow_id, step);
+            return;
+        }
+        match what {
+            MENU_BUTTON if matches!(step.action, Action::End) => self.begin(MENU),
+            RESUME_BUTTON => self.present(flow_id, step),
+            number => match number
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| step.choices().get(n.checked_sub(1)?))
+            {
+                Some(choice) => self.choose(flow_id, choice),
+                None => self.reask(flow_id, step),
+            },
+        }
+    }
+
+    fn typed(&mut self, flow_id: &str, step: &'a Step, text: &str) {
+        if let Some(word) = word(text) {
+            self.resume_if_paused();
+            return self.word(flow_id, step, word);
+        }
+        if self.state.paused {
+            self.resume_if_paused();
+            if let Some(choice) = self.match_choice(step, text) {
+                return self.choose(flow_id, choice);
+            }
+            self.say("Welcome back. Here's where we left off.");
+            return self.present(flow_id, step);
+        }
+        match &step.action {
+            Action::Ask { name, next, .. } => {
+                if let Some(choice) = self.match_choice(step, text) {
+                    return self.choose(flow_id, choice);
+                }
+                let length = text.chars().count();
+                if length == 0 {
+                    self.say("Take your time. Whenever you're ready, write a few words, or press a button if there is one.");
+                    return self.present(flow_id, step);
+                }
+                if length > MAX_ANSWER_CHARS {
+                    self.say(&format!(
+                        "Thank you for writing so much. I can keep up to {MAX_ANSWER_CHARS} characters \
+                         in one answer and this is {length}. Could you say it more briefly? \
+                         Nothing has been lost: we're still at the same question."
+                    ));
+                    return self.present(flow_id, step);
+                }
+                if self.state.consent == Consent::Given {
+                    self.state
+                        .answers
+                        .insert((flow_id.to_owned(), name.clone()), text.to_owned());
+                    self.events.push(Event::AnswerSaved {
+                        flow: flow_id.to_owned(),
+                        name: name.clone(),
+                    });
+                } else {
+                    self.events.push(Event::AnswerNotKept {
+                        flow: flow_id.to_owned(),
+                    });
+                }
+                match self
+                    .script
+                    .step(flow_id, next.for_person(self.state.situation))
+                {
+                    Some(following) => self.present(flow_id, following),
+                    None => self.place_lost(),
+                }
+            }
+            Action::Choices(_) | Action::End | Action::Continue(_) => {
+                match self.match_choice(step, text) {
+                    Some(choice) => self.choose(flow_id, choice),
+                    None if matches!(step.action, Action::End) && text == "1" => self.begin(MENU),
+                    None => self.reask(flow_id, step),
+                }
+            }
+        }
+    }
+
+    fn word(&mut self, flow_id: &str, step: &'a Step, word: Word) {
+        match word {
+            Word::Menu => self.begin(MENU),
+            Word::Help => {
+                self.say(HELP);
+                self.present(flow_id, step);
+            }
+            Word::Resources => {
+                self.say(RESOURCES);
+                self.present(flow_id, step);
+            }
+            Word::Pause => {
+                self.state.paused = true;
+                self.events.push(Event::Paused);
+                self.replies.push(Reply::new(
+                    "Paused. I'll stay quiet and keep your place. Write anything, or press \
+                     the button, whenever you want to carry on. Be gentle with yourself.",
+                    vec![ChoiceButton {
+                        id: button_id(flow_id, &step.id, RESUME_BUTTON),
+                        label: "Carry on".into(),
+                    }],
+                ));
+            }
+            Word::Restart => self.begin(flow_id),
+        }
+    }
+
+    /// A choice by number, or by its words typed loosely.
+    fn match_choice(&self, step: &'a Step, text: &str) -> Option<&'a Choice> {
+        let choices = step.choices();
+        if let Ok(n) = text.trim().trim_end_matches('.').parse::<usize>() {
+            return choices.get(n.checked_sub(1)?);
+        }
+        let typed = loose(text);
+        if typed.is_empty() {
+            return None;
+        }
+        if let Some(choice) = choices.iter().find(|c| loose(&c.label) == typed) {
+            return Some(choice);
+        }
+        // A few distinctive words from one label ("hurt" for "I was hurt")
+        // are enough, but only when no other label has them too.
+        if typed.chars().count() < 3 || matches!(step.action, Action::Ask { .. }) {
+            return None;
+        }
+        let padded = format!(" {typed} ");
+        let mut found = choices
+            .iter()
+            .filter(|c| format!(" {} ", loose(&c.label)).contains(&padded));
+        match (found.next(), found.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
+    }
+
+    fn choose(&mut self, flow_id: &str, choice: &Choice) {
+        match choice.consent {
+            Some(true) => {
+                self.state.consent = Consent::Given;
+                self.events.push(Event::ConsentGiven);
+            }
+            Some(false) => {
+                self.state.consent = Consent::Declined;
+                self.state.situation = None;
+                self.state.answers.clear();
+                self.events.push(Event::ConsentDeclined);
+            }
+            None => {}
+        }
+        if let Some(situation) = choice.situation
+            && self.state.consent == Consent::Given
+        {
+            self.state.situation = Some(situation);
+            self.events.push(Event::SituationChosen);
+        }
+        match &choice.target {
+            Target::Flow(id) => self.begin(id),
+            Target::Step(id) => match self.script.step(flow_id, id) {
+                Some(step) => self.present(flow_id, step),
+                None => self.place_lost(),
+            },
+        }
+    }
+
+    fn reask(&mut self, flow_id: &str, step: &'a Step) {
+        self.events.push(Event::Reasked {
+            flow: flow_id.to_owned(),
+            step: step.id.clone(),
+        });
+        self.say(
+            "I'm not sure which one you meant. You can press a button, or type its number \
+             or its words. Type **menu** to see everything, or **help** if you're stuck.",
+        );
+        self.present(flow_id, step);
+    }
+}
+
+/// At most `max` characters, ending in an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_work_loosely() {
+        assert_eq!(word(" MENU "), Some(Word::Menu));
+        assert_eq!(word("/help"), Some(Word::Help));
+        assert_eq!(word("stop."), Some(Word::Pause));
+        assert_eq!(word("menus"), None);
+    }
+
+    #[test]
+    fn clean_drops_control_characters() {
+        assert_eq!(clean("  a\u{0}b\u{7}\n "), "ab");
+        assert_eq!(clean("a\nb"), "a\nb");
+    }
+
+    #[test]
+    fn loose_ignores_case_and_punctuation() {
+        assert_eq!(loose("  I was HURT!! "), "i was hurt");
+        assert_eq!(loose("I’m not sure…"), "i m not sure");
+    }
+
+    #[test]
+    fn shorten_cuts_on_characters_not_bytes() {
+        assert_eq!(shorten("héllo", 10), "héllo");
+        assert_eq!(shorten("ééééé", 3), "éé…");
+    }
+}

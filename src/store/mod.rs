@@ -1,0 +1,186 @@
+//! SQLite through sqlx: opening (WAL, foreign keys, busy timeout, embedded
+//! migrations) and applying one input to one person in one transaction, so a
+//! crash never leaves half a step. One async function per query lives in the
+//! submodules, each taking a connection so it can run inside a transaction.
+
+mod answers;
+mod conversations;
+mod events;
+mod people;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::engine::{Event, Outcome, State};
+
+pub use people::PersonId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database at {path}: {source}")]
+    Open { path: String, source: sqlx::Error },
+    #[error("cannot bring the database at {path} up to date: {source}")]
+    Migrate {
+        path: String,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("the database holds a value mend does not understand in {table}.{column}")]
+    Corrupt {
+        table: &'static str,
+        column: &'static str,
+    },
+}
+
+/// How the database is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub busy_timeout: Duration,
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            busy_timeout: Duration::from_secs(5),
+            max_connections: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub async fn open(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        let connect = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(|source| StoreError::Open {
+                path: shown.clone(),
+                source,
+            })?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .connect_with(connect)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: shown.clone(),
+                source,
+            })?;
+        sqlx::migrate!()
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                path: shown,
+                source,
+            })?;
+        Ok(Store { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Loads a person's state, runs `decide` on it and saves the result, all
+    /// in one write transaction. `decide` is the pure engine; if anything fails
+    /// nothing is written and the person is exactly where they were.
+    pub async fn apply(
+        &self,
+        external_id: &str,
+        now: Timestamp,
+        decide: impl FnOnce(&State) -> Outcome,
+    ) -> Result<Outcome, StoreError> {
+        // IMMEDIATE takes the write lock up front, so two writers wait for
+        // each other (busy timeout) instead of failing on a lock upgrade.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let person = people::find_or_create(&mut tx, external_id, now).await?;
+        let before = load(&mut tx, person).await?;
+        let outcome = decide(&before);
+        save(&mut tx, person, &before, &outcome, now).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// A person's state as stored; a stranger's is the default.
+    pub async fn state(&self, external_id: &str) -> Result<State, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        match people::find(&mut conn, external_id).await? {
+            Some(person) => load(&mut conn, person).await,
+            None => Ok(State::default()),
+        }
+    }
+
+    /// Event kinds logged for a person, oldest first (for tests and export).
+    pub async fn event_kinds(&self, external_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        match people::find(&mut conn, external_id).await? {
+            Some(person) => events::kinds(&mut conn, person).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn load(conn: &mut SqliteConnection, person: PersonId) -> Result<State, StoreError> {
+    let (consent, situation) = people::profile(conn, person).await?;
+    let (place, paused) = match conversations::get(conn, person).await? {
+        Some((place, paused)) => (Some(place), paused),
+        None => (None, false),
+    };
+    Ok(State {
+        consent,
+        situation,
+        place,
+        paused,
+        answers: answers::all(conn, person).await?,
+    })
+}
+
+async fn save(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+    before: &State,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let after = &outcome.state;
+    if (after.consent, after.situation) != (before.consent, before.situation) {
+        people::set_profile(conn, person, after.consent, after.situation, now).await?;
+    }
+    match &after.place {
+        Some(place) if (Some(place), after.paused) != (before.place.as_ref(), before.paused) => {
+            conversations::set(conn, person, place, after.paused, now).await?
+        }
+        _ => {}
+    }
+    if after.answers.is_empty() && !before.answers.is_empty() {
+        answers::delete_all(conn, person).await?;
+    }
+    for event in &outcome.events {
+        if let Event::AnswerSaved { flow, name } = event
+            && let Some(value) = after.answers.get(&(flow.clone(), name.clone()))
+        {
+            answers::set(conn, person, flow, name, value, now).await?;
+        }
+        events::insert(conn, person, event, now).await?;
+    }
+    Ok(())
+}

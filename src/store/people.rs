@@ -1,0 +1,88 @@
+//! The `people` table: who someone is, whether they consented, and which
+//! situation they chose.
+
+use jiff::Timestamp;
+use sqlx::SqliteConnection;
+
+use super::StoreError;
+use crate::engine::Consent;
+use crate::flows::Situation;
+
+/// A row id in `people`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct PersonId(pub i64);
+
+pub async fn find(
+    conn: &mut SqliteConnection,
+    external_id: &str,
+) -> Result<Option<PersonId>, StoreError> {
+    let id = sqlx::query_scalar("SELECT id FROM people WHERE external_id = ?")
+        .bind(external_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(id)
+}
+
+pub async fn find_or_create(
+    conn: &mut SqliteConnection,
+    external_id: &str,
+    now: Timestamp,
+) -> Result<PersonId, StoreError> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO people (external_id, created_at, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (external_id) DO UPDATE SET external_id = excluded.external_id
+         RETURNING id",
+    )
+    .bind(external_id)
+    .bind(now.as_millisecond())
+    .bind(now.as_millisecond())
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    consent: String,
+    situation: Option<String>,
+}
+
+pub async fn profile(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+) -> Result<(Consent, Option<Situation>), StoreError> {
+    let row: ProfileRow = sqlx::query_as("SELECT consent, situation FROM people WHERE id = ?")
+        .bind(person)
+        .fetch_one(conn)
+        .await?;
+    let consent = Consent::parse(&row.consent).ok_or(StoreError::Corrupt {
+        table: "people",
+        column: "consent",
+    })?;
+    let situation = match row.situation {
+        Some(name) => Some(Situation::parse(&name).ok_or(StoreError::Corrupt {
+            table: "people",
+            column: "situation",
+        })?),
+        None => None,
+    };
+    Ok((consent, situation))
+}
+
+pub async fn set_profile(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+    consent: Consent,
+    situation: Option<Situation>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE people SET consent = ?, situation = ?, updated_at = ? WHERE id = ?")
+        .bind(consent.as_str())
+        .bind(situation.map(Situation::as_str))
+        .bind(now.as_millisecond())
+        .bind(person)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

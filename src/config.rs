@@ -1,0 +1,131 @@
+//! `config.toml`, parsed once into types and validated at load. Every key has
+//! a default, so mend runs with no file at all; secrets never live here, only
+//! in the environment.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::StoreOptions;
+
+/// The file mend looks for when `--config` is not given.
+pub const DEFAULT_FILE: &str = "config.toml";
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub database: Database,
+    pub prompts: Prompts,
+    pub log: Log,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// The SQLite file; created with its tables on first run.
+    pub path: PathBuf,
+    /// How long a write waits for another to finish before giving up.
+    pub busy_timeout_ms: u64,
+    pub max_connections: u32,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            path: PathBuf::from("mend.sqlite"),
+            busy_timeout_ms: 5000,
+            max_connections: 4,
+        }
+    }
+}
+
+impl Database {
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            busy_timeout: Duration::from_millis(self.busy_timeout_ms),
+            max_connections: self.max_connections,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Prompts {
+    /// A prompts folder to load instead of the flows built into the binary.
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// A tracing filter such as "info" or "mend=debug". `RUST_LOG` wins.
+    pub level: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads `path` if given (it must exist), else `config.toml` if present,
+    /// else the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let (path, required) = match path {
+            Some(path) => (path, true),
+            None => (Path::new(DEFAULT_FILE), false),
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(err) if !required && err.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Config::default())
+            }
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |line, message| ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            message,
+        };
+        let config: Config = toml::from_str(text).map_err(|err| {
+            let (line, message) = crate::toml_error::describe(text, &err);
+            invalid(line, message)
+        })?;
+        if config.database.busy_timeout_ms == 0 {
+            return Err(invalid(
+                None,
+                "`database.busy_timeout_ms` must be more than 0 (milliseconds)".into(),
+            ));
+        }
+        if config.database.max_connections == 0 {
+            return Err(invalid(
+                None,
+                "`database.max_connections` must be at least 1".into(),
+            ));
+        }
+        if config.database.path.as_os_str().is_empty() {
+            return Err(invalid(
+                None,
+                "`database.path` is empty; expected a file name such as \"mend.sqlite\"".into(),
+            ));
+        }
+        Ok(config)
+    }
+}

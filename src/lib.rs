@@ -1,0 +1,13 @@
+//! mend: a companion for people rebuilding trust around intimacy after a
+//! betrayal or a long rupture. The core (flows, engine, referrals) is pure;
+//! the edges (store, terminal, Discord) do the I/O.
+
+pub mod app;
+pub mod config;
+pub mod engine;
+pub mod flows;
+pub mod referrals;
+pub mod store;
+pub mod telemetry;
+pub mod terminal;
+mod toml_error;

@@ -1,0 +1,187 @@
+//! The engine in a terminal: `mend chat`. Reads lines, prints mend's messages
+//! with numbered choices and the three services as a footer, or with `--json`
+//! exactly one JSON line per input line so scripts can drive it turn by turn.
+
+use std::io::IsTerminal;
+
+use jiff::Timestamp;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::engine::{self, Input};
+use crate::flows::Script;
+use crate::referrals::Reply;
+use crate::store::Store;
+
+/// How the session talks.
+#[derive(Debug, Clone)]
+pub struct ChatOptions {
+    /// Who is talking, so several people can share one database.
+    pub person: String,
+    /// One JSON array of messages per line instead of text for people.
+    pub json: bool,
+    /// Print a `you ›` prompt (only when a person is typing at a terminal).
+    pub prompt: bool,
+}
+
+impl ChatOptions {
+    pub fn new(person: &str, json: bool) -> ChatOptions {
+        ChatOptions {
+            person: format!("terminal:{person}"),
+            json,
+            prompt: !json && std::io::stdin().is_terminal(),
+        }
+    }
+}
+
+const FAREWELL: &str = "Take care of yourself. Your place is saved, so we can pick up \
+                        from here whenever you come back.";
+const TROUBLE: &str = "Something went wrong on my side and I couldn't save that. \
+                       Nothing you told me before is lost; please try again in a moment.";
+
+/// Runs a chat until end of input or `quit`.
+pub async fn run<R, W>(
+    script: &Script,
+    store: &Store,
+    options: &ChatOptions,
+    input: R,
+    mut output: W,
+) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let greeting = turn(script, store, &options.person, Input::Start).await;
+    write_replies(&mut output, &greeting, options).await?;
+
+    let mut input = input;
+    let mut line = Vec::new();
+    loop {
+        if options.prompt {
+            output.write_all(b"you \xE2\x80\xBA ").await?;
+            output.flush().await?;
+        }
+        line.clear();
+        if input.read_until(b'\n', &mut line).await? == 0 {
+            if !options.json {
+                let farewell = [Reply::new(FAREWELL, Vec::new())];
+                write_replies(&mut output, &farewell, options).await?;
+            }
+            return Ok(());
+        }
+        // Invalid UTF-8 is replaced rather than refused: the person still gets an answer.
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\n', '\r']);
+        if matches!(text.trim().to_lowercase().as_str(), "quit" | "exit") {
+            let farewell = [Reply::new(FAREWELL, Vec::new())];
+            return write_replies(&mut output, &farewell, options).await;
+        }
+        let input = if looks_like_button(text) {
+            Input::Choice(text.trim().to_owned())
+        } else {
+            Input::Text(text.to_owned())
+        };
+        let replies = turn(script, store, &options.person, input).await;
+        write_replies(&mut output, &replies, options).await?;
+    }
+}
+
+/// Applies one input; a storage failure becomes a kind message, never an error text.
+async fn turn(script: &Script, store: &Store, person: &str, input: Input) -> Vec<Reply> {
+    let result = store
+        .apply(person, Timestamp::now(), |state| {
+            engine::handle(script, state, &input)
+        })
+        .await;
+    match result {
+        Ok(outcome) => {
+            for event in &outcome.events {
+                tracing::debug!(kind = event.kind(), flow = event.flow(), "event");
+            }
+            outcome.replies
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "could not apply an input");
+            vec![Reply::new(TROUBLE, Vec::new())]
+        }
+    }
+}
+
+/// A button id as the engine makes them: `flow:step:choice`.
+fn looks_like_button(text: &str) -> bool {
+    let parts: Vec<&str> = text.trim().split(':').collect();
+    parts.len() == 3
+        && parts.iter().all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        })
+}
+
+async fn write_replies<W: AsyncWrite + Unpin>(
+    output: &mut W,
+    replies: &[Reply],
+    options: &ChatOptions,
+) -> std::io::Result<()> {
+    let text = if options.json {
+        let mut line = serde_json::to_string(replies).map_err(std::io::Error::other)?;
+        line.push('\n');
+        line
+    } else {
+        replies.iter().map(render).collect()
+    };
+    output.write_all(text.as_bytes()).await?;
+    output.flush().await
+}
+
+/// A message for a person at a terminal.
+pub fn render(reply: &Reply) -> String {
+    let mut out = String::from("\n");
+    for (i, line) in reply.text().replace("**", "").lines().enumerate() {
+        out.push_str(if i == 0 { "mend \u{203a} " } else { "       " });
+        out.push_str(line);
+        out.push('\n');
+    }
+    for (i, choice) in reply.choices().iter().enumerate() {
+        out.push_str(&format!("   {}. {}\n", i + 1, choice.label));
+    }
+    let links: Vec<String> = reply
+        .links()
+        .iter()
+        .map(|link| format!("{} {}", link.label, link.url))
+        .collect();
+    out.push_str(&format!("   \u{2500}\u{2500} {}\n", links.join(" \u{b7} ")));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn button_ids_are_recognised_and_words_are_not() {
+        assert!(looks_like_button("welcome:consent:1"));
+        assert!(looks_like_button(" small-actions:end:menu "));
+        assert!(!looks_like_button("note: to: self"));
+        assert!(!looks_like_button("I was hurt"));
+        assert!(!looks_like_button("a:b"));
+    }
+
+    #[test]
+    fn rendering_numbers_choices_and_ends_with_the_links() {
+        let reply = Reply::new(
+            "Hello **there**\nsecond line",
+            vec![crate::referrals::ChoiceButton {
+                id: "a:b:1".into(),
+                label: "Yes".into(),
+            }],
+        );
+        let shown = render(&reply);
+        assert!(shown.contains("mend › Hello there\n"));
+        assert!(shown.contains("       second line\n"));
+        assert!(shown.contains("   1. Yes\n"));
+        assert!(shown.trim_end().ends_with(
+            "Relate https://www.relate.org.uk · COSRT https://www.cosrt.org.uk · BACP https://www.bacp.co.uk"
+        ));
+    }
+}

@@ -1,0 +1,151 @@
+//! The real `mend chat --json` binary, driven turn by turn over a temporary
+//! SQLite file, checked line for line against the engine.
+
+use mend::engine::{self, Consent, Input, Outcome, State};
+use mend::flows::{MENU, Situation};
+
+use crate::helpers::{mend, route, run_mend, shipped};
+
+const ANSWER: &str = "Make her coffee and ask how she slept";
+
+/// What the engine says to each line, serialised as `mend chat --json` prints it.
+fn expected_lines(lines: &[String], start: &State) -> (Vec<String>, State) {
+    let script = shipped();
+    let mut state = start.clone();
+    let mut out = Vec::new();
+    let mut feed = |input: Input, state: &mut State| {
+        let outcome = engine::handle(&script, state, &input);
+        out.push(serde_json::to_string(&outcome.replies).unwrap());
+        *state = outcome.state;
+    };
+    feed(Input::Start, &mut state);
+    for line in lines {
+        let input = if line.contains(':') {
+            Input::Choice(line.clone())
+        } else {
+            Input::Text(line.clone())
+        };
+        feed(input, &mut state);
+    }
+    (out, state)
+}
+
+fn chat(dir: &std::path::Path, lines: &[String]) -> Vec<String> {
+    let mut command = mend(dir);
+    command.args(["chat", "--json", "--db", "talk.sqlite", "--as", "sam"]);
+    let mut input = lines.join("\n");
+    input.push('\n');
+    let (status, stdout, stderr) = run_mend(command, &input);
+    assert!(status.success(), "mend chat failed: {stderr}");
+    stdout.lines().map(str::to_owned).collect()
+}
+
+/// The script of a first visit: consent, a situation, the menu, then a
+/// flow with a written answer that is quoted back.
+fn first_visit() -> (Vec<String>, State) {
+    let script = shipped();
+    let greeted = engine::handle(&script, &State::default(), &Input::Start).state;
+    let mut lines = route(&script, &greeted, ANSWER, |o: &Outcome| {
+        o.state.consent == Consent::Given
+    });
+    let (_, consented) = expected_lines(&lines, &State::default());
+    lines.extend(route(&script, &consented, ANSWER, |o: &Outcome| {
+        o.state.situation == Some(Situation::Hurt)
+    }));
+    let (_, situated) = expected_lines(&lines, &State::default());
+    lines.extend(route(&script, &situated, ANSWER, |o: &Outcome| {
+        o.state.place.as_ref().is_some_and(|p| p.flow == MENU)
+    }));
+    let (_, at_menu) = expected_lines(&lines, &State::default());
+    lines.extend(route(&script, &at_menu, ANSWER, |o: &Outcome| {
+        o.state
+            .place
+            .as_ref()
+            .is_some_and(|p| p.flow == "small-actions")
+            && o.replies.iter().any(|r| r.text().contains(ANSWER))
+    }));
+    let (_, end) = expected_lines(&lines, &State::default());
+    (lines, end)
+}
+
+#[test]
+fn a_first_visit_then_a_second_run_resumes_where_it_left_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lines, end) = first_visit();
+    assert!(
+        lines.contains(&ANSWER.to_owned()),
+        "the route writes an answer"
+    );
+
+    let printed = chat(dir.path(), &lines);
+    let (expected, _) = expected_lines(&lines, &State::default());
+    assert_eq!(
+        printed.len(),
+        lines.len() + 1,
+        "one line per input, plus the greeting"
+    );
+    assert_eq!(printed, expected);
+    for line in &printed {
+        let messages: serde_json::Value = serde_json::from_str(line).unwrap();
+        for message in messages.as_array().unwrap() {
+            assert_eq!(message["links"].as_array().unwrap().len(), 3);
+        }
+    }
+    assert!(
+        printed.last().unwrap().contains(ANSWER),
+        "the answer is quoted back"
+    );
+
+    // A second run on the same file greets them back at the same step.
+    let again = chat(dir.path(), &[]);
+    assert_eq!(again.len(), 1);
+    let resumed = engine::handle(&shipped(), &end, &Input::Start);
+    assert_eq!(again[0], serde_json::to_string(&resumed.replies).unwrap());
+    assert!(again[0].contains("Welcome back"));
+}
+
+#[test]
+fn choices_answer_by_number_and_by_words_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = shipped();
+    let greeting = engine::handle(&script, &State::default(), &Input::Start);
+    let first = greeting.replies.last().unwrap().choices()[0].label.clone();
+    let printed = chat(
+        dir.path(),
+        &["menu".into(), "1".into(), first.to_uppercase()],
+    );
+    assert_eq!(printed.len(), 4);
+    for line in &printed[1..] {
+        assert!(!line.contains("not sure which one you meant"), "{line}");
+    }
+}
+
+#[test]
+fn plain_chat_prints_numbered_choices_and_the_links_footer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = mend(dir.path());
+    command.arg("chat");
+    let (status, stdout, stderr) = run_mend(command, "");
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("mend › "));
+    assert!(stdout.contains("   1. "));
+    assert!(stdout.contains(
+        "Relate https://www.relate.org.uk · COSRT https://www.cosrt.org.uk · BACP https://www.bacp.co.uk"
+    ));
+    assert!(
+        stdout.contains("Take care of yourself"),
+        "a kind goodbye at end of input"
+    );
+    assert!(
+        dir.path().join("mend.sqlite").exists(),
+        "the default database file"
+    );
+}
+
+#[test]
+fn quit_ends_the_session_kindly() {
+    let dir = tempfile::tempdir().unwrap();
+    let printed = chat(dir.path(), &["quit".into(), "menu".into()]);
+    assert_eq!(printed.len(), 2, "nothing is read after quit");
+    assert!(printed[1].contains("Take care of yourself"));
+}

@@ -1,0 +1,181 @@
+//! Small builders shared by the core tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use mend::flows::{self, Script};
+use mend::referrals::{LINKS, Reply};
+use mend::store::{Store, StoreOptions};
+
+/// The shipped flows, as `mend chat` uses them.
+pub fn shipped() -> Script {
+    flows::load_dir(&prompts_dir()).expect("the shipped prompts are valid")
+}
+
+pub fn prompts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts")
+}
+
+/// A fresh database file in its own folder (dropped with the folder).
+pub async fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("mend.sqlite"), &StoreOptions::default())
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+/// The smallest valid pair of flows, for tests to add a broken file to.
+pub const WELCOME: &str = r#"
+id = "welcome"
+title = "Welcome"
+summary = "Hello."
+start = "hello"
+
+[[steps]]
+id = "hello"
+say = "Hello."
+choices = [{ label = "Menu", flow = "menu" }]
+"#;
+
+pub const MENU: &str = r#"
+id = "menu"
+title = "Menu"
+summary = "Everything."
+start = "pick"
+
+[[steps]]
+id = "pick"
+say = "Pick one."
+choices = [{ label = "Welcome", flow = "welcome" }]
+"#;
+
+/// A prompts folder holding `welcome`, `menu` and the given extra files.
+pub fn prompts_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let flows = dir.path().join("flows");
+    std::fs::create_dir(&flows).unwrap();
+    std::fs::write(flows.join("welcome.toml"), WELCOME).unwrap();
+    std::fs::write(flows.join("menu.toml"), MENU).unwrap();
+    for (name, text) in files {
+        std::fs::write(flows.join(name), text).unwrap();
+    }
+    dir
+}
+
+/// Every message mend sends carries the three services, in order.
+pub fn assert_links(replies: &[Reply]) {
+    for reply in replies {
+        assert_eq!(reply.links(), &LINKS, "a reply without the links");
+    }
+    let json = serde_json::to_value(replies).unwrap();
+    for reply in json.as_array().unwrap() {
+        let urls: Vec<&str> = reply["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["url"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "https://www.relate.org.uk",
+                "https://www.cosrt.org.uk",
+                "https://www.bacp.co.uk"
+            ]
+        );
+    }
+}
+
+/// The built `mend` binary, run in `cwd`.
+pub fn mend(cwd: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mend"));
+    command
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Runs `mend` with `input` on stdin and returns (status, stdout, stderr).
+pub fn run_mend(mut command: Command, input: &str) -> (std::process::ExitStatus, String, String) {
+    use std::io::Write;
+    let mut child = command.spawn().expect("mend starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_owned();
+    let writer = std::thread::spawn(move || {
+        // The child may stop reading early (quit); a broken pipe is fine then.
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().expect("mend runs");
+    writer.join().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The inputs, as a person would type them into `mend chat --json` (button
+/// ids, or `answer` at a question), that lead from `start` to the first
+/// outcome that meets `goal`, found by breadth-first search with the real
+/// engine. Panics if no route exists.
+pub fn route(
+    script: &Script,
+    start: &mend::engine::State,
+    answer: &str,
+    goal: impl Fn(&mend::engine::Outcome) -> bool,
+) -> Vec<String> {
+    use mend::engine::{self, Input};
+    use std::collections::{HashSet, VecDeque};
+
+    let key = |s: &mend::engine::State| {
+        s.place
+            .as_ref()
+            .map(|p| format!("{}:{}:{:?}:{:?}", p.flow, p.step, s.consent, s.situation))
+    };
+    let mut seen = HashSet::new();
+    let mut queue = VecDeque::from([(start.clone(), Vec::<String>::new())]);
+    while let Some((state, path)) = queue.pop_front() {
+        if !seen.insert(key(&state)) {
+            continue;
+        }
+        for line in inputs_at(script, &state, answer) {
+            let input = if line.contains(':') {
+                Input::Choice(line.clone())
+            } else {
+                Input::Text(line.clone())
+            };
+            let outcome = engine::handle(script, &state, &input);
+            let mut next_path = path.clone();
+            next_path.push(line);
+            if goal(&outcome) {
+                return next_path;
+            }
+            queue.push_back((outcome.state, next_path));
+        }
+    }
+    panic!("no route to the goal");
+}
+
+/// What a person can do where `state` rests: press each button, or write `answer`.
+pub fn inputs_at(script: &Script, state: &mend::engine::State, answer: &str) -> Vec<String> {
+    use mend::flows::Action;
+    let Some(place) = &state.place else {
+        return vec![answer.to_owned()];
+    };
+    let Some(step) = script.step(&place.flow, &place.step) else {
+        return vec![answer.to_owned()];
+    };
+    let mut inputs: Vec<String> = (1..=step.choices().len())
+        .map(|n| format!("{}:{}:{n}", place.flow, place.step))
+        .collect();
+    match step.action {
+        Action::End => inputs.push(format!("{}:{}:menu", place.flow, place.step)),
+        Action::Ask { .. } => inputs.push(answer.to_owned()),
+        Action::Choices(_) | Action::Continue(_) => {}
+    }
+    inputs
+}

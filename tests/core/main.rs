@@ -1,0 +1,13 @@
+//! Integration tests of the core: prompt validation, every shipped flow walked
+//! end to end, storage on real SQLite files, the `mend` binary, bad input and
+//! logs. One binary, so it links once.
+
+mod helpers;
+
+mod bad_input;
+mod chat_cli;
+mod config;
+mod logs;
+mod shipped_flows;
+mod store;
+mod validation;

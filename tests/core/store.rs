@@ -1,0 +1,204 @@
+//! Storage on real SQLite files: every query, consent, atomicity, resuming.
+
+use jiff::Timestamp;
+use mend::engine::{self, Consent, Input, State};
+use mend::flows::Situation;
+use mend::store::{Store, StoreOptions};
+
+use crate::helpers::{inputs_at, route, shipped, temp_store};
+
+const SECRET: &str = "the thing I have never told anyone";
+
+async fn count(store: &Store, table: &str) -> i64 {
+    let sql = match table {
+        "answers" => "SELECT COUNT(*) FROM answers",
+        "people" => "SELECT COUNT(*) FROM people",
+        "conversations" => "SELECT COUNT(*) FROM conversations",
+        "events" => "SELECT COUNT(*) FROM events",
+        other => panic!("no table {other}"),
+    };
+    sqlx::query_scalar(sql)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+async fn send(store: &Store, person: &str, input: Input) -> engine::Outcome {
+    let script = shipped();
+    store
+        .apply(person, Timestamp::now(), |state| {
+            engine::handle(&script, state, &input)
+        })
+        .await
+        .unwrap()
+}
+
+fn as_input(line: &str) -> Input {
+    if line.contains(':') {
+        Input::Choice(line.into())
+    } else {
+        Input::Text(line.into())
+    }
+}
+
+/// Drives a person through the store until `goal`, returning their state.
+async fn drive(store: &Store, person: &str, goal: impl Fn(&engine::Outcome) -> bool) -> State {
+    let script = shipped();
+    let state = store.state(person).await.unwrap();
+    for line in route(&script, &state, SECRET, goal) {
+        send(store, person, as_input(&line)).await;
+    }
+    store.state(person).await.unwrap()
+}
+
+#[tokio::test]
+async fn state_round_trips_through_every_table() {
+    let (_dir, store) = temp_store().await;
+    send(&store, "terminal:a", Input::Start).await;
+    let state = drive(&store, "terminal:a", |o| o.state.consent == Consent::Given).await;
+    assert_eq!(state.consent, Consent::Given);
+    let state = drive(&store, "terminal:a", |o| {
+        o.state.situation == Some(Situation::Caused)
+    })
+    .await;
+    assert_eq!(state.situation, Some(Situation::Caused));
+    send(&store, "terminal:a", Input::Begin("small-actions".into())).await;
+    let state = drive(&store, "terminal:a", |o| !o.state.answers.is_empty()).await;
+    assert_eq!(
+        state.answers.values().next().map(String::as_str),
+        Some(SECRET)
+    );
+    assert_eq!(count(&store, "answers").await, 1);
+    assert_eq!(count(&store, "people").await, 1);
+    assert_eq!(count(&store, "conversations").await, 1);
+    let kinds = store.event_kinds("terminal:a").await.unwrap();
+    for kind in [
+        "flow_started",
+        "consent_given",
+        "situation_chosen",
+        "answer_saved",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "no {kind} event in {kinds:?}"
+        );
+    }
+    let paused = send(&store, "terminal:a", Input::Text("pause".into())).await;
+    assert!(paused.state.paused);
+    assert!(store.state("terminal:a").await.unwrap().paused);
+}
+
+#[tokio::test]
+async fn nothing_written_is_stored_without_consent() {
+    let (_dir, store) = temp_store().await;
+    send(&store, "terminal:b", Input::Start).await;
+    drive(&store, "terminal:b", |o| {
+        o.state.consent == Consent::Declined
+    })
+    .await;
+    // Their situation is not kept either, whatever they press.
+    let script = shipped();
+    for line in inputs_at(&script, &store.state("terminal:b").await.unwrap(), SECRET) {
+        send(&store, "terminal:b", as_input(&line)).await;
+    }
+    send(&store, "terminal:b", Input::Begin("small-actions".into())).await;
+    for _ in 0..12 {
+        let state = store.state("terminal:b").await.unwrap();
+        let line = inputs_at(&script, &state, SECRET).pop().unwrap();
+        send(&store, "terminal:b", as_input(&line)).await;
+    }
+    assert_eq!(count(&store, "answers").await, 0);
+    let state = store.state("terminal:b").await.unwrap();
+    assert_eq!(state.situation, None);
+    let kinds = store.event_kinds("terminal:b").await.unwrap();
+    assert!(kinds.iter().any(|k| k == "answer_not_kept"), "{kinds:?}");
+
+    // No column anywhere holds what they wrote.
+    let dump: Vec<(String,)> = sqlx::query_as(
+        "SELECT external_id || consent || coalesce(situation, '') FROM people
+         UNION ALL SELECT flow || step FROM conversations
+         UNION ALL SELECT kind || coalesce(flow, '') FROM events",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert!(dump.iter().all(|(row,)| !row.contains(SECRET)));
+}
+
+#[tokio::test]
+async fn a_failed_write_leaves_nothing_behind() {
+    let (_dir, store) = temp_store().await;
+    send(&store, "terminal:c", Input::Start).await;
+    let before = store.state("terminal:c").await.unwrap();
+    let events_before = count(&store, "events").await;
+    sqlx::query(
+        "CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let script = shipped();
+    let line = inputs_at(&script, &before, SECRET).remove(0);
+    let result = store
+        .apply("terminal:c", Timestamp::now(), |state| {
+            engine::handle(&script, state, &as_input(&line))
+        })
+        .await;
+    assert!(result.is_err());
+    assert_eq!(store.state("terminal:c").await.unwrap(), before);
+    assert_eq!(count(&store, "events").await, events_before);
+
+    // A stranger's failed first message does not even create them.
+    let result = store
+        .apply("terminal:new", Timestamp::now(), |state| {
+            engine::handle(&script, state, &Input::Start)
+        })
+        .await;
+    assert!(result.is_err());
+    assert_eq!(count(&store, "people").await, 1);
+}
+
+#[tokio::test]
+async fn a_reopened_database_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mend.sqlite");
+    let store = Store::open(&path, &StoreOptions::default()).await.unwrap();
+    send(&store, "terminal:d", Input::Start).await;
+    let state = drive(&store, "terminal:d", |o| o.state.consent == Consent::Given).await;
+    store.close().await;
+
+    let store = Store::open(&path, &StoreOptions::default()).await.unwrap();
+    assert_eq!(store.state("terminal:d").await.unwrap(), state);
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(journal, "wal");
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(foreign_keys, 1);
+}
+
+#[tokio::test]
+async fn many_inputs_at_once_are_all_applied() {
+    let (_dir, store) = temp_store().await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let person = format!("terminal:p{}", i % 8);
+            send(&store, &person, Input::Text("help".into())).await;
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(count(&store, "people").await, 8);
+    // Each person's first message meets the welcome; later ones get help.
+    for i in 0..8 {
+        let kinds = store.event_kinds(&format!("terminal:p{i}")).await.unwrap();
+        assert_eq!(kinds.iter().filter(|k| *k == "flow_started").count(), 1);
+    }
+}

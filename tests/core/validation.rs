@@ -1,0 +1,311 @@
+//! Each validation rule, from a small broken prompt file, with its message.
+
+use crate::helpers::{mend, prompts_with, run_mend};
+use mend::flows::{self, LoadError};
+
+/// Loads WELCOME + MENU + one extra file and returns the error text.
+fn problems(name: &str, text: &str) -> String {
+    let dir = prompts_with(&[(name, text)]);
+    match flows::load_dir(dir.path()) {
+        Ok(_) => panic!("{name} should have been refused"),
+        Err(err @ LoadError::Invalid(_)) => err.to_string(),
+        Err(other) => panic!("unexpected error: {other}"),
+    }
+}
+
+fn flow(steps: &str) -> String {
+    format!(
+        "id = \"broken\"\ntitle = \"Broken\"\nsummary = \"A broken flow.\"\nstart = \"a\"\n\n{steps}"
+    )
+}
+
+fn assert_names(message: &str, expected: &[&str]) {
+    for part in expected {
+        assert!(
+            message.contains(part),
+            "expected {part:?} in the error:\n{message}"
+        );
+    }
+}
+
+#[test]
+fn unknown_step_target_names_file_flow_and_step() {
+    let message = problems(
+        "broken.toml",
+        &flow("[[steps]]\nid = \"a\"\nsay = \"Hi.\"\nnext = \"nowhere\"\n"),
+    );
+    assert_names(
+        &message,
+        &[
+            "broken.toml:7",
+            "flow `broken`",
+            "step `a`",
+            "`next` leads to the step `nowhere`, which is not in this flow",
+        ],
+    );
+}
+
+#[test]
+fn unknown_flow_target_is_refused() {
+    let message = problems(
+        "broken.toml",
+        &flow(
+            "[[steps]]\nid = \"a\"\nsay = \"Hi.\"\nchoices = [{ label = \"Go\", flow = \"ghost\" }]\n",
+        ),
+    );
+    assert_names(
+        &message,
+        &["step `a`", "leads to flow `ghost`, which does not exist"],
+    );
+}
+
+#[test]
+fn unknown_choice_step_is_refused() {
+    let message = problems(
+        "broken.toml",
+        &flow(
+            "[[steps]]\nid = \"a\"\nsay = \"Hi.\"\nchoices = [{ label = \"Go\", next = \"b\" }]\n",
+        ),
+    );
+    assert_names(
+        &message,
+        &["the choice \"Go\" leads to the step `b`, which is not in this flow"],
+    );
+}
+
+#[test]
+fn unreachable_step_is_refused() {
+    let message = problems(
+        "broken.toml",
+        &flow(
+            "[[steps]]\nid = \"a\"\nsay = \"Hi.\"\nend = true\n\n[[steps]]\nid = \"lonely\"\nsay = \"No one comes here.\"\nend = true\n",
+        ),
+    );
+    assert_names(
+        &message,
+        &[
+            "step `lonely`",
+            "nobody can reach this step from the start (`a`)",
+        ],
+    );
+}
+
+#[test]
+fn dead_end_is_refused() {
+    let message = problems(
+        "broken.toml",
+        &flow("[[steps]]\nid = \"a\"\nsay = \"And then nothing.\"\n"),
+    );
+    assert_names(&message, &["step `a`", "has no way forward"]);
+}
+
+#[test]
+fn end_with_a_way_forward_is_refused() {
+    let message = problems(
+        "broken.toml",
+        &flow("[[steps]]\nid = \"a\"\nsay = \"Bye.\"\nend = true\nnext = \"a\"\n"),
+    );
+    assert_names(&message, &["`end = true` but also has a way forward"]);
+}
+
+#[test]
+fn duplicate_flow_ids_are_refused() {
+    let copy = crate::helpers::MENU;
+    let message = problems("menu-again.toml", copy);
+    assert_names(
+        &message,
+        &["menu-again.toml", "the flow id `menu` is already used in"],
+    );
+}
+
+#[test]
+fn duplicate_step_ids_are_refused() {
+    let message = problems(
+        "broken.toml",
+        &flow(
+            "[[steps]]\nid = \"a\"\nsay = \"One.\"\nend = true\n\n[[steps]]\nid = \"a\"\nsay = \"Two.\"\nend = true\n",
+        ),
+    );
+    assert_names(
+        &message,
+        &[
+            "broken.toml:12",
+            "another step in this flow already has the id `a`",
+        ],
+    );
+}
+
+#[test]
+fn empty_text_is_refused() {
+    let message = problems(
+        "broken.toml",
+        &flow("[[steps]]\nid = \"a\"\nsay = \"   \"\nend = true\n"),
+    );
+    assert_names(&message, &["step `a`", "`say` is empty"]);
+
+    let message = problems(
+        "broken.toml",
+        "id = \"broken\"\ntitle = \"\"\nsummary = \"x\"\nstart = \"a\"\n[[steps]]\nid = \"a\"\nsay = \"Hi.\"\nend = true\n",
+    );
+    assert_names(&message, &["flow `broken`", "the title is empty"]);
+
+    let message = problems(
+        "broken.toml",
+        &flow(
+            "[[steps]]\nid = \"a\"\nsay = \"Hi.\"\nchoices = [{ label = \" \", next = \"a\" }]\n",
+        ),
+    );
+    assert_names(&message, &["a choice has an empty label"]);
+}
+
+#[test]
+fn long_label_is_refused() {
+    let label = "x".repeat(81);
+    let message = problems(
+        "broken.toml",
+        &flow(&format!(
+            "[[steps]]\nid = \"a\"\nsay = \"Hi.\"\nchoices = [{{ label = \"{label}\", next = \"a\" }}]\n"
+        )),
+    );
+    assert_names(
+        &message,
+        &["is 81 characters; a Discord button label holds at most 80"],
+    );
+}
+
+#[test]
+fn too_many_choices_are_refused() {
+    let choices: Vec<String> = (1..=21)
+        .map(|i| format!("{{ label = \"Option {i}\", next = \"a\" }}"))
+        .collect();
+    let message = problems(
+        "broken.toml",
+        &flow(&format!(
+            "[[steps]]\nid = \"a\"\nsay = \"Hi.\"\nchoices = [{}]\n",
+            choices.join(", ")
+        )),
+    );
+    assert_names(
+        &message,
+        &["the step offers 21 choices; Discord can show at most 20"],
+    );
+}
+
+#[test]
+fn long_message_is_refused_and_quotes_count_as_their_longest() {
+    let say = "x".repeat(2001);
+    let message = problems(
+        "broken.toml",
+        &flow(&format!(
+            "[[steps]]\nid = \"a\"\nsay = \"{say}\"\nend = true\n"
+        )),
+    );
+    assert_names(
+        &message,
+        &[
+            "`say` is 2001 characters long",
+            "Discord shows at most 2000",
+        ],
+    );
+
+    // 1,750 characters of text plus one quote (300) is over the limit.
+    let say = format!("{} {{what}}", "x".repeat(1750));
+    let message = problems(
+        "broken.toml",
+        &flow(&format!(
+            "[[steps]]\nid = \"a\"\nsay = \"Tell me.\"\nask = \"what\"\nnext = \"b\"\n\n[[steps]]\nid = \"b\"\nsay = \"{say}\"\nend = true\n"
+        )),
+    );
+    assert_names(&message, &["step `b`", "`say` is 2051 characters long"]);
+}
+
+#[test]
+fn unknown_key_is_refused_with_its_line() {
+    let message = problems(
+        "broken.toml",
+        &flow("[[steps]]\nid = \"a\"\nsay = \"Hi.\"\nchioces = []\nend = true\n"),
+    );
+    assert_names(&message, &["broken.toml:9", "unknown field `chioces`"]);
+}
+
+#[test]
+fn bad_toml_is_refused_with_its_line() {
+    let message = problems("broken.toml", "id = \"broken\"\ntitle = \"unterminated\n");
+    assert_names(&message, &["broken.toml:2"]);
+}
+
+#[test]
+fn unknown_quote_and_situation_are_refused() {
+    let message = problems(
+        "broken.toml",
+        &flow(
+            "[[steps]]\nid = \"a\"\nsay = \"You said {nothing}.\"\nsay_for.lost = \"Hm.\"\nend = true\n",
+        ),
+    );
+    assert_names(
+        &message,
+        &[
+            "quotes `{nothing}`, but no step in this flow asks for `nothing`",
+            "`say_for.lost` names an unknown situation",
+        ],
+    );
+}
+
+#[test]
+fn circle_of_carry_on_steps_is_refused() {
+    let message = problems(
+        "broken.toml",
+        &flow(
+            "[[steps]]\nid = \"a\"\nsay = \"One.\"\nnext = \"b\"\n\n[[steps]]\nid = \"b\"\nsay = \"Two.\"\nnext = \"a\"\n",
+        ),
+    );
+    assert_names(
+        &message,
+        &["carry on to each other in a circle", "a -> b -> a"],
+    );
+}
+
+#[test]
+fn missing_welcome_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("flows")).unwrap();
+    std::fs::write(dir.path().join("flows/menu.toml"), crate::helpers::MENU).unwrap();
+    let message = flows::load_dir(dir.path()).unwrap_err().to_string();
+    assert_names(&message, &["there is no `welcome` flow"]);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let dir = prompts_with(&[
+        (
+            "one.toml",
+            &flow("[[steps]]\nid = \"a\"\nsay = \"\"\nend = true\n").replace("broken", "one"),
+        ),
+        (
+            "two.toml",
+            &flow("[[steps]]\nid = \"a\"\nsay = \"Hi.\"\n").replace("broken", "two"),
+        ),
+    ]);
+    let message = flows::load_dir(dir.path()).unwrap_err().to_string();
+    assert_names(&message, &["2 problems", "one.toml", "two.toml"]);
+}
+
+#[test]
+fn check_command_fails_on_a_broken_folder_and_summarises_a_good_one() {
+    let broken = prompts_with(&[(
+        "broken.toml",
+        &flow("[[steps]]\nid = \"a\"\nsay = \"Hi.\"\nnext = \"nowhere\"\n"),
+    )]);
+    let mut command = mend(broken.path());
+    command.args(["check", "--prompts", "."]);
+    let (status, _, stderr) = run_mend(command, "");
+    assert!(!status.success());
+    assert!(stderr.contains("flow `broken`, step `a`"), "{stderr}");
+
+    let good = prompts_with(&[]);
+    let mut command = mend(good.path());
+    command.args(["check", "--prompts", "."]);
+    let (status, stdout, stderr) = run_mend(command, "");
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("2 flows, 2 steps, 0 endings"), "{stdout}");
+}

@@ -3,8 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, ConfigError};
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError, TOKEN_VAR};
+use crate::discord;
 use crate::flows::{self, LoadError, Script};
+use crate::secret::Secret;
 use crate::store::{Store, StoreError};
 use crate::terminal::{self, ChatOptions};
 
@@ -18,6 +22,13 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("terminal input or output failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Discord(#[from] crate::discord::DiscordError),
+    #[error(
+        "{var} is not set. Put the bot token from Discord's developer portal in the \
+         environment, for example: export {var}=... (see the README)"
+    )]
+    MissingToken { var: &'static str },
 }
 
 /// The flows from a prompts folder, or those built into the binary.
@@ -51,6 +62,45 @@ pub async fn chat(config: &Config, args: &ChatArgs) -> Result<(), AppError> {
         // The reader went away (a closed pipe): nothing more to say to anyone.
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
+    }
+}
+
+/// `mend serve`: the bot on Discord until `shutdown` resolves.
+pub async fn serve(
+    config: &Config,
+    token: Option<Secret>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    // Everything that can be checked is checked before touching Discord.
+    let token = token.ok_or(AppError::MissingToken { var: TOKEN_VAR })?;
+    let script = Arc::new(load_script(config.prompts.dir.as_deref())?);
+    let store = Store::open(&config.database.path, &config.database.store_options()).await?;
+    let result = discord::serve(config, &token, script, store.clone(), shutdown).await;
+    store.close().await;
+    Ok(result?)
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
     }
 }
 

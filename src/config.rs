@@ -18,6 +18,7 @@ pub struct Config {
     pub database: Database,
     pub prompts: Prompts,
     pub log: Log,
+    pub discord: Discord,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -62,6 +63,32 @@ pub struct Log {
     /// A tracing filter such as "info" or "mend=debug". `RUST_LOG` wins.
     pub level: Option<String>,
 }
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Discord {
+    /// Where Discord's API lives. Unset means discord.com; set it to a
+    /// Discord-compatible server, e.g. "http://127.0.0.1:8080".
+    pub api_base: Option<String>,
+    /// How long mend waits for a person's events that arrived together to
+    /// settle, so they are applied in the order Discord created them.
+    pub order_window_ms: u64,
+    /// Register the slash commands at start-up.
+    pub register_commands: bool,
+}
+
+impl Default for Discord {
+    fn default() -> Self {
+        Discord {
+            api_base: None,
+            order_window_ms: 25,
+            register_commands: true,
+        }
+    }
+}
+
+/// The environment variable that holds the bot token.
+pub const TOKEN_VAR: &str = "MEND_DISCORD_TOKEN";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -125,6 +152,19 @@ impl Config {
                 None,
                 "`database.path` is empty; expected a file name such as \"mend.sqlite\"".into(),
             ));
+        }
+        if let Some(base) = &config.discord.api_base {
+            let scheme = base.starts_with("http://") || base.starts_with("https://");
+            let rest = base.split_once("://").map_or("", |(_, rest)| rest);
+            if !scheme || rest.is_empty() || rest.contains(['/', '?', '#']) {
+                return Err(invalid(
+                    None,
+                    format!(
+                        "`discord.api_base` is \"{base}\"; expected a scheme and host with no path, \
+                         such as \"http://127.0.0.1:8080\""
+                    ),
+                ));
+            }
         }
         Ok(config)
     }

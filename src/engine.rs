@@ -216,6 +216,12 @@ const RESOURCES: &str = "People who can help, whenever you're ready:\n\
 Their links are on every message I send. If you're in danger right now, call 999; \
 Samaritans are there day and night on 116 123.";
 
+/// The resources message on its own, for places outside a conversation (a
+/// slash command in a server).
+pub fn resources_reply() -> Reply {
+    Reply::new(RESOURCES, Vec::new())
+}
+
 struct Turn<'a> {
     script: &'a Script,
     state: State,

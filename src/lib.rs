@@ -4,9 +4,11 @@
 
 pub mod app;
 pub mod config;
+pub mod discord;
 pub mod engine;
 pub mod flows;
 pub mod referrals;
+pub mod secret;
 pub mod store;
 pub mod telemetry;
 pub mod terminal;

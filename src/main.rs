@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mend::app::{self, ChatArgs};
-use mend::config::Config;
+use mend::config::{Config, TOKEN_VAR};
+use mend::secret::Secret;
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +39,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         prompts: Option<PathBuf>,
     },
+    /// Run the bot on Discord (token from MEND_DISCORD_TOKEN).
+    Serve,
     /// Check the prompt files and summarise them.
     Check {
         /// The prompts folder.
@@ -75,6 +78,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 prompts,
             };
             app::chat(&config, &args).await?;
+        }
+        Command::Serve => {
+            mend::telemetry::init(config.log.level.as_deref(), "info");
+            let token = Secret::from_env(TOKEN_VAR);
+            app::serve(&config, token, app::shutdown_signal()).await?;
         }
         Command::Check { prompts } => {
             mend::telemetry::init(config.log.level.as_deref(), "warn");

@@ -7,6 +7,7 @@ mod answers;
 mod conversations;
 mod events;
 mod people;
+mod processed;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -105,15 +106,45 @@ impl Store {
         now: Timestamp,
         decide: impl FnOnce(&State) -> Outcome,
     ) -> Result<Outcome, StoreError> {
+        let outcome = self.transact(external_id, None, now, decide).await?;
+        Ok(outcome.expect("an input without an event key is always applied"))
+    }
+
+    /// Like [`Store::apply`], but only once per `event_key` (a Discord message
+    /// or interaction id): the key is recorded in the same transaction as the
+    /// effects, so a redelivered event returns `None` and changes nothing.
+    pub async fn apply_once(
+        &self,
+        external_id: &str,
+        event_key: &str,
+        now: Timestamp,
+        decide: impl FnOnce(&State) -> Outcome,
+    ) -> Result<Option<Outcome>, StoreError> {
+        self.transact(external_id, Some(event_key), now, decide)
+            .await
+    }
+
+    async fn transact(
+        &self,
+        external_id: &str,
+        event_key: Option<&str>,
+        now: Timestamp,
+        decide: impl FnOnce(&State) -> Outcome,
+    ) -> Result<Option<Outcome>, StoreError> {
         // IMMEDIATE takes the write lock up front, so two writers wait for
         // each other (busy timeout) instead of failing on a lock upgrade.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(key) = event_key
+            && !processed::record(&mut tx, key, now).await?
+        {
+            return Ok(None);
+        }
         let person = people::find_or_create(&mut tx, external_id, now).await?;
         let before = load(&mut tx, person).await?;
         let outcome = decide(&before);
         save(&mut tx, person, &before, &outcome, now).await?;
         tx.commit().await?;
-        Ok(outcome)
+        Ok(Some(outcome))
     }
 
     /// A person's state as stored; a stranger's is the default.

@@ -1,0 +1,126 @@
+//! mend on Discord (serenity 0.12): DMs and buttons through the engine, slash
+//! commands, and a configurable API base so the real client can talk to a
+//! Discord-compatible server on loopback.
+
+mod commands;
+mod handler;
+mod inbox;
+mod render;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serenity::all::{ClientBuilder, GatewayIntents, Http, HttpBuilder};
+use tracing::{info, warn};
+
+pub use commands::Command;
+pub use handler::{Bot, Handler, discord_code};
+
+use crate::config::Config;
+use crate::flows::Script;
+use crate::secret::Secret;
+use crate::store::Store;
+
+/// How long shutdown waits for replies already being worked on.
+const DRAIN: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscordError {
+    #[error(
+        "cannot reach Discord's gateway at {base}: {source}. Check the network, or \
+         `discord.api_base` if you set it"
+    )]
+    Gateway {
+        base: String,
+        source: Box<serenity::Error>,
+    },
+    #[error("the gateway address {0:?} carries a query; serenity needs a bare URL")]
+    GatewayUrl(String),
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
+    #[error("the Discord client stopped: {0}")]
+    Client(Box<serenity::Error>),
+}
+
+/// Only what DMs and slash commands need. DM text arrives without the
+/// privileged message-content intent; interactions need no intent at all.
+pub fn intents() -> GatewayIntents {
+    GatewayIntents::DIRECT_MESSAGES
+}
+
+/// serenity's HTTP client, aimed at `api_base` when set. A custom base gets
+/// no rate limiter (serenity's would still call discord.com) and bypasses any
+/// HTTP proxy from the environment, since it is usually on loopback.
+pub fn http(token: &Secret, api_base: Option<&str>) -> Result<Http, DiscordError> {
+    let mut builder =
+        HttpBuilder::new(token.expose()).default_allowed_mentions(render::no_mentions());
+    if let Some(base) = api_base {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|err| DiscordError::HttpClient(err.to_string()))?;
+        builder = builder
+            .proxy(base.trim_end_matches('/'))
+            .ratelimiter_disabled(true)
+            .client(client);
+    }
+    Ok(builder.build())
+}
+
+/// Runs the bot until `shutdown` resolves, then closes the gateway cleanly
+/// (close code 1000) and lets replies in flight finish.
+pub async fn serve(
+    config: &Config,
+    token: &Secret,
+    script: Arc<Script>,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DiscordError> {
+    let base = config.discord.api_base.as_deref();
+    let http = http(token, base)?;
+    // serenity falls back to the real gateway without a word if this fails;
+    // mend says so and stops instead.
+    let gateway = http
+        .get_gateway()
+        .await
+        .map_err(|source| DiscordError::Gateway {
+            base: base.unwrap_or("https://discord.com").to_owned(),
+            source: Box::new(source),
+        })?;
+    if gateway.url.contains('?') {
+        return Err(DiscordError::GatewayUrl(gateway.url));
+    }
+    info!(gateway = %gateway.url, "starting");
+
+    let bot = Arc::new(Bot::new(
+        script,
+        store,
+        Duration::from_millis(config.discord.order_window_ms),
+        config.discord.register_commands,
+    ));
+    let mut client = ClientBuilder::new_with_http(http, intents())
+        .event_handler(Handler(Arc::clone(&bot)))
+        .await
+        .map_err(|err| DiscordError::Client(Box::new(err)))?;
+    let shards = Arc::clone(&client.shard_manager);
+    tokio::spawn(async move {
+        shutdown.await;
+        info!("shutting down: closing the gateway");
+        shards.shutdown_all().await;
+    });
+    client
+        .start()
+        .await
+        .map_err(|err| DiscordError::Client(Box::new(err)))?;
+
+    let deadline = tokio::time::Instant::now() + DRAIN;
+    while bot.busy() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if bot.busy() > 0 {
+        warn!(people = bot.busy(), "stopped with replies still in flight");
+    }
+    info!("stopped");
+    Ok(())
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::config::{Config, ConfigError, TOKEN_VAR};
 use crate::discord;
 use crate::flows::{self, LoadError, Script};
+use crate::safety::{SafetyError, Screen};
 use crate::secret::Secret;
 use crate::store::{Store, StoreError};
 use crate::terminal::{self, ChatOptions};
@@ -24,11 +25,15 @@ pub enum AppError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Discord(#[from] crate::discord::DiscordError),
+    #[error(transparent)]
+    Safety(#[from] SafetyError),
     #[error(
         "{var} is not set. Put the bot token from Discord's developer portal in the \
          environment, for example: export {var}=... (see the README)"
     )]
     MissingToken { var: &'static str },
+    #[error("{0}")]
+    Both(String),
 }
 
 /// The flows from a prompts folder, or those built into the binary.
@@ -104,15 +109,61 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// `mend check`: validates a prompts folder and describes it.
-pub fn check(dir: &Path) -> Result<String, LoadError> {
-    let script = flows::load_dir(dir)?;
+/// The crisis screen from a prompts folder's `safety.toml`, or the built-in one.
+pub fn load_screen(dir: Option<&Path>) -> Result<Screen, SafetyError> {
+    match dir {
+        Some(dir) => Screen::load(&dir.join(SAFETY_FILE)),
+        None => Ok(Screen::embedded()),
+    }
+}
+
+/// The safety phrase list inside a prompts folder.
+pub const SAFETY_FILE: &str = "safety.toml";
+
+/// `mend check`: validates the flows and the safety list of a prompts
+/// folder, reporting every problem in both before failing.
+pub fn check(dir: &Path) -> Result<String, AppError> {
+    let flows = flows::load_dir(dir);
+    let screen = Screen::load(&dir.join(SAFETY_FILE));
+    let (script, screen) = match (flows, screen) {
+        (Ok(script), Ok(screen)) => (script, screen),
+        (Err(err), Ok(_)) => return Err(err.into()),
+        (Ok(_), Err(err)) => return Err(err.into()),
+        (Err(flows), Err(safety)) => {
+            return Err(AppError::Both(format!("{flows}\n{safety}")));
+        }
+    };
     let summary = script.summary();
     Ok(format!(
-        "{} is ready: {} flows, {} steps, {} endings.",
+        "{} is ready: {} flows, {} steps, {} endings.\nsafety.toml:\n{}",
         dir.display(),
         summary.flows,
         summary.steps,
-        summary.endings
+        summary.endings,
+        screen.summary()
     ))
+}
+
+/// `mend screen`: one JSON line per input line, so a moderator can try a list
+/// change on real phrasing before shipping it. Prints no excerpt.
+pub async fn screen<R, W>(screen: &Screen, input: R, mut output: W) -> Result<(), AppError>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut input = input;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&line);
+        let hit = screen.screen(text.trim_end_matches(['\n', '\r']));
+        let mut json = crate::safety::screen_json_line(hit.as_ref());
+        json.push('\n');
+        output.write_all(json.as_bytes()).await?;
+        output.flush().await?;
+    }
 }

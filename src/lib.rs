@@ -8,6 +8,7 @@ pub mod discord;
 pub mod engine;
 pub mod flows;
 pub mod referrals;
+pub mod safety;
 pub mod secret;
 pub mod store;
 pub mod telemetry;

@@ -41,6 +41,13 @@ enum Command {
     },
     /// Run the bot on Discord (token from MEND_DISCORD_TOKEN).
     Serve,
+    /// Screen messages (one per line on stdin) for crisis signals; prints one
+    /// JSON line each.
+    Screen {
+        /// A prompts folder whose safety.toml to use instead of the built-in one.
+        #[arg(long, value_name = "DIR")]
+        prompts: Option<PathBuf>,
+    },
     /// Check the prompt files and summarise them.
     Check {
         /// The prompts folder.
@@ -83,6 +90,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             mend::telemetry::init(config.log.level.as_deref(), "info");
             let token = Secret::from_env(TOKEN_VAR);
             app::serve(&config, token, app::shutdown_signal()).await?;
+        }
+        Command::Screen { prompts } => {
+            mend::telemetry::init(config.log.level.as_deref(), "warn");
+            let screen = app::load_screen(prompts.as_deref())?;
+            let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+            app::screen(&screen, stdin, tokio::io::stdout()).await?;
         }
         Command::Check { prompts } => {
             mend::telemetry::init(config.log.level.as_deref(), "warn");

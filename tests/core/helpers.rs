@@ -57,6 +57,11 @@ pub fn prompts_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     std::fs::create_dir(&flows).unwrap();
     std::fs::write(flows.join("welcome.toml"), WELCOME).unwrap();
     std::fs::write(flows.join("menu.toml"), MENU).unwrap();
+    std::fs::copy(
+        prompts_dir().join("safety.toml"),
+        dir.path().join("safety.toml"),
+    )
+    .unwrap();
     for (name, text) in files {
         std::fs::write(flows.join(name), text).unwrap();
     }

@@ -309,3 +309,41 @@ fn check_command_fails_on_a_broken_folder_and_summarises_a_good_one() {
     assert!(status.success(), "{stderr}");
     assert!(stdout.contains("2 flows, 2 steps, 0 endings"), "{stdout}");
 }
+
+#[test]
+fn check_command_reports_a_broken_safety_list_with_its_line() {
+    let dir = prompts_with(&[]);
+    std::fs::write(
+        dir.path().join("safety.toml"),
+        "[self_harm]\nseverity = \"urgent\"\nphrases = []\n",
+    )
+    .unwrap();
+    let mut command = mend(dir.path());
+    command.args(["check", "--prompts", "."]);
+    let (status, _, stderr) = run_mend(command, "");
+    assert!(!status.success());
+    assert!(stderr.contains("safety.toml"), "{stderr}");
+    assert!(stderr.contains("line"), "{stderr}");
+}
+
+#[test]
+fn screen_command_prints_one_json_line_per_message_and_no_excerpt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = mend(dir.path());
+    command.arg("screen");
+    let input = "I could murder a cup of tea\nI want to end my life tonight\n\nhe won't let me see my friends\n";
+    let (status, stdout, stderr) = run_mend(command, input);
+    assert!(status.success(), "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["flagged"], false);
+    assert_eq!(lines[0]["category"], serde_json::Value::Null);
+    assert_eq!(lines[1]["flagged"], true);
+    assert_eq!(lines[1]["category"], "self_harm");
+    assert_eq!(lines[2]["flagged"], false);
+    assert_eq!(lines[3]["category"], "abuse");
+    assert!(!stdout.contains("tonight"), "no excerpt of the message");
+}

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use crate::config::{Config, ConfigError, TOKEN_VAR};
 use crate::discord;
+use crate::engine::Companion;
 use crate::flows::{self, LoadError, Script};
-use crate::safety::{SafetyError, Screen};
+use crate::safety::{CrisisError, CrisisReplies, SafetyError, Screen};
 use crate::secret::Secret;
 use crate::store::{Store, StoreError};
 use crate::terminal::{self, ChatOptions};
@@ -18,7 +19,9 @@ pub enum AppError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
-    Prompts(#[from] LoadError),
+    Flows(#[from] LoadError),
+    #[error("{0}")]
+    Prompts(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("terminal input or output failed: {0}")]
@@ -27,13 +30,13 @@ pub enum AppError {
     Discord(#[from] crate::discord::DiscordError),
     #[error(transparent)]
     Safety(#[from] SafetyError),
+    #[error(transparent)]
+    Crisis(#[from] CrisisError),
     #[error(
         "{var} is not set. Put the bot token from Discord's developer portal in the \
          environment, for example: export {var}=... (see the README)"
     )]
     MissingToken { var: &'static str },
-    #[error("{0}")]
-    Both(String),
 }
 
 /// The flows from a prompts folder, or those built into the binary.
@@ -55,13 +58,12 @@ pub struct ChatArgs {
 
 /// `mend chat`: the whole engine in a terminal on a local SQLite file.
 pub async fn chat(config: &Config, args: &ChatArgs) -> Result<(), AppError> {
-    let prompts = args.prompts.as_deref().or(config.prompts.dir.as_deref());
-    let script = load_script(prompts)?;
+    let companion = companion(config, args.prompts.as_deref())?;
     let db = args.db.as_deref().unwrap_or(&config.database.path);
     let store = Store::open(db, &config.database.store_options()).await?;
     let options = ChatOptions::new(args.person.as_deref().unwrap_or("you"), args.json);
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-    let result = terminal::run(&script, &store, &options, stdin, tokio::io::stdout()).await;
+    let result = terminal::run(&companion, &store, &options, stdin, tokio::io::stdout()).await;
     store.close().await;
     match result {
         // The reader went away (a closed pipe): nothing more to say to anyone.
@@ -78,9 +80,9 @@ pub async fn serve(
 ) -> Result<(), AppError> {
     // Everything that can be checked is checked before touching Discord.
     let token = token.ok_or(AppError::MissingToken { var: TOKEN_VAR })?;
-    let script = Arc::new(load_script(config.prompts.dir.as_deref())?);
+    let companion = Arc::new(companion(config, None)?);
     let store = Store::open(&config.database.path, &config.database.store_options()).await?;
-    let result = discord::serve(config, &token, script, store.clone(), shutdown).await;
+    let result = discord::serve(config, &token, companion, store.clone(), shutdown).await;
     store.close().await;
     Ok(result?)
 }
@@ -119,19 +121,39 @@ pub fn load_screen(dir: Option<&Path>) -> Result<Screen, SafetyError> {
 
 /// The safety phrase list inside a prompts folder.
 pub const SAFETY_FILE: &str = "safety.toml";
+/// The crisis reply's words and contacts inside a prompts folder.
+pub const CRISIS_FILE: &str = "crisis.toml";
+
+/// Flows, screen and crisis words from a prompts folder, or those built in.
+pub fn companion(config: &Config, prompts: Option<&Path>) -> Result<Companion, AppError> {
+    let dir = prompts.or(config.prompts.dir.as_deref());
+    Ok(Companion {
+        script: load_script(dir)?,
+        screen: load_screen(dir)?,
+        crisis: match dir {
+            Some(dir) => CrisisReplies::load(&dir.join(CRISIS_FILE))?,
+            None => CrisisReplies::embedded(),
+        },
+        cooldown: config.safety.cooldown(),
+    })
+}
 
 /// `mend check`: validates the flows and the safety list of a prompts
 /// folder, reporting every problem in both before failing.
 pub fn check(dir: &Path) -> Result<String, AppError> {
     let flows = flows::load_dir(dir);
     let screen = Screen::load(&dir.join(SAFETY_FILE));
-    let (script, screen) = match (flows, screen) {
-        (Ok(script), Ok(screen)) => (script, screen),
-        (Err(err), Ok(_)) => return Err(err.into()),
-        (Ok(_), Err(err)) => return Err(err.into()),
-        (Err(flows), Err(safety)) => {
-            return Err(AppError::Both(format!("{flows}\n{safety}")));
-        }
+    let crisis = CrisisReplies::load(&dir.join(CRISIS_FILE));
+    let (Ok(script), Ok(screen), Ok(_)) = (&flows, &screen, &crisis) else {
+        let problems: Vec<String> = [
+            flows.err().map(|e| e.to_string()),
+            screen.err().map(|e| e.to_string()),
+            crisis.err().map(|e| e.to_string()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        return Err(AppError::Prompts(problems.join("\n")));
     };
     let summary = script.summary();
     Ok(format!(

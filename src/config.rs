@@ -19,6 +19,8 @@ pub struct Config {
     pub prompts: Prompts,
     pub log: Log,
     pub discord: Discord,
+    pub safety: Safety,
+    pub moderation: Moderation,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -87,6 +89,47 @@ impl Default for Discord {
     }
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Safety {
+    /// After the full crisis reply, how long a shorter reminder is sent
+    /// instead, so a person writing in distress is not sent the same block
+    /// on every line. Every hit is still flagged.
+    pub cooldown_minutes: u64,
+    /// Days after a flag is resolved or escalated before its excerpt is erased.
+    pub excerpt_retention_days: u64,
+}
+
+impl Default for Safety {
+    fn default() -> Self {
+        Safety {
+            cooldown_minutes: 10,
+            excerpt_retention_days: 30,
+        }
+    }
+}
+
+impl Safety {
+    pub fn cooldown(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_mins(self.cooldown_minutes.min(i64::MAX as u64) as i64)
+    }
+}
+
+/// Where crisis flags go. All three ids are needed for the queue to work;
+/// without them flags are still stored and listed by `mend` on the command line.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Moderation {
+    /// The community's server (guild) id.
+    pub guild_id: Option<u64>,
+    /// The private channel where each new flag is posted.
+    pub channel_id: Option<u64>,
+    /// The moderator role: only its members may see and handle flags.
+    pub role_id: Option<u64>,
+    /// Mention the moderator role on each new flag. Nobody else is ever pinged.
+    pub ping_role: bool,
+}
+
 /// The environment variable that holds the bot token.
 pub const TOKEN_VAR: &str = "MEND_DISCORD_TOKEN";
 
@@ -151,6 +194,19 @@ impl Config {
             return Err(invalid(
                 None,
                 "`database.path` is empty; expected a file name such as \"mend.sqlite\"".into(),
+            ));
+        }
+        let moderation = &config.moderation;
+        let ids = [
+            moderation.guild_id,
+            moderation.channel_id,
+            moderation.role_id,
+        ];
+        if ids.iter().any(Option::is_some) && ids.iter().any(Option::is_none) {
+            return Err(invalid(
+                None,
+                "`moderation` needs all of guild_id, channel_id and role_id, or none of them"
+                    .into(),
             ));
         }
         if let Some(base) = &config.discord.api_base {

@@ -8,6 +8,8 @@ use crate::flows::{
     Action, Choice, MENU, Piece, QUOTE_CHARS, Script, Situation, Step, Target, WELCOME, pieces,
 };
 use crate::referrals::{ChoiceButton, Reply};
+use crate::safety::{CrisisReplies, Hit, Screen};
+use jiff::{SignedDuration, Timestamp};
 
 /// The longest written answer mend keeps. Discord itself stops at 4,000.
 pub const MAX_ANSWER_CHARS: usize = 4000;
@@ -57,6 +59,8 @@ pub struct State {
     pub paused: bool,
     /// Written answers, by (flow, name). Only ever filled after consent.
     pub answers: BTreeMap<(String, String), String>,
+    /// When this person last had the full crisis reply, for the cooldown.
+    pub crisis_replied_at: Option<Timestamp>,
 }
 
 /// One thing a person did.
@@ -89,6 +93,8 @@ pub enum Event {
     Reasked { flow: String, step: String },
     StaleChoice,
     PlaceLost,
+    CrisisReplied,
+    CrisisReminded,
 }
 
 impl Event {
@@ -106,6 +112,8 @@ impl Event {
             Event::Reasked { .. } => "reasked",
             Event::StaleChoice => "stale_choice",
             Event::PlaceLost => "place_lost",
+            Event::CrisisReplied => "crisis_replied",
+            Event::CrisisReminded => "crisis_reminded",
         }
     }
 
@@ -126,6 +134,54 @@ pub struct Outcome {
     pub state: State,
     pub replies: Vec<Reply>,
     pub events: Vec<Event>,
+    /// A crisis signal the screen found, for the moderators' queue.
+    pub flag: Option<Hit>,
+}
+
+/// Everything a turn needs: the flows, the crisis screen and its words, and
+/// how long the full crisis reply waits before it is sent again to the same
+/// person (a shorter reminder goes in between). Built once at start.
+#[derive(Debug, Clone)]
+pub struct Companion {
+    pub script: Script,
+    pub screen: Screen,
+    pub crisis: CrisisReplies,
+    pub cooldown: SignedDuration,
+}
+
+impl Companion {
+    /// One turn with screening first: see [`respond`].
+    pub fn respond(&self, state: &State, input: &Input, now: Timestamp) -> Outcome {
+        respond(self, state, input, now)
+    }
+}
+
+/// One turn with screening first: every written message is screened before
+/// the flows see it, whatever the step and whether or not the person has
+/// consented. A hit interrupts the flow: the crisis reply comes at once, the
+/// person's place is kept, and the written text goes no further.
+pub fn respond(companion: &Companion, state: &State, input: &Input, now: Timestamp) -> Outcome {
+    let script = &companion.script;
+    let hit = match input {
+        Input::Text(text) => companion.screen.screen(text),
+        _ => None,
+    };
+    let Some(hit) = hit else {
+        return handle(script, state, input);
+    };
+    let mut turn = Turn {
+        script,
+        state: state.clone(),
+        replies: Vec::new(),
+        events: Vec::new(),
+    };
+    turn.crisis(companion, &hit, now);
+    Outcome {
+        state: turn.state,
+        replies: turn.replies,
+        events: turn.events,
+        flag: Some(hit),
+    }
 }
 
 /// Applies one input to one person's state.
@@ -141,6 +197,7 @@ pub fn handle(script: &Script, state: &State, input: &Input) -> Outcome {
         state: turn.state,
         replies: turn.replies,
         events: turn.events,
+        flag: None,
     }
 }
 
@@ -173,6 +230,8 @@ fn word(text: &str) -> Option<Word> {
 /// The special buttons the engine adds itself, after `flow:step:`.
 const MENU_BUTTON: &str = "menu";
 const RESUME_BUTTON: &str = "resume";
+const PAUSE_BUTTON: &str = "pause";
+const RESOURCES_BUTTON: &str = "resources";
 
 fn button_id(flow: &str, step: &str, what: &str) -> String {
     format!("{flow}:{step}:{what}")
@@ -379,6 +438,8 @@ impl<'a> Turn<'a> {
         match what {
             MENU_BUTTON if matches!(step.action, Action::End) => self.begin(MENU),
             RESUME_BUTTON => self.present(flow_id, step),
+            PAUSE_BUTTON => self.word(flow_id, step, Word::Pause),
+            RESOURCES_BUTTON => self.word(flow_id, step, Word::Resources),
             number => match number
                 .parse::<usize>()
                 .ok()
@@ -533,6 +594,52 @@ impl<'a> Turn<'a> {
                 Some(step) => self.present(flow_id, step),
                 None => self.place_lost(),
             },
+        }
+    }
+
+    fn crisis(&mut self, companion: &Companion, hit: &Hit, now: Timestamp) {
+        let recent = self
+            .state
+            .crisis_replied_at
+            .is_some_and(|at| now.duration_since(at) < companion.cooldown);
+        let text = if recent {
+            self.events.push(Event::CrisisReminded);
+            companion.crisis.reminder()
+        } else {
+            self.events.push(Event::CrisisReplied);
+            self.state.crisis_replied_at = Some(now);
+            companion.crisis.full(hit.category)
+        };
+        let place = self
+            .state
+            .place
+            .clone()
+            .filter(|p| self.script.step(&p.flow, &p.step).is_some());
+        match place {
+            Some(place) => {
+                let button = |what: &str, label: &str| ChoiceButton {
+                    id: button_id(&place.flow, &place.step, what),
+                    label: label.into(),
+                };
+                self.replies.push(Reply::new(
+                    text,
+                    vec![
+                        button(RESUME_BUTTON, "Carry on where we were"),
+                        button(PAUSE_BUTTON, "Pause for now"),
+                        button(RESOURCES_BUTTON, "More places to get help"),
+                    ],
+                ));
+            }
+            None => {
+                // Someone new, or whose place is gone: the crisis reply first,
+                // then a way on, so nobody is left at a dead end.
+                self.replies.push(Reply::new(text, Vec::new()));
+                if self.state.place.is_none() {
+                    self.begin(WELCOME);
+                } else {
+                    self.place_lost();
+                }
+            }
         }
     }
 

@@ -7,8 +7,7 @@ use std::io::IsTerminal;
 use jiff::Timestamp;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::engine::{self, Input};
-use crate::flows::Script;
+use crate::engine::{Companion, Input};
 use crate::referrals::Reply;
 use crate::store::Store;
 
@@ -40,7 +39,7 @@ const TROUBLE: &str = "Something went wrong on my side and I couldn't save that.
 
 /// Runs a chat until end of input or `quit`.
 pub async fn run<R, W>(
-    script: &Script,
+    companion: &Companion,
     store: &Store,
     options: &ChatOptions,
     input: R,
@@ -50,7 +49,7 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let greeting = turn(script, store, &options.person, Input::Start).await;
+    let greeting = turn(companion, store, &options.person, Input::Start).await;
     write_replies(&mut output, &greeting, options).await?;
 
     let mut input = input;
@@ -80,24 +79,26 @@ where
         } else {
             Input::Text(text.to_owned())
         };
-        let replies = turn(script, store, &options.person, input).await;
+        let replies = turn(companion, store, &options.person, input).await;
         write_replies(&mut output, &replies, options).await?;
     }
 }
 
 /// Applies one input; a storage failure becomes a kind message, never an error text.
-async fn turn(script: &Script, store: &Store, person: &str, input: Input) -> Vec<Reply> {
+async fn turn(companion: &Companion, store: &Store, person: &str, input: Input) -> Vec<Reply> {
+    let now = Timestamp::now();
     let result = store
-        .apply(person, Timestamp::now(), |state| {
-            engine::handle(script, state, &input)
-        })
+        .apply(person, now, |state| companion.respond(state, &input, now))
         .await;
     match result {
-        Ok(outcome) => {
-            for event in &outcome.events {
+        Ok(applied) => {
+            for event in &applied.outcome.events {
                 tracing::debug!(kind = event.kind(), flow = event.flow(), "event");
             }
-            outcome.replies
+            if let Some(flag) = applied.flag {
+                tracing::info!(flag = flag.id, new = flag.new, "crisis flag raised");
+            }
+            applied.outcome.replies
         }
         Err(err) => {
             tracing::error!(error = %err, "could not apply an input");

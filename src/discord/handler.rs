@@ -16,8 +16,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use super::commands::{self, Command};
 use super::inbox::Inbox;
 use super::render;
-use crate::engine::{self, Input};
-use crate::flows::Script;
+use crate::engine::{self, Companion, Input};
 use crate::referrals::Reply;
 use crate::store::Store;
 
@@ -56,7 +55,7 @@ struct Queued {
 
 /// Everything the bot needs, shared by every event.
 pub struct Bot {
-    script: Arc<Script>,
+    companion: Arc<Companion>,
     store: Store,
     inbox: Inbox<Queued>,
     order_window: Duration,
@@ -65,13 +64,13 @@ pub struct Bot {
 
 impl Bot {
     pub fn new(
-        script: Arc<Script>,
+        companion: Arc<Companion>,
         store: Store,
         order_window: Duration,
         register_commands: bool,
     ) -> Bot {
         Bot {
-            script,
+            companion,
             store,
             inbox: Inbox::default(),
             order_window,
@@ -227,20 +226,23 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
         Job::Command { command, .. } => command.input(),
     };
     let person = format!("discord:{user}");
-    let script = &bot.script;
     let started = std::time::Instant::now();
+    let now = Timestamp::now();
     let result = bot
         .store
-        .apply_once(&person, &queued.key, Timestamp::now(), |state| {
-            engine::handle(script, state, &input)
+        .apply_once(&person, &queued.key, now, |state| {
+            bot.companion.respond(state, &input, now)
         })
         .await;
     let replies = match result {
-        Ok(Some(outcome)) => {
-            for event in &outcome.events {
+        Ok(Some(applied)) => {
+            for event in &applied.outcome.events {
                 debug!(kind = event.kind(), flow = event.flow(), "event");
             }
-            outcome.replies
+            if let Some(flag) = applied.flag {
+                info!(flag = flag.id, new = flag.new, "crisis flag raised");
+            }
+            applied.outcome.replies
         }
         Ok(None) => {
             debug!(key = %queued.key, "already applied; not applying again");

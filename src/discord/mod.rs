@@ -18,7 +18,7 @@ pub use commands::Command;
 pub use handler::{Bot, Handler, discord_code};
 
 use crate::config::Config;
-use crate::flows::Script;
+use crate::engine::Companion;
 use crate::secret::Secret;
 use crate::store::Store;
 
@@ -73,7 +73,7 @@ pub fn http(token: &Secret, api_base: Option<&str>) -> Result<Http, DiscordError
 pub async fn serve(
     config: &Config,
     token: &Secret,
-    script: Arc<Script>,
+    companion: Arc<Companion>,
     store: Store,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DiscordError> {
@@ -94,7 +94,7 @@ pub async fn serve(
     info!(gateway = %gateway.url, "starting");
 
     let bot = Arc::new(Bot::new(
-        script,
+        companion,
         store,
         Duration::from_millis(config.discord.order_window_ms),
         config.discord.register_commands,

@@ -11,6 +11,7 @@
 //! The module is pure: no I/O except [`Screen::load`], no clock, no async.
 
 mod config;
+mod crisis;
 mod normalise;
 
 use std::cell::RefCell;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use config::SafetyError;
 use config::{Compiled, Target};
+pub use crisis::{Contact, CrisisError, CrisisReplies, EMBEDDED_CRISIS_TOML};
 pub use normalise::normalise;
 use normalise::{Normalised, One, normalise_into};
 

@@ -6,6 +6,7 @@
 mod answers;
 mod conversations;
 mod events;
+pub mod flags;
 mod people;
 mod processed;
 
@@ -53,6 +54,14 @@ impl Default for StoreOptions {
             max_connections: 4,
         }
     }
+}
+
+/// An input applied: the engine's outcome, and the crisis flag it raised or
+/// updated, if any.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub outcome: Outcome,
+    pub flag: Option<flags::Raised>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,9 +114,9 @@ impl Store {
         external_id: &str,
         now: Timestamp,
         decide: impl FnOnce(&State) -> Outcome,
-    ) -> Result<Outcome, StoreError> {
-        let outcome = self.transact(external_id, None, now, decide).await?;
-        Ok(outcome.expect("an input without an event key is always applied"))
+    ) -> Result<Applied, StoreError> {
+        let applied = self.transact(external_id, None, now, decide).await?;
+        Ok(applied.expect("an input without an event key is always applied"))
     }
 
     /// Like [`Store::apply`], but only once per `event_key` (a Discord message
@@ -119,7 +128,7 @@ impl Store {
         event_key: &str,
         now: Timestamp,
         decide: impl FnOnce(&State) -> Outcome,
-    ) -> Result<Option<Outcome>, StoreError> {
+    ) -> Result<Option<Applied>, StoreError> {
         self.transact(external_id, Some(event_key), now, decide)
             .await
     }
@@ -130,7 +139,7 @@ impl Store {
         event_key: Option<&str>,
         now: Timestamp,
         decide: impl FnOnce(&State) -> Outcome,
-    ) -> Result<Option<Outcome>, StoreError> {
+    ) -> Result<Option<Applied>, StoreError> {
         // IMMEDIATE takes the write lock up front, so two writers wait for
         // each other (busy timeout) instead of failing on a lock upgrade.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -143,8 +152,12 @@ impl Store {
         let before = load(&mut tx, person).await?;
         let outcome = decide(&before);
         save(&mut tx, person, &before, &outcome, now).await?;
+        let flag = match &outcome.flag {
+            Some(hit) => Some(flags::raise(&mut tx, person, hit, now).await?),
+            None => None,
+        };
         tx.commit().await?;
-        Ok(Some(outcome))
+        Ok(Some(Applied { outcome, flag }))
     }
 
     /// A person's state as stored; a stranger's is the default.
@@ -171,14 +184,15 @@ impl Store {
 }
 
 async fn load(conn: &mut SqliteConnection, person: PersonId) -> Result<State, StoreError> {
-    let (consent, situation) = people::profile(conn, person).await?;
+    let profile = people::profile(conn, person).await?;
     let (place, paused) = match conversations::get(conn, person).await? {
         Some((place, paused)) => (Some(place), paused),
         None => (None, false),
     };
     Ok(State {
-        consent,
-        situation,
+        consent: profile.consent,
+        situation: profile.situation,
+        crisis_replied_at: profile.crisis_replied_at,
         place,
         paused,
         answers: answers::all(conn, person).await?,
@@ -193,8 +207,13 @@ async fn save(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let after = &outcome.state;
-    if (after.consent, after.situation) != (before.consent, before.situation) {
-        people::set_profile(conn, person, after.consent, after.situation, now).await?;
+    let profile = |s: &State| people::Profile {
+        consent: s.consent,
+        situation: s.situation,
+        crisis_replied_at: s.crisis_replied_at,
+    };
+    if profile(after) != profile(before) {
+        people::set_profile(conn, person, &profile(after), now).await?;
     }
     match &after.place {
         Some(place) if (Some(place), after.paused) != (before.place.as_ref(), before.paused) => {

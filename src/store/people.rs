@@ -46,16 +46,23 @@ pub async fn find_or_create(
 struct ProfileRow {
     consent: String,
     situation: Option<String>,
+    crisis_replied_at: Option<i64>,
 }
 
-pub async fn profile(
-    conn: &mut SqliteConnection,
-    person: PersonId,
-) -> Result<(Consent, Option<Situation>), StoreError> {
-    let row: ProfileRow = sqlx::query_as("SELECT consent, situation FROM people WHERE id = ?")
-        .bind(person)
-        .fetch_one(conn)
-        .await?;
+/// What the engine knows of a person beyond their place and answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    pub consent: Consent,
+    pub situation: Option<Situation>,
+    pub crisis_replied_at: Option<Timestamp>,
+}
+
+pub async fn profile(conn: &mut SqliteConnection, person: PersonId) -> Result<Profile, StoreError> {
+    let row: ProfileRow =
+        sqlx::query_as("SELECT consent, situation, crisis_replied_at FROM people WHERE id = ?")
+            .bind(person)
+            .fetch_one(conn)
+            .await?;
     let consent = Consent::parse(&row.consent).ok_or(StoreError::Corrupt {
         table: "people",
         column: "consent",
@@ -67,22 +74,38 @@ pub async fn profile(
         })?),
         None => None,
     };
-    Ok((consent, situation))
+    let crisis_replied_at = match row.crisis_replied_at {
+        Some(ms) => Some(
+            Timestamp::from_millisecond(ms).map_err(|_| StoreError::Corrupt {
+                table: "people",
+                column: "crisis_replied_at",
+            })?,
+        ),
+        None => None,
+    };
+    Ok(Profile {
+        consent,
+        situation,
+        crisis_replied_at,
+    })
 }
 
 pub async fn set_profile(
     conn: &mut SqliteConnection,
     person: PersonId,
-    consent: Consent,
-    situation: Option<Situation>,
+    profile: &Profile,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE people SET consent = ?, situation = ?, updated_at = ? WHERE id = ?")
-        .bind(consent.as_str())
-        .bind(situation.map(Situation::as_str))
-        .bind(now.as_millisecond())
-        .bind(person)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE people SET consent = ?, situation = ?, crisis_replied_at = ?, updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(profile.consent.as_str())
+    .bind(profile.situation.map(Situation::as_str))
+    .bind(profile.crisis_replied_at.map(|t| t.as_millisecond()))
+    .bind(now.as_millisecond())
+    .bind(person)
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -169,7 +169,8 @@ async fn odd_input_through_the_store_never_loses_state() {
                 engine::handle(&script, state, &Input::Text(text.clone()))
             })
             .await
-            .unwrap();
+            .unwrap()
+            .outcome;
         assert_eq!(store.state(person).await.unwrap(), outcome.state);
         if before.place.is_some() {
             assert!(outcome.state.place.is_some());

@@ -7,6 +7,7 @@ mod helpers;
 mod bad_input;
 mod chat_cli;
 mod config;
+mod crisis;
 mod logs;
 mod shipped_flows;
 mod store;

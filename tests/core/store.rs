@@ -31,6 +31,7 @@ async fn send(store: &Store, person: &str, input: Input) -> engine::Outcome {
         })
         .await
         .unwrap()
+        .outcome
 }
 
 fn as_input(line: &str) -> Input {

@@ -1,0 +1,326 @@
+//! The `flags` and `audit` tables: crisis flags as moderators see and handle
+//! them, and an append-only record of every moderator action.
+
+use jiff::Timestamp;
+use sqlx::{SqliteConnection, SqlitePool};
+
+use super::{PersonId, StoreError};
+use crate::safety::Hit;
+
+/// A flag's place in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Open,
+    Claimed,
+    Resolved,
+    Escalated,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Claimed => "claimed",
+            Status::Resolved => "resolved",
+            Status::Escalated => "escalated",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Status> {
+        [
+            Status::Open,
+            Status::Claimed,
+            Status::Resolved,
+            Status::Escalated,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// What a moderator can do to a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Claim,
+    Resolve,
+    Escalate,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Claim => "claim",
+            Action::Resolve => "resolve",
+            Action::Escalate => "escalate",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Action> {
+        [Action::Claim, Action::Resolve, Action::Escalate]
+            .into_iter()
+            .find(|a| a.as_str() == text)
+    }
+
+    /// The status after this action, if it is allowed from `from`.
+    pub fn apply(self, from: Status) -> Option<Status> {
+        match (self, from) {
+            (Action::Claim, Status::Open) => Some(Status::Claimed),
+            (Action::Resolve, Status::Open | Status::Claimed) => Some(Status::Resolved),
+            (Action::Escalate, Status::Open | Status::Claimed) => Some(Status::Escalated),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    pub id: i64,
+    /// Who raised it: "discord:<user id>" or "terminal:<name>".
+    pub person: String,
+    pub category: String,
+    pub severity: String,
+    pub excerpt: Option<String>,
+    pub hits: i64,
+    pub status: Status,
+    pub handled_by: Option<String>,
+    pub note: Option<String>,
+    pub notice_channel: Option<String>,
+    pub notice_message: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    person: String,
+    category: String,
+    severity: String,
+    excerpt: Option<String>,
+    hits: i64,
+    status: String,
+    handled_by: Option<String>,
+    note: Option<String>,
+    notice_channel: Option<String>,
+    notice_message: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<Row> for Flag {
+    type Error = StoreError;
+
+    fn try_from(row: Row) -> Result<Flag, StoreError> {
+        let corrupt = |column| StoreError::Corrupt {
+            table: "flags",
+            column,
+        };
+        Ok(Flag {
+            id: row.id,
+            person: row.person,
+            category: row.category,
+            severity: row.severity,
+            excerpt: row.excerpt,
+            hits: row.hits,
+            status: Status::parse(&row.status).ok_or(corrupt("status"))?,
+            handled_by: row.handled_by,
+            note: row.note,
+            notice_channel: row.notice_channel,
+            notice_message: row.notice_message,
+            created_at: Timestamp::from_millisecond(row.created_at)
+                .map_err(|_| corrupt("created_at"))?,
+            updated_at: Timestamp::from_millisecond(row.updated_at)
+                .map_err(|_| corrupt("updated_at"))?,
+        })
+    }
+}
+
+/// The columns of a [`Flag`], for `concat!` into each query.
+macro_rules! select_flags {
+    () => {
+        "SELECT f.id, p.external_id AS person, f.category, f.severity, f.excerpt,
+        f.hits, f.status, f.handled_by, f.note, f.notice_channel, f.notice_message,
+        f.created_at, f.updated_at
+    FROM flags f JOIN people p ON p.id = f.person_id"
+    };
+}
+
+/// A flag raised or updated by a hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Raised {
+    pub id: i64,
+    /// True for a new flag (post a notice); false when an active one was updated.
+    pub new: bool,
+}
+
+/// Records a hit: updates the person's open or claimed flag (one more hit,
+/// the latest excerpt, the higher severity) or opens a new one.
+pub async fn raise(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+    hit: &Hit,
+    now: Timestamp,
+) -> Result<Raised, StoreError> {
+    let updated: Option<i64> = sqlx::query_scalar(
+        "UPDATE flags SET hits = hits + 1, excerpt = ?, updated_at = ?,
+             severity = CASE
+                 WHEN ? = 'critical' OR severity = 'critical' THEN 'critical'
+                 WHEN ? = 'high' OR severity = 'high' THEN 'high'
+                 ELSE 'concern' END
+         WHERE person_id = ? AND status IN ('open', 'claimed')
+         RETURNING id",
+    )
+    .bind(&hit.excerpt)
+    .bind(now.as_millisecond())
+    .bind(hit.severity.as_str())
+    .bind(hit.severity.as_str())
+    .bind(person)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = updated {
+        return Ok(Raised { id, new: false });
+    }
+    let id = sqlx::query_scalar(
+        "INSERT INTO flags (person_id, category, severity, excerpt, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(person)
+    .bind(hit.category.as_str())
+    .bind(hit.severity.as_str())
+    .bind(&hit.excerpt)
+    .bind(now.as_millisecond())
+    .bind(now.as_millisecond())
+    .fetch_one(conn)
+    .await?;
+    Ok(Raised { id, new: true })
+}
+
+pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<Flag>, StoreError> {
+    let row: Option<Row> = sqlx::query_as(concat!(select_flags!(), " WHERE f.id = ?"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(Flag::try_from).transpose()
+}
+
+/// Open and claimed flags, oldest first.
+pub async fn active(pool: &SqlitePool) -> Result<Vec<Flag>, StoreError> {
+    let rows: Vec<Row> = sqlx::query_as(concat!(
+        select_flags!(),
+        " WHERE f.status IN ('open', 'claimed') ORDER BY f.id"
+    ))
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(Flag::try_from).collect()
+}
+
+pub async fn set_notice(
+    pool: &SqlitePool,
+    id: i64,
+    channel: &str,
+    message: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE flags SET notice_channel = ?, notice_message = ? WHERE id = ?")
+        .bind(channel)
+        .bind(message)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Why a moderator's action did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    NoSuchFlag,
+    NotAllowed { status: Status },
+}
+
+/// Applies a moderator's action and audits it, in one transaction.
+pub async fn act(
+    pool: &SqlitePool,
+    id: i64,
+    action: Action,
+    moderator: &str,
+    note: Option<&str>,
+    now: Timestamp,
+) -> Result<Result<Flag, Refusal>, StoreError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM flags WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(status) = status.as_deref().and_then(Status::parse) else {
+        return Ok(Err(Refusal::NoSuchFlag));
+    };
+    let Some(next) = action.apply(status) else {
+        return Ok(Err(Refusal::NotAllowed { status }));
+    };
+    let closing = matches!(next, Status::Resolved | Status::Escalated);
+    sqlx::query(
+        "UPDATE flags SET status = ?, handled_by = ?, note = coalesce(?, note), updated_at = ?,
+             claimed_at = CASE WHEN ? = 'claimed' THEN ? ELSE claimed_at END,
+             closed_at = CASE WHEN ? THEN ? ELSE closed_at END
+         WHERE id = ?",
+    )
+    .bind(next.as_str())
+    .bind(moderator)
+    .bind(note)
+    .bind(now.as_millisecond())
+    .bind(next.as_str())
+    .bind(now.as_millisecond())
+    .bind(closing)
+    .bind(now.as_millisecond())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    audit(&mut tx, moderator, action.as_str(), Some(id), note, now).await?;
+    tx.commit().await?;
+    let flag = get(pool, id).await?.ok_or(StoreError::Corrupt {
+        table: "flags",
+        column: "id",
+    })?;
+    Ok(Ok(flag))
+}
+
+/// Appends to the audit log.
+pub async fn audit(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    action: &str,
+    flag: Option<i64>,
+    detail: Option<&str>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO audit (at, actor, action, flag_id, detail) VALUES (?, ?, ?, ?, ?)")
+        .bind(now.as_millisecond())
+        .bind(actor)
+        .bind(action)
+        .bind(flag)
+        .bind(detail)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One audit entry: (actor, action, flag).
+pub async fn audit_log(
+    pool: &SqlitePool,
+) -> Result<Vec<(String, String, Option<i64>)>, StoreError> {
+    let rows = sqlx::query_as("SELECT actor, action, flag_id FROM audit ORDER BY id")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows)
+}
+
+/// Erases the excerpts of flags closed before `cutoff`; the bare facts stay.
+pub async fn erase_excerpts(pool: &SqlitePool, cutoff: Timestamp) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE flags SET excerpt = NULL
+         WHERE excerpt IS NOT NULL AND status IN ('resolved', 'escalated') AND closed_at < ?",
+    )
+    .bind(cutoff.as_millisecond())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,256 @@
+//! Screening before everything: the crisis reply, the cooldown, the kept
+//! place, and one flag per person while it is open.
+
+use jiff::{SignedDuration, Timestamp};
+use mend::engine::{Companion, Consent, Input, State};
+use mend::safety::{CrisisReplies, Screen};
+use mend::store::flags::{self, Action, Refusal, Status};
+
+use crate::helpers::{assert_links, inputs_at, shipped, temp_store};
+
+const DANGER: &str = "honestly I just want to kill myself tonight";
+
+fn companion() -> Companion {
+    Companion {
+        script: shipped(),
+        screen: Screen::embedded(),
+        crisis: CrisisReplies::embedded(),
+        cooldown: SignedDuration::from_mins(10),
+    }
+}
+
+fn at(minutes: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000).unwrap() + SignedDuration::from_mins(minutes)
+}
+
+#[test]
+fn a_hit_is_answered_first_and_the_place_is_kept() {
+    let companion = companion();
+    let started = companion.respond(&State::default(), &Input::Start, at(0));
+    let outcome = companion.respond(&started.state, &Input::Text(DANGER.into()), at(1));
+    assert!(outcome.flag.is_some());
+    assert_eq!(
+        outcome.replies.len(),
+        1,
+        "the crisis reply, and nothing else"
+    );
+    let reply = &outcome.replies[0];
+    assert!(reply.text().contains("116 123"));
+    assert!(reply.text().contains("999"));
+    assert!(
+        !reply.text().contains("Rape Crisis"),
+        "contacts fit the category"
+    );
+    assert_links(&outcome.replies);
+    assert_eq!(outcome.state.place, started.state.place);
+    assert!(outcome.state.answers.is_empty());
+    let labels: Vec<&str> = reply.choices().iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "Carry on where we were",
+            "Pause for now",
+            "More places to get help"
+        ]
+    );
+
+    // Carrying on puts them back exactly where they were.
+    let carry_on = companion.respond(
+        &outcome.state,
+        &Input::Choice(reply.choices()[0].id.clone()),
+        at(2),
+    );
+    assert_eq!(carry_on.state.place, started.state.place);
+    assert_eq!(
+        carry_on.replies.last().unwrap().text(),
+        started.replies.last().unwrap().text()
+    );
+    let paused = companion.respond(
+        &outcome.state,
+        &Input::Choice(reply.choices()[1].id.clone()),
+        at(2),
+    );
+    assert!(paused.state.paused);
+}
+
+#[test]
+fn abuse_and_sexual_violence_get_their_own_contacts() {
+    let companion = companion();
+    let state = companion
+        .respond(&State::default(), &Input::Start, at(0))
+        .state;
+    let abuse = companion.respond(
+        &state,
+        &Input::Text("he won't let me see my friends and takes my bank card".into()),
+        at(1),
+    );
+    assert!(
+        abuse.replies[0].text().contains("0808 2000 247"),
+        "{:?}",
+        abuse.replies[0].text()
+    );
+    let assault = companion.respond(
+        &state,
+        &Input::Text("he raped me last year and I never told anyone".into()),
+        at(1),
+    );
+    assert!(assault.replies[0].text().contains("Rape Crisis"));
+}
+
+#[test]
+fn within_the_cooldown_a_short_reminder_replaces_the_full_reply() {
+    let companion = companion();
+    let state = companion
+        .respond(&State::default(), &Input::Start, at(0))
+        .state;
+    let first = companion.respond(&state, &Input::Text(DANGER.into()), at(1));
+    let second = companion.respond(&first.state, &Input::Text(DANGER.into()), at(5));
+    assert!(second.flag.is_some(), "every hit is still flagged");
+    assert!(second.replies[0].text().len() < first.replies[0].text().len() / 2);
+    assert!(second.replies[0].text().contains("999"));
+    let later = companion.respond(&second.state, &Input::Text(DANGER.into()), at(12));
+    assert_eq!(later.replies[0].text(), first.replies[0].text());
+}
+
+#[test]
+fn a_stranger_in_danger_gets_the_crisis_reply_then_the_welcome() {
+    let companion = companion();
+    let outcome = companion.respond(&State::default(), &Input::Text(DANGER.into()), at(0));
+    assert!(outcome.replies.len() >= 2);
+    assert!(outcome.replies[0].text().contains("Samaritans"));
+    assert_eq!(outcome.state.place.as_ref().unwrap().flow, "welcome");
+    assert!(!outcome.replies.last().unwrap().choices().is_empty());
+}
+
+#[test]
+fn harmless_idioms_go_to_the_flow() {
+    let companion = companion();
+    let state = companion
+        .respond(&State::default(), &Input::Start, at(0))
+        .state;
+    let outcome = companion.respond(
+        &state,
+        &Input::Text("my boss is killing me this week".into()),
+        at(1),
+    );
+    assert!(outcome.flag.is_none());
+}
+
+#[tokio::test]
+async fn repeated_hits_update_one_flag_and_moderators_move_it_along() {
+    let (_dir, store) = temp_store().await;
+    let companion = companion();
+    let person = "discord:42";
+    let mut raised = Vec::new();
+    for minute in [0, 1, 2] {
+        let applied = store
+            .apply(person, at(minute), |s| {
+                companion.respond(s, &Input::Text(DANGER.into()), at(minute))
+            })
+            .await
+            .unwrap();
+        raised.push(applied.flag.unwrap());
+    }
+    assert!(raised[0].new);
+    assert!(!raised[1].new && !raised[2].new);
+    assert!(raised.iter().all(|r| r.id == raised[0].id));
+
+    let flag = flags::get(store.pool(), raised[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(flag.hits, 3);
+    assert_eq!(flag.status, Status::Open);
+    assert_eq!(flag.category, "self_harm");
+    assert_eq!(flag.person, person);
+    // Kept before consent (vital interests), but only an excerpt.
+    assert_eq!(store.state(person).await.unwrap().consent, Consent::Unasked);
+    assert!(flag.excerpt.as_ref().unwrap().contains("kill myself"));
+    let answers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM answers")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(answers, 0);
+
+    let claimed = flags::act(store.pool(), flag.id, Action::Claim, "mod:7", None, at(3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.status, Status::Claimed);
+    assert_eq!(
+        flags::act(store.pool(), flag.id, Action::Claim, "mod:8", None, at(3))
+            .await
+            .unwrap(),
+        Err(Refusal::NotAllowed {
+            status: Status::Claimed
+        })
+    );
+    let resolved = flags::act(
+        store.pool(),
+        flag.id,
+        Action::Resolve,
+        "mod:7",
+        Some("Spoke with them; they are with family tonight."),
+        at(4),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(resolved.status, Status::Resolved);
+    assert_eq!(resolved.handled_by.as_deref(), Some("mod:7"));
+    assert!(flags::active(store.pool()).await.unwrap().is_empty());
+
+    // A new hit after resolution opens a new flag.
+    let applied = store
+        .apply(person, at(30), |s| {
+            companion.respond(s, &Input::Text(DANGER.into()), at(30))
+        })
+        .await
+        .unwrap();
+    assert!(applied.flag.unwrap().new);
+
+    // The audit log has every action, and refuses edits.
+    let log = flags::audit_log(store.pool()).await.unwrap();
+    let actions: Vec<&str> = log.iter().map(|(_, a, _)| a.as_str()).collect();
+    assert_eq!(actions, ["claim", "resolve"]);
+    assert!(
+        sqlx::query("DELETE FROM audit")
+            .execute(store.pool())
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("UPDATE audit SET actor = 'x'")
+            .execute(store.pool())
+            .await
+            .is_err()
+    );
+
+    // Excerpts go after the retention period; the facts stay.
+    assert_eq!(flags::erase_excerpts(store.pool(), at(3)).await.unwrap(), 0);
+    assert_eq!(flags::erase_excerpts(store.pool(), at(5)).await.unwrap(), 1);
+    let erased = flags::get(store.pool(), flag.id).await.unwrap().unwrap();
+    assert_eq!(erased.excerpt, None);
+    assert_eq!(erased.hits, 3);
+}
+
+#[test]
+fn every_step_screens_written_text() {
+    let companion = companion();
+    let script = &companion.script;
+    let mut state = companion
+        .respond(&State::default(), &Input::Start, at(0))
+        .state;
+    // Walk a few steps in; at each, danger written anywhere is caught.
+    for _ in 0..6 {
+        let outcome = companion.respond(&state, &Input::Text(DANGER.into()), at(1));
+        assert!(outcome.flag.is_some());
+        let next = inputs_at(script, &state, "fine").remove(0);
+        let input = if next.contains(':') {
+            Input::Choice(next)
+        } else {
+            Input::Text(next)
+        };
+        state = companion.respond(&state, &input, at(1)).state;
+    }
+}

@@ -15,6 +15,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::commands::{self, Command};
 use super::inbox::Inbox;
+use super::moderation::{self, Moderators};
 use super::render;
 use crate::engine::{self, Companion, Input};
 use crate::referrals::Reply;
@@ -60,6 +61,7 @@ pub struct Bot {
     inbox: Inbox<Queued>,
     order_window: Duration,
     register_commands: bool,
+    moderators: Option<Moderators>,
 }
 
 impl Bot {
@@ -68,6 +70,7 @@ impl Bot {
         store: Store,
         order_window: Duration,
         register_commands: bool,
+        moderators: Option<Moderators>,
     ) -> Bot {
         Bot {
             companion,
@@ -75,6 +78,7 @@ impl Bot {
             inbox: Inbox::default(),
             order_window,
             register_commands,
+            moderators,
         }
     }
 
@@ -102,6 +106,16 @@ impl EventHandler for Handler {
                 Ok(registered) => info!(count = registered.len(), "slash commands registered"),
                 Err(err) => error!(error = %err, "could not register the slash commands"),
             }
+            if let Some(moderators) = &self.0.moderators {
+                match moderators
+                    .guild
+                    .set_commands(&ctx.http, moderation::commands())
+                    .await
+                {
+                    Ok(_) => info!(guild = %moderators.guild, "moderator commands registered"),
+                    Err(err) => error!(error = %err, "could not register the moderator commands"),
+                }
+            }
         }
     }
 
@@ -124,13 +138,25 @@ impl EventHandler for Handler {
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
         match interaction {
             Interaction::Component(press) => pressed(&self.0, ctx, press).await,
+            Interaction::Command(command) if moderation::is_command(&command.data.name) => {
+                let bot = &self.0;
+                moderation::command(&ctx, &bot.store, bot.moderators.as_ref(), &command).await;
+            }
             Interaction::Command(command) => slash(&self.0, ctx, command).await,
+            Interaction::Modal(modal) => {
+                let bot = &self.0;
+                moderation::submitted(&ctx, &bot.store, bot.moderators.as_ref(), &modal).await;
+            }
             _ => {}
         }
     }
 }
 
 async fn pressed(bot: &Arc<Bot>, ctx: Context, press: ComponentInteraction) {
+    if press.data.custom_id.starts_with("flag:") {
+        moderation::pressed(&ctx, &bot.store, bot.moderators.as_ref(), &press).await;
+        return;
+    }
     let span = info_span!("press", user = %press.user.id, interaction = %press.id);
     // Acknowledge at once (Discord allows 3 seconds) by disabling the pressed
     // message's answers, so the same answer cannot be given twice.
@@ -241,6 +267,13 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
             }
             if let Some(flag) = applied.flag {
                 info!(flag = flag.id, new = flag.new, "crisis flag raised");
+                if let Some(moderators) = &bot.moderators {
+                    // The person's reply goes first; the notice follows at once.
+                    let (ctx, store, moderators) = (ctx.clone(), bot.store.clone(), *moderators);
+                    tokio::spawn(async move {
+                        moderation::announce(&ctx, &store, &moderators, flag).await;
+                    });
+                }
             }
             applied.outcome.replies
         }

@@ -5,6 +5,7 @@
 mod commands;
 mod handler;
 mod inbox;
+mod moderation;
 mod render;
 
 use std::future::Future;
@@ -16,6 +17,7 @@ use tracing::{info, warn};
 
 pub use commands::Command;
 pub use handler::{Bot, Handler, discord_code};
+pub use moderation::Moderators;
 
 use crate::config::Config;
 use crate::engine::Companion;
@@ -95,9 +97,14 @@ pub async fn serve(
 
     let bot = Arc::new(Bot::new(
         companion,
-        store,
+        store.clone(),
         Duration::from_millis(config.discord.order_window_ms),
         config.discord.register_commands,
+        Moderators::from_config(&config.moderation),
+    ));
+    let retention = tokio::spawn(erase_old_excerpts(
+        store.clone(),
+        config.safety.excerpt_retention_days,
     ));
     let mut client = ClientBuilder::new_with_http(http, intents())
         .event_handler(Handler(Arc::clone(&bot)))
@@ -121,6 +128,22 @@ pub async fn serve(
     if bot.busy() > 0 {
         warn!(people = bot.busy(), "stopped with replies still in flight");
     }
+    retention.abort();
     info!("stopped");
     Ok(())
+}
+
+/// Erases flag excerpts past their retention, now and every hour.
+async fn erase_old_excerpts(store: Store, days: u64) {
+    let keep = jiff::SignedDuration::from_hours(24 * days.min(365 * 100) as i64);
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let cutoff = jiff::Timestamp::now() - keep;
+        match crate::store::flags::erase_excerpts(store.pool(), cutoff).await {
+            Ok(0) => {}
+            Ok(erased) => info!(erased, "erased flag excerpts past their retention"),
+            Err(err) => warn!(error = %err, "could not erase old flag excerpts"),
+        }
+    }
 }

@@ -1,0 +1,490 @@
+//! The moderators' side: a notice in their private channel for each new
+//! flag, buttons to claim, resolve (with a note) and escalate, `/flags` and
+//! `/flag`, and a role check on every one of them. Every action, and every
+//! refused attempt, goes to the audit log.
+
+use jiff::Timestamp;
+use serenity::all::{
+    ActionRowComponent, ButtonStyle, ChannelId, CommandDataOptionValue, CommandInteraction,
+    CommandOptionType, ComponentInteraction, Context, CreateActionRow, CreateAllowedMentions,
+    CreateButton, CreateCommand, CreateCommandOption, CreateInputText, CreateInteractionResponse,
+    CreateInteractionResponseMessage, CreateMessage, CreateModal, EditMessage, GuildId,
+    InputTextStyle, Member, MessageId, ModalInteraction, RoleId,
+};
+use tracing::{error, info, warn};
+
+use super::render::no_mentions;
+use crate::config::Moderation as Settings;
+use crate::store::Store;
+use crate::store::flags::{self, Action, Flag, Raised, Refusal};
+
+/// Where flags go and who may handle them; only built when config names all three.
+#[derive(Debug, Clone, Copy)]
+pub struct Moderators {
+    pub guild: GuildId,
+    pub channel: ChannelId,
+    pub role: RoleId,
+    pub ping_role: bool,
+}
+
+impl Moderators {
+    pub fn from_config(settings: &Settings) -> Option<Moderators> {
+        Some(Moderators {
+            guild: GuildId::new(settings.guild_id?),
+            channel: ChannelId::new(settings.channel_id?),
+            role: RoleId::new(settings.role_id?),
+            ping_role: settings.ping_role,
+        })
+    }
+
+    fn allows(&self, guild: Option<GuildId>, member: Option<&Member>) -> bool {
+        guild == Some(self.guild) && member.is_some_and(|m| m.roles.contains(&self.role))
+    }
+}
+
+const REFUSED: &str =
+    "Only moderators can see or handle crisis flags. This attempt has been noted.";
+
+/// The text of a flag's notice: facts, the short excerpt, and who handled it.
+pub fn notice_text(flag: &Flag) -> String {
+    let who = flag
+        .person
+        .strip_prefix("discord:")
+        .map_or_else(|| flag.person.clone(), |id| format!("<@{id}>"));
+    let mut text = format!(
+        "**Crisis flag #{}** · {} · {} · **{}**\nFrom {who} · {} message{} · first {} · latest {}\n",
+        flag.id,
+        flag.category.replace('_', " "),
+        flag.severity,
+        flag.status.as_str(),
+        flag.hits,
+        if flag.hits == 1 { "" } else { "s" },
+        flag.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        flag.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
+    );
+    match &flag.excerpt {
+        Some(excerpt) => text.push_str(&format!("> {}\n", excerpt.replace('\n', " "))),
+        None => text.push_str("_The excerpt has been erased._\n"),
+    }
+    if let Some(by) = &flag.handled_by {
+        let by = by
+            .strip_prefix("discord:")
+            .map_or(by.clone(), |id| format!("<@{id}>"));
+        text.push_str(&format!("Handled by {by}"));
+        if let Some(note) = &flag.note {
+            text.push_str(&format!(": {}", note.replace('\n', " ")));
+        }
+        text.push('\n');
+    }
+    text.push_str("mend has already sent this person the crisis contacts for this category.");
+    text
+}
+
+/// Claim, Resolve and Escalate, usable only while they make sense.
+pub fn notice_buttons(flag: &Flag) -> Vec<CreateActionRow> {
+    let button = |action: Action, label: &str, style: ButtonStyle| {
+        CreateButton::new(format!("flag:{}:{}", flag.id, action.as_str()))
+            .label(label)
+            .style(style)
+            .disabled(action.apply(flag.status).is_none())
+    };
+    vec![CreateActionRow::Buttons(vec![
+        button(Action::Claim, "Claim", ButtonStyle::Primary),
+        button(Action::Resolve, "Resolve", ButtonStyle::Success),
+        button(Action::Escalate, "Escalate", ButtonStyle::Danger),
+    ])]
+}
+
+/// Posts a new flag's notice, or edits the notice of an updated one.
+pub async fn announce(ctx: &Context, store: &Store, moderators: &Moderators, raised: Raised) {
+    let flag = match flags::get(store.pool(), raised.id).await {
+        Ok(Some(flag)) => flag,
+        Ok(None) => return,
+        Err(err) => {
+            error!(flag = raised.id, error = %err, "could not read a flag to announce");
+            return;
+        }
+    };
+    let notice = (
+        flag.notice_channel.as_deref(),
+        flag.notice_message.as_deref(),
+    );
+    if let (false, Some(channel), Some(message)) = (raised.new, notice.0, notice.1)
+        && let (Ok(channel), Ok(message)) = (channel.parse::<u64>(), message.parse::<u64>())
+    {
+        let edit = EditMessage::new()
+            .content(notice_text(&flag))
+            .components(notice_buttons(&flag))
+            .allowed_mentions(no_mentions());
+        if let Err(err) = ChannelId::new(channel)
+            .edit_message(&ctx.http, MessageId::new(message), edit)
+            .await
+        {
+            warn!(flag = flag.id, error = %err, "could not update a flag notice");
+        }
+        return;
+    }
+    let mut content = notice_text(&flag);
+    let mut mentions = no_mentions();
+    if moderators.ping_role {
+        content = format!("<@&{}> {content}", moderators.role);
+        mentions = CreateAllowedMentions::new()
+            .everyone(false)
+            .all_users(false)
+            .replied_user(false)
+            .roles(vec![moderators.role]);
+    }
+    let message = CreateMessage::new()
+        .content(content)
+        .components(notice_buttons(&flag))
+        .allowed_mentions(mentions);
+    match moderators.channel.send_message(&ctx.http, message).await {
+        Ok(sent) => {
+            info!(flag = flag.id, "flag notice posted");
+            let stored = flags::set_notice(
+                store.pool(),
+                flag.id,
+                &sent.channel_id.to_string(),
+                &sent.id.to_string(),
+            )
+            .await;
+            if let Err(err) = stored {
+                error!(flag = flag.id, error = %err, "could not remember a flag notice");
+            }
+        }
+        Err(err) => error!(flag = flag.id, error = %err, "could not post a flag notice"),
+    }
+}
+
+async fn refuse_audited(store: &Store, actor: &str, what: &str, flag: Option<i64>) {
+    let mut conn = match store.pool().acquire().await {
+        Ok(conn) => conn,
+        Err(err) => {
+            error!(error = %err, "could not audit a refused moderator action");
+            return;
+        }
+    };
+    if let Err(err) = flags::audit(
+        &mut conn,
+        actor,
+        "refused",
+        flag,
+        Some(what),
+        Timestamp::now(),
+    )
+    .await
+    {
+        error!(error = %err, "could not audit a refused moderator action");
+    }
+}
+
+fn ephemeral(text: impl Into<String>) -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(text)
+            .allowed_mentions(no_mentions())
+            .ephemeral(true),
+    )
+}
+
+fn refusal_text(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::NoSuchFlag => "There is no flag with that number.".into(),
+        Refusal::NotAllowed { status } => {
+            format!(
+                "That flag is already {}; nothing was changed.",
+                status.as_str()
+            )
+        }
+    }
+}
+
+/// A flag's button was pressed in the moderators' server.
+pub async fn pressed(
+    ctx: &Context,
+    store: &Store,
+    moderators: Option<&Moderators>,
+    press: &ComponentInteraction,
+) {
+    let actor = format!("discord:{}", press.user.id);
+    let parsed = parse_button(&press.data.custom_id);
+    let allowed = moderators.is_some_and(|m| m.allows(press.guild_id, press.member.as_ref()));
+    let Some((id, action)) = parsed.filter(|_| allowed) else {
+        refuse_audited(store, &actor, "button", parsed.map(|(id, _)| id)).await;
+        respond(ctx, press, ephemeral(REFUSED)).await;
+        return;
+    };
+    if action == Action::Resolve {
+        let modal = CreateModal::new(
+            format!("flag:{id}:resolve-note"),
+            format!("Resolve flag #{id}"),
+        )
+        .components(vec![CreateActionRow::InputText(
+            CreateInputText::new(
+                InputTextStyle::Paragraph,
+                "What happened? (kept in the audit log)",
+                "note",
+            )
+            .min_length(1)
+            .max_length(1000),
+        )]);
+        respond(ctx, press, CreateInteractionResponse::Modal(modal)).await;
+        return;
+    }
+    let response = match flags::act(store.pool(), id, action, &actor, None, Timestamp::now()).await
+    {
+        Ok(Ok(flag)) => update_notice(&flag),
+        Ok(Err(refusal)) => ephemeral(refusal_text(&refusal)),
+        Err(err) => {
+            error!(flag = id, error = %err, "could not apply a moderator action");
+            ephemeral("Something went wrong on my side; the flag is unchanged. Please try again.")
+        }
+    };
+    respond(ctx, press, response).await;
+}
+
+fn update_notice(flag: &Flag) -> CreateInteractionResponse {
+    CreateInteractionResponse::UpdateMessage(
+        CreateInteractionResponseMessage::new()
+            .content(notice_text(flag))
+            .components(notice_buttons(flag))
+            .allowed_mentions(no_mentions()),
+    )
+}
+
+async fn respond(ctx: &Context, press: &ComponentInteraction, response: CreateInteractionResponse) {
+    if let Err(err) = press.create_response(&ctx.http, response).await {
+        warn!(error = %err, "could not answer a moderator's press");
+    }
+}
+
+/// The note for "Resolve" arrived.
+pub async fn submitted(
+    ctx: &Context,
+    store: &Store,
+    moderators: Option<&Moderators>,
+    modal: &ModalInteraction,
+) {
+    let actor = format!("discord:{}", modal.user.id);
+    let id = modal
+        .data
+        .custom_id
+        .strip_prefix("flag:")
+        .and_then(|rest| rest.strip_suffix(":resolve-note"))
+        .and_then(|id| id.parse::<i64>().ok());
+    let allowed = moderators.is_some_and(|m| m.allows(modal.guild_id, modal.member.as_ref()));
+    let answer = |response| async {
+        if let Err(err) = modal.create_response(&ctx.http, response).await {
+            warn!(error = %err, "could not answer a moderator's note");
+        }
+    };
+    let Some(id) = id.filter(|_| allowed) else {
+        refuse_audited(store, &actor, "resolve note", id).await;
+        answer(ephemeral(REFUSED)).await;
+        return;
+    };
+    let note: String = modal
+        .data
+        .components
+        .iter()
+        .flat_map(|row| &row.components)
+        .find_map(|c| match c {
+            ActionRowComponent::InputText(input) if input.custom_id == "note" => {
+                input.value.clone()
+            }
+            _ => None,
+        })
+        .unwrap_or_default();
+    let note = note.trim();
+    let note = (!note.is_empty()).then_some(note);
+    let response = match flags::act(
+        store.pool(),
+        id,
+        Action::Resolve,
+        &actor,
+        note,
+        Timestamp::now(),
+    )
+    .await
+    {
+        Ok(Ok(flag)) if modal.message.is_some() => update_notice(&flag),
+        Ok(Ok(flag)) => ephemeral(format!("Flag #{} is resolved.", flag.id)),
+        Ok(Err(refusal)) => ephemeral(refusal_text(&refusal)),
+        Err(err) => {
+            error!(flag = id, error = %err, "could not resolve a flag");
+            ephemeral("Something went wrong on my side; the flag is unchanged. Please try again.")
+        }
+    };
+    answer(response).await;
+}
+
+fn parse_button(custom_id: &str) -> Option<(i64, Action)> {
+    let mut parts = custom_id.strip_prefix("flag:")?.split(':');
+    let id = parts.next()?.parse().ok()?;
+    let action = Action::parse(parts.next()?)?;
+    parts.next().is_none().then_some((id, action))
+}
+
+/// `/flags` and `/flag`, for the moderators' server only.
+pub fn commands() -> Vec<CreateCommand> {
+    vec![
+        CreateCommand::new("flags").description("List open and claimed crisis flags"),
+        CreateCommand::new("flag")
+            .description("Show or act on one crisis flag")
+            .add_option(
+                CreateCommandOption::new(CommandOptionType::Integer, "id", "The flag's number")
+                    .required(true)
+                    .min_int_value(1),
+            )
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    "action",
+                    "What to do (default: show)",
+                )
+                .add_string_choice("show", "show")
+                .add_string_choice("claim", "claim")
+                .add_string_choice("resolve", "resolve")
+                .add_string_choice("escalate", "escalate"),
+            )
+            .add_option(CreateCommandOption::new(
+                CommandOptionType::String,
+                "note",
+                "A note for the audit log (for resolve)",
+            )),
+    ]
+}
+
+/// Whether a command name is one of the moderators'.
+pub fn is_command(name: &str) -> bool {
+    matches!(name, "flags" | "flag")
+}
+
+/// `/flags` or `/flag`: always answered ephemerally.
+pub async fn command(
+    ctx: &Context,
+    store: &Store,
+    moderators: Option<&Moderators>,
+    interaction: &CommandInteraction,
+) {
+    let actor = format!("discord:{}", interaction.user.id);
+    let allowed =
+        moderators.is_some_and(|m| m.allows(interaction.guild_id, interaction.member.as_deref()));
+    let text = if !allowed {
+        refuse_audited(store, &actor, &format!("/{}", interaction.data.name), None).await;
+        REFUSED.to_owned()
+    } else if interaction.data.name == "flags" {
+        match flags::active(store.pool()).await {
+            Ok(active) if active.is_empty() => "No open or claimed flags.".to_owned(),
+            Ok(active) => list(&active),
+            Err(err) => {
+                error!(error = %err, "could not list flags");
+                "Something went wrong on my side; please try again.".to_owned()
+            }
+        }
+    } else {
+        flag_command(store, &actor, interaction).await
+    };
+    let response = ephemeral(shorten(&text));
+    if let Err(err) = interaction.create_response(&ctx.http, response).await {
+        warn!(error = %err, "could not answer a moderator command");
+    }
+}
+
+fn list(active: &[Flag]) -> String {
+    let mut out = String::from("**Open and claimed flags**\n");
+    for flag in active {
+        out.push_str(&format!(
+            "#{} · {} · {} · {} · {} message{}\n",
+            flag.id,
+            flag.category.replace('_', " "),
+            flag.severity,
+            flag.status.as_str(),
+            flag.hits,
+            if flag.hits == 1 { "" } else { "s" }
+        ));
+    }
+    out
+}
+
+async fn flag_command(store: &Store, actor: &str, interaction: &CommandInteraction) -> String {
+    let mut id = None;
+    let mut action = "show".to_owned();
+    let mut note = None;
+    for option in &interaction.data.options {
+        match (option.name.as_str(), &option.value) {
+            ("id", CommandDataOptionValue::Integer(value)) => id = Some(*value),
+            ("action", CommandDataOptionValue::String(value)) => action = value.clone(),
+            ("note", CommandDataOptionValue::String(value)) => note = Some(value.clone()),
+            _ => {}
+        }
+    }
+    let Some(id) = id else {
+        return "Give the flag's number, e.g. /flag id:12".into();
+    };
+    if action == "show" {
+        return match flags::get(store.pool(), id).await {
+            Ok(Some(flag)) => notice_text(&flag),
+            Ok(None) => refusal_text(&Refusal::NoSuchFlag),
+            Err(err) => {
+                error!(error = %err, "could not read a flag");
+                "Something went wrong on my side; please try again.".into()
+            }
+        };
+    }
+    let Some(action) = Action::parse(&action) else {
+        return "The action should be show, claim, resolve or escalate.".into();
+    };
+    match flags::act(
+        store.pool(),
+        id,
+        action,
+        actor,
+        note.as_deref(),
+        Timestamp::now(),
+    )
+    .await
+    {
+        Ok(Ok(flag)) => format!("Done.\n{}", notice_text(&flag)),
+        Ok(Err(refusal)) => refusal_text(&refusal),
+        Err(err) => {
+            error!(flag = id, error = %err, "could not apply a moderator action");
+            "Something went wrong on my side; the flag is unchanged. Please try again.".into()
+        }
+    }
+}
+
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= 2000 {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(1990).collect();
+    out.push_str("\n…");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buttons_name_the_flag_and_action() {
+        assert_eq!(parse_button("flag:12:claim"), Some((12, Action::Claim)));
+        assert_eq!(parse_button("flag:12:resolve"), Some((12, Action::Resolve)));
+        assert_eq!(parse_button("flag:x:claim"), None);
+        assert_eq!(parse_button("flag:12:delete"), None);
+        assert_eq!(parse_button("flag:12:claim:more"), None);
+        assert_eq!(parse_button("welcome:hello:1"), None);
+    }
+
+    #[test]
+    fn every_moderator_command_and_option_is_described() {
+        for command in commands() {
+            let json = serde_json::to_value(&command).unwrap();
+            assert!(!json["description"].as_str().unwrap().is_empty());
+            for option in json["options"].as_array().into_iter().flatten() {
+                assert!(!option["description"].as_str().unwrap().is_empty());
+            }
+        }
+    }
+}

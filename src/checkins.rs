@@ -1,0 +1,343 @@
+//! The daily check-in schedule: when a person's next check-in is due, from
+//! the local time and the IANA time zone they chose. Pure: `now` is passed in.
+//!
+//! Clock changes: a local time that does not exist that day (spring forward)
+//! is sent at the first minute that does, the moment the clocks change; a
+//! local time that happens twice (autumn back) is sent once, at the first.
+
+use jiff::Timestamp;
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::{AmbiguousOffset, TimeZone};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error(
+        "\"{0}\" is not a time of day; write it as HH:MM on a 24-hour clock, like 08:30 or 21:00"
+    )]
+    BadTime(String),
+    #[error("I don't know the time zone \"{name}\". {}", suggest(.suggestions))]
+    UnknownZone {
+        name: String,
+        suggestions: Vec<String>,
+    },
+}
+
+fn suggest(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        "Time zones are written as Area/City, for example Europe/London or America/New_York.".into()
+    } else {
+        format!("Did you mean {}?", suggestions.join(", "))
+    }
+}
+
+/// When, each day, a person wants their check-in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub time: Time,
+    /// The IANA name, as stored: never an offset, so clock changes follow.
+    pub zone_name: String,
+    zone: TimeZone,
+}
+
+impl Schedule {
+    pub fn new(time: &str, zone: &str) -> Result<Schedule, ScheduleError> {
+        Ok(Schedule {
+            time: parse_time(time)?,
+            zone_name: zone_name(zone)?,
+            zone: parse_zone(zone)?,
+        })
+    }
+
+    pub fn zone(&self) -> &TimeZone {
+        &self.zone
+    }
+
+    /// The local date of an instant, in this person's zone.
+    pub fn local_date(&self, at: Timestamp) -> Date {
+        at.to_zoned(self.zone.clone()).date()
+    }
+
+    /// The instant of the check-in on a local date.
+    pub fn due_on(&self, date: Date) -> Timestamp {
+        due_on(date, self.time, &self.zone)
+    }
+
+    /// The first check-in strictly after `after`, and its local date.
+    pub fn next_after(&self, after: Timestamp) -> (Timestamp, Date) {
+        let mut date = self.local_date(after);
+        // Two days at most: today if its time is still ahead, else tomorrow.
+        for _ in 0..3 {
+            let due = self.due_on(date);
+            if due > after {
+                return (due, date);
+            }
+            date = date.tomorrow().unwrap_or(date);
+        }
+        (self.due_on(date), date)
+    }
+
+    /// The first check-in on a local day after `date`.
+    pub fn next_day_after(&self, date: Date) -> (Timestamp, Date) {
+        let next = date.tomorrow().unwrap_or(date);
+        (self.due_on(next), next)
+    }
+}
+
+/// "HH:MM" on a 24-hour clock.
+pub fn parse_time(text: &str) -> Result<Time, ScheduleError> {
+    let bad = || ScheduleError::BadTime(text.trim().to_owned());
+    let (hour, minute) = text.trim().split_once(':').ok_or_else(bad)?;
+    let digits = |s: &str, max: i8| {
+        let ok = (1..=2).contains(&s.len()) && s.chars().all(|c| c.is_ascii_digit());
+        ok.then(|| s.parse::<i8>().ok())
+            .flatten()
+            .filter(|n| *n <= max)
+    };
+    let (Some(hour), Some(minute)) = (digits(hour, 23), digits(minute, 59)) else {
+        return Err(bad());
+    };
+    Time::new(hour, minute, 0, 0).map_err(|_| bad())
+}
+
+/// The canonical IANA name, matched without regard to case.
+fn zone_name(name: &str) -> Result<String, ScheduleError> {
+    let wanted = name.trim();
+    jiff::tz::db()
+        .available()
+        .find(|n| n.as_str().eq_ignore_ascii_case(wanted))
+        .map(|n| n.as_str().to_owned())
+        .ok_or_else(|| unknown(wanted))
+}
+
+pub fn parse_zone(name: &str) -> Result<TimeZone, ScheduleError> {
+    let canonical = zone_name(name)?;
+    // Only IANA names: no "UTC+1" offsets, which would not follow clock changes.
+    if !canonical.contains('/') && !matches!(canonical.as_str(), "UTC" | "GMT") {
+        return Err(unknown(name.trim()));
+    }
+    jiff::tz::db()
+        .get(&canonical)
+        .map_err(|_| unknown(name.trim()))
+}
+
+/// Up to three known names close to what was typed.
+fn unknown(name: &str) -> ScheduleError {
+    let wanted: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c == ' ' { '_' } else { c })
+        .collect();
+    let city = wanted.rsplit('/').next().unwrap_or(&wanted).to_owned();
+    let mut scored: Vec<(usize, String)> = jiff::tz::db()
+        .available()
+        .map(|n| n.as_str().to_owned())
+        .filter(|n| n.contains('/') && !n.starts_with("Etc/"))
+        .filter_map(|n| {
+            let lower = n.to_lowercase();
+            let last = lower.rsplit('/').next().unwrap_or(&lower).to_owned();
+            let score = if !city.is_empty() && (last.contains(&city) || city.contains(&last)) {
+                0
+            } else {
+                let distance = edit_distance(&city, &last);
+                (distance <= 3).then_some(distance)?
+            };
+            Some((score, n))
+        })
+        .collect();
+    scored.sort();
+    ScheduleError::UnknownZone {
+        name: name.to_owned(),
+        suggestions: scored.into_iter().take(3).map(|(_, n)| n).collect(),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+/// The instant of `time` on `date` in `zone`, with clock changes resolved.
+pub fn due_on(date: Date, time: Time, zone: &TimeZone) -> Timestamp {
+    let local = DateTime::from_parts(date, time);
+    let ambiguous = zone.to_ambiguous_timestamp(local);
+    match ambiguous.offset() {
+        AmbiguousOffset::Unambiguous { offset } => offset
+            .to_timestamp(local)
+            .unwrap_or_else(|_| fallback(local)),
+        // Autumn: the time happens twice; the first is the one.
+        AmbiguousOffset::Fold { before, .. } => before
+            .to_timestamp(local)
+            .unwrap_or_else(|_| fallback(local)),
+        // Spring: the time does not exist; the clocks change at the first
+        // valid minute after it, which is the transition itself.
+        AmbiguousOffset::Gap { after, .. } => {
+            let before_gap = after
+                .to_timestamp(local)
+                .unwrap_or_else(|_| fallback(local));
+            zone.following(before_gap)
+                .next()
+                .map(|transition| transition.timestamp())
+                .unwrap_or(before_gap)
+        }
+    }
+}
+
+fn fallback(local: DateTime) -> Timestamp {
+    local
+        .to_zoned(TimeZone::UTC)
+        .map(|z| z.timestamp())
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn utc(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn times_parse_on_a_24_hour_clock() {
+        assert_eq!(
+            parse_time("08:30").unwrap(),
+            Time::new(8, 30, 0, 0).unwrap()
+        );
+        assert_eq!(
+            parse_time(" 7:05 ").unwrap(),
+            Time::new(7, 5, 0, 0).unwrap()
+        );
+        for bad in ["24:00", "12:60", "noon", "8", "08:3x", "-1:00", "123:00"] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn zones_are_iana_names_with_suggestions() {
+        assert_eq!(
+            Schedule::new("09:00", "europe/london").unwrap().zone_name,
+            "Europe/London"
+        );
+        let Err(ScheduleError::UnknownZone { suggestions, .. }) = parse_zone("Europe/Londn") else {
+            panic!("a typo is not a zone");
+        };
+        assert!(
+            suggestions.contains(&"Europe/London".to_owned()),
+            "{suggestions:?}"
+        );
+        let Err(err) = parse_zone("Mars/Olympus") else {
+            panic!()
+        };
+        assert!(err.to_string().contains("Europe/London"), "{err}");
+        assert!(
+            parse_zone("+01:00").is_err(),
+            "offsets do not follow clock changes"
+        );
+    }
+
+    #[test]
+    fn london_across_both_2027_clock_changes() {
+        let s = Schedule::new("09:00", "Europe/London").unwrap();
+        assert_eq!(s.due_on(date(2027, 1, 15)), utc("2027-01-15T09:00:00Z"));
+        assert_eq!(
+            s.due_on(date(2027, 3, 28)),
+            utc("2027-03-28T08:00:00Z"),
+            "BST begins"
+        );
+        assert_eq!(
+            s.due_on(date(2027, 10, 31)),
+            utc("2027-10-31T09:00:00Z"),
+            "GMT again"
+        );
+        assert_eq!(s.due_on(date(2027, 10, 30)), utc("2027-10-30T08:00:00Z"));
+    }
+
+    #[test]
+    fn a_time_that_does_not_exist_is_sent_at_the_next_valid_minute() {
+        // 2027-03-28 01:00 GMT the clocks go to 02:00 BST; 01:30 never happens.
+        let s = Schedule::new("01:30", "Europe/London").unwrap();
+        assert_eq!(s.due_on(date(2027, 3, 28)), utc("2027-03-28T01:00:00Z"));
+        assert_eq!(s.due_on(date(2027, 3, 29)), utc("2027-03-29T00:30:00Z"));
+        // New York: 2027-03-14 02:00 EST jumps to 03:00 EDT.
+        let ny = Schedule::new("02:15", "America/New_York").unwrap();
+        assert_eq!(ny.due_on(date(2027, 3, 14)), utc("2027-03-14T07:00:00Z"));
+    }
+
+    #[test]
+    fn a_time_that_happens_twice_is_sent_once_at_the_first() {
+        // 2027-10-31 02:00 BST the clocks go back to 01:00 GMT; 01:30 happens twice.
+        let s = Schedule::new("01:30", "Europe/London").unwrap();
+        let due = s.due_on(date(2027, 10, 31));
+        assert_eq!(due, utc("2027-10-31T00:30:00Z"));
+        // After it is sent, the next one is the next day, not the second 01:30.
+        let (next, day) = s.next_after(due);
+        assert_eq!(day, date(2027, 11, 1));
+        assert_eq!(next, utc("2027-11-01T01:30:00Z"));
+    }
+
+    #[test]
+    fn new_york_sydney_and_kolkata() {
+        let ny = Schedule::new("20:00", "America/New_York").unwrap();
+        assert_eq!(ny.due_on(date(2027, 1, 10)), utc("2027-01-11T01:00:00Z"));
+        assert_eq!(ny.due_on(date(2027, 7, 10)), utc("2027-07-11T00:00:00Z"));
+        assert_eq!(
+            ny.due_on(date(2027, 11, 7)),
+            utc("2027-11-08T01:00:00Z"),
+            "EST from 7 Nov"
+        );
+
+        // Southern hemisphere: Sydney's summer time ends 4 April 2027, starts 3 October.
+        let sydney = Schedule::new("07:30", "Australia/Sydney").unwrap();
+        assert_eq!(
+            sydney.due_on(date(2027, 1, 10)),
+            utc("2027-01-09T20:30:00Z"),
+            "AEDT +11"
+        );
+        assert_eq!(
+            sydney.due_on(date(2027, 6, 10)),
+            utc("2027-06-09T21:30:00Z"),
+            "AEST +10"
+        );
+        assert_eq!(
+            sydney.due_on(date(2027, 10, 3)),
+            utc("2027-10-02T20:30:00Z"),
+            "AEDT again"
+        );
+        let gap = Schedule::new("02:30", "Australia/Sydney").unwrap();
+        assert_eq!(
+            gap.due_on(date(2027, 10, 3)),
+            utc("2027-10-02T16:00:00Z"),
+            "03:00 AEDT"
+        );
+
+        let kolkata = Schedule::new("21:45", "Asia/Kolkata").unwrap();
+        assert_eq!(
+            kolkata.due_on(date(2027, 3, 28)),
+            utc("2027-03-28T16:15:00Z"),
+            "+05:30"
+        );
+    }
+
+    #[test]
+    fn next_after_is_today_if_still_ahead_else_tomorrow() {
+        let s = Schedule::new("09:00", "Europe/London").unwrap();
+        let (due, day) = s.next_after(utc("2027-06-01T07:59:00Z"));
+        assert_eq!((due, day), (utc("2027-06-01T08:00:00Z"), date(2027, 6, 1)));
+        let (due, day) = s.next_after(utc("2027-06-01T08:00:00Z"));
+        assert_eq!((due, day), (utc("2027-06-02T08:00:00Z"), date(2027, 6, 2)));
+        assert_eq!(s.next_day_after(date(2027, 6, 1)).1, date(2027, 6, 2));
+    }
+}

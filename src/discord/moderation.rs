@@ -13,7 +13,7 @@ use serenity::all::{
 };
 use tracing::{error, info, warn};
 
-use super::render::no_mentions;
+use super::render::{link_row, no_mentions};
 use crate::config::Moderation as Settings;
 use crate::store::Store;
 use crate::store::flags::{self, Action, Flag, Raised, Refusal};
@@ -80,7 +80,8 @@ pub fn notice_text(flag: &Flag) -> String {
     text
 }
 
-/// Claim, Resolve and Escalate, usable only while they make sense.
+/// Claim, Resolve and Escalate, usable only while they make sense, then the
+/// three services' links that every message mend sends carries.
 pub fn notice_buttons(flag: &Flag) -> Vec<CreateActionRow> {
     let button = |action: Action, label: &str, style: ButtonStyle| {
         CreateButton::new(format!("flag:{}:{}", flag.id, action.as_str()))
@@ -88,11 +89,14 @@ pub fn notice_buttons(flag: &Flag) -> Vec<CreateActionRow> {
             .style(style)
             .disabled(action.apply(flag.status).is_none())
     };
-    vec![CreateActionRow::Buttons(vec![
-        button(Action::Claim, "Claim", ButtonStyle::Primary),
-        button(Action::Resolve, "Resolve", ButtonStyle::Success),
-        button(Action::Escalate, "Escalate", ButtonStyle::Danger),
-    ])]
+    vec![
+        CreateActionRow::Buttons(vec![
+            button(Action::Claim, "Claim", ButtonStyle::Primary),
+            button(Action::Resolve, "Resolve", ButtonStyle::Success),
+            button(Action::Escalate, "Escalate", ButtonStyle::Danger),
+        ]),
+        link_row(),
+    ]
 }
 
 /// Posts a new flag's notice, or edits the notice of an updated one.
@@ -182,6 +186,7 @@ fn ephemeral(text: impl Into<String>) -> CreateInteractionResponse {
     CreateInteractionResponse::Message(
         CreateInteractionResponseMessage::new()
             .content(text)
+            .components(vec![link_row()])
             .allowed_mentions(no_mentions())
             .ephemeral(true),
     )

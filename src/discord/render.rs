@@ -8,7 +8,7 @@ use serenity::all::{
     CreateButton, CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse,
 };
 
-use crate::referrals::Reply;
+use crate::referrals::{LINKS, Reply};
 
 const BUTTONS_PER_ROW: usize = 5;
 
@@ -39,14 +39,18 @@ pub fn components(reply: &Reply) -> Vec<CreateActionRow> {
             )
         })
         .collect();
-    rows.push(CreateActionRow::Buttons(
-        reply
-            .links()
+    rows.push(link_row());
+    rows
+}
+
+/// Relate, COSRT and BACP as link buttons: the last row of every message.
+pub fn link_row() -> CreateActionRow {
+    CreateActionRow::Buttons(
+        LINKS
             .iter()
             .map(|link| CreateButton::new_link(link.url).label(link.label))
             .collect(),
-    ));
-    rows
+    )
 }
 
 pub fn message(reply: &Reply) -> CreateMessage {

@@ -3,6 +3,8 @@
 //! logs. One binary, so it links once.
 
 mod helpers;
+#[path = "../common/route.rs"]
+mod route;
 
 mod bad_input;
 mod chat_cli;

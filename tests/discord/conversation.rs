@@ -1,0 +1,337 @@
+//! A person's conversation on Discord: buttons, typed answers, stale and
+//! double presses, slash commands, bots, 50007, restarts and shutdown.
+
+use mend::engine::{Consent, Outcome};
+use mend::flows::{MENU, Situation};
+use serde_json::json;
+
+use crate::fake::{FakeDiscord, Fault};
+use crate::helpers::{
+    GUILD, Mend, Person, T, assert_every_message_is_safe, buttons, config, temp_db,
+};
+use crate::route::route;
+
+const SAM: u64 = 400_000_000_000_000_001;
+const ANSWER: &str = "Make her a coffee and ask how she slept";
+
+/// Drives `person` along the route the engine finds to `goal`.
+async fn go(person: &mut Person<'_>, goal: impl Fn(&Outcome) -> bool) {
+    let lines = route(person.script(), &person.expected, ANSWER, goal);
+    for line in lines {
+        person.act(&line).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_dm_to_a_flow_with_buttons_typed_answers_and_links_on_everything() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, config(&fake, &db)).await;
+    assert_eq!(
+        fake.identify_intents(),
+        Some(1 << 12),
+        "DIRECT_MESSAGES only"
+    );
+    for command in fake.global_commands() {
+        assert!(!command["description"].as_str().unwrap().is_empty());
+    }
+
+    let mut sam = Person::new(&fake, SAM);
+    let welcome = sam.say("hi").await;
+    let (ids, urls) = buttons(welcome.last().unwrap());
+    assert!(!ids.is_empty(), "the welcome offers buttons");
+    assert_eq!(urls.len(), 3);
+
+    go(&mut sam, |o| o.state.consent == Consent::Given).await;
+    go(&mut sam, |o| o.state.situation == Some(Situation::Hurt)).await;
+    go(&mut sam, |o| {
+        o.state.place.as_ref().is_some_and(|p| p.flow == MENU)
+    })
+    .await;
+    go(&mut sam, |o| {
+        o.replies.iter().any(|r| r.text().contains(ANSWER))
+    })
+    .await;
+    assert!(
+        sam.sent().last().unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .contains(ANSWER)
+    );
+
+    // Each pressed message had its answers disabled, links left usable.
+    let updates: Vec<_> = fake
+        .interaction_callbacks()
+        .into_iter()
+        .filter(|r| r.body["type"] == 7)
+        .collect();
+    assert!(!updates.is_empty());
+    for update in &updates {
+        for row in update.body["data"]["components"].as_array().unwrap() {
+            for button in row["components"].as_array().unwrap() {
+                let link = button["style"] == 5;
+                assert_eq!(button["disabled"], json!(!link), "{button}");
+            }
+        }
+    }
+    assert_every_message_is_safe(&fake);
+    mend.stop().await.unwrap();
+    assert!(
+        fake.gateway().client_close_codes().contains(&Some(1000)),
+        "the shard closed cleanly"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_and_double_presses_are_handled_gently_and_applied_once() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, config(&fake, &db)).await;
+    let mut sam = Person::new(&fake, SAM);
+    let welcome = sam.say("hello").await;
+    let message_id: u64 = welcome.last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let first = buttons(welcome.last().unwrap()).0[0].clone();
+
+    // Two presses of the same button before mend answers: one is applied, the
+    // other is recognised as from an earlier message.
+    let before = sam.sent().len();
+    let moved = sam.expected.clone();
+    let applied = mend::engine::handle(
+        sam.script(),
+        &moved,
+        &mend::engine::Input::Choice(first.clone()),
+    );
+    let stale = mend::engine::handle(
+        sam.script(),
+        &applied.state,
+        &mend::engine::Input::Choice(first.clone()),
+    );
+    fake.press_button(SAM, message_id, &first);
+    let second = fake.try_press_button(SAM, message_id, &first);
+    let expected = applied.replies.len()
+        + if second.is_ok() {
+            stale.replies.len()
+        } else {
+            0
+        };
+    let got = sam.wait_messages(before, expected).await;
+    let stale_notes = got
+        .iter()
+        .filter(|m| m["content"].as_str().unwrap().contains("earlier message"))
+        .count();
+    assert_eq!(stale_notes, usize::from(second.is_ok()));
+    sam.expected = if second.is_ok() {
+        stale.state
+    } else {
+        applied.state
+    };
+    let events: i64 = {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'stale_choice'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(events, i64::from(second.is_ok()));
+
+    // An old message whose buttons were never pressed (the person typed
+    // instead) keeps them; pressing one later is not applied to the wrong step.
+    let shown = sam.sent();
+    let latest = shown.last().unwrap();
+    let old_id: u64 = latest["id"].as_str().unwrap().parse().unwrap();
+    let (old_buttons, _) = buttons(latest);
+    sam.say("1").await;
+    let now_at = sam.expected.place.clone();
+    if now_at != moved.place {
+        let before = sam.sent().len();
+        let expected = mend::engine::handle(
+            sam.script(),
+            &sam.expected,
+            &mend::engine::Input::Choice(old_buttons[0].clone()),
+        );
+        fake.press_button(SAM, old_id, &old_buttons[0]);
+        let got = sam.wait_messages(before, expected.replies.len()).await;
+        assert!(
+            got[0]["content"]
+                .as_str()
+                .unwrap()
+                .contains("earlier message")
+        );
+        assert_eq!(expected.state.place, now_at);
+    }
+    mend.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resources_in_a_dm_and_privately_in_a_server() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, config(&fake, &db)).await;
+
+    fake.slash_command(SAM, Some(GUILD), "resources", json!(null));
+    let answered = fake
+        .wait_for_request("POST /interactions/*/*/callback", T)
+        .await;
+    assert_eq!(answered.body["type"], 4);
+    assert_eq!(answered.body["data"]["flags"], 64, "ephemeral in a server");
+    assert!(
+        answered.body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Relate")
+    );
+
+    fake.slash_command(SAM, Some(GUILD), "menu", json!(null));
+    fake.wait_for(
+        |reqs| {
+            reqs.iter()
+                .filter(|r| r.is("POST /interactions/*/*/callback"))
+                .count()
+                == 2
+        },
+        T,
+    )
+    .await;
+    let private = fake.interaction_callbacks().pop().unwrap();
+    assert_eq!(private.body["data"]["flags"], 64);
+    assert!(
+        private.body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("private")
+    );
+    assert!(bot_said_nothing_in_guild(&fake));
+
+    // In a DM the command is deferred, then answered in place.
+    fake.slash_command(SAM, None, "resources", json!(null));
+    let edited = fake
+        .wait_for_request("PATCH /webhooks/*/*/messages/@original", T)
+        .await;
+    let text = edited.body["content"].as_str().unwrap();
+    assert!(
+        text.contains("Welcome") || text.contains("mend"),
+        "a newcomer meets the welcome first: {text}"
+    );
+    let deferred = fake
+        .interaction_callbacks()
+        .into_iter()
+        .find(|r| r.body["type"] == 5);
+    assert!(deferred.is_some());
+    fake.slash_command(SAM, None, "resources", json!(null));
+    fake.wait_for(
+        |reqs| {
+            reqs.iter()
+                .filter(|r| r.is("PATCH /webhooks/*/*/messages/@original"))
+                .count()
+                == 2
+        },
+        T,
+    )
+    .await;
+    assert_every_message_is_safe(&fake);
+    mend.stop().await.unwrap();
+}
+
+/// mend never posts into a server channel on a person's behalf; only
+/// ephemeral interaction answers reach a server.
+fn bot_said_nothing_in_guild(fake: &FakeDiscord) -> bool {
+    let channel = format!("/channels/{}/messages", fake.guild_channel_id(GUILD));
+    !fake
+        .requests()
+        .iter()
+        .any(|r| r.method == "POST" && r.path.ends_with(&channel))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_are_ignored_and_50007_does_not_stop_the_bot() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, config(&fake, &db)).await;
+
+    fake.send_dm_from_bot_user(500_000_000_000_000_009, "beep boop, I am another bot");
+    // mend's own messages come back too; neither gets an answer.
+    let mut sam = Person::new(&fake, SAM);
+    fake.fail_next("POST /channels/*/messages", Fault::cannot_dm());
+    fake.send_dm(SAM, "hello?");
+    fake.wait_for(|reqs| reqs.iter().any(|r| r.faulted), T)
+        .await;
+
+    // mend is still there for the next message, and for others.
+    sam.expected = mend::engine::State::default();
+    let retry_state = {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        let places: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversations")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        places
+    };
+    assert_eq!(
+        retry_state, 1,
+        "the input was applied even though the reply could not be sent"
+    );
+    let mut other = Person::new(&fake, SAM + 1);
+    other.say("hi there").await;
+    let bot_dm = fake.dm_channel_id(500_000_000_000_000_009);
+    assert!(crate::helpers::bot_messages(&fake, bot_dm).is_empty());
+    mend.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_the_person_carries_on_where_they_were() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, config(&fake, &db)).await;
+    let mut sam = Person::new(&fake, SAM);
+    sam.say("hello").await;
+    go(&mut sam, |o| o.state.consent == Consent::Given).await;
+    mend.stop().await.unwrap();
+
+    let mend = Mend::start(&fake, config(&fake, &db)).await;
+    // The next press continues from the saved place, not from the start.
+    go(&mut sam, |o| o.state.situation == Some(Situation::Together)).await;
+    let stored = {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        let situation: Option<String> = sqlx::query_scalar("SELECT situation FROM people")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        situation
+    };
+    assert_eq!(stored.as_deref(), Some("together"));
+    mend.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_token_or_unreachable_gateway_is_a_clear_error() {
+    let (_dir, db) = temp_db();
+    let mut config = mend::config::Config::default();
+    config.database.path = db.clone();
+    let err = mend::app::serve(&config, None, async {}).await.unwrap_err();
+    assert!(
+        err.to_string().contains("MEND_DISCORD_TOKEN is not set"),
+        "{err}"
+    );
+
+    config.discord.api_base = Some("http://127.0.0.1:9".into());
+    let secret = "abc.def.SECRET-TOKEN";
+    let err = mend::app::serve(&config, Some(mend::secret::Secret::new(secret)), async {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot reach Discord's gateway at http://127.0.0.1:9"),
+        "{err}"
+    );
+    assert!(!err.contains(secret));
+}

@@ -1,0 +1,278 @@
+//! Starting mend against the fake server, and a person who talks to it
+//! while the same engine, run beside it, says what mend should answer.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mend::app::{self, AppError};
+use mend::config::{Config, Moderation};
+use mend::engine::{self, Input, State};
+use mend::flows::Script;
+use mend::referrals::Reply;
+use mend::secret::Secret;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::fake::FakeDiscord;
+
+pub const T: Duration = Duration::from_secs(10);
+pub const GUILD: u64 = 300_000_000_000_000_001;
+pub const MOD_ROLE: u64 = 300_000_000_000_000_077;
+
+pub fn shipped() -> Script {
+    mend::flows::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts")).unwrap()
+}
+
+/// A running `mend serve`.
+pub struct Mend {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), AppError>>,
+}
+
+pub fn config(fake: &FakeDiscord, db: &Path) -> Config {
+    let mut config = Config::default();
+    config.database.path = db.to_owned();
+    config.discord.api_base = Some(fake.base_url());
+    config
+}
+
+pub fn with_moderators(mut config: Config, fake: &FakeDiscord, ping: bool) -> Config {
+    config.moderation = Moderation {
+        guild_id: Some(GUILD),
+        channel_id: Some(fake.guild_channel_id(GUILD)),
+        role_id: Some(MOD_ROLE),
+        ping_role: ping,
+    };
+    config
+}
+
+impl Mend {
+    /// Starts mend and waits until it has identified and registered its commands.
+    pub async fn start(fake: &FakeDiscord, config: Config) -> Mend {
+        let identified = fake.gateway().identifies.len();
+        let registered = fake
+            .requests()
+            .iter()
+            .filter(|r| r.is("PUT /applications/*/commands"))
+            .count();
+        let (stop, stopped) = oneshot::channel();
+        let token = Secret::new(fake.token());
+        let task = tokio::spawn(async move {
+            app::serve(&config, Some(token), async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        fake.wait_gateway(|g| g.identifies.len() > identified, T)
+            .await;
+        fake.wait_for(
+            |reqs| {
+                reqs.iter()
+                    .filter(|r| r.is("PUT /applications/*/commands") && r.status == 200)
+                    .count()
+                    > registered
+            },
+            T,
+        )
+        .await;
+        Mend {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Asks mend to stop (as SIGTERM does) and waits for it.
+    pub async fn stop(mut self) -> Result<(), AppError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(T, &mut self.task)
+            .await
+            .expect("mend stops in time")
+            .expect("mend's task did not panic")
+    }
+}
+
+/// Messages mend sent into a channel, oldest first.
+pub fn bot_messages(fake: &FakeDiscord, channel: u64) -> Vec<Value> {
+    let bot = fake.bot_user_id().to_string();
+    fake.channel_messages(channel)
+        .into_iter()
+        .filter(|m| m["author"]["id"] == bot.as_str())
+        .collect()
+}
+
+/// The custom ids of a stored message's buttons, and its link buttons' urls.
+pub fn buttons(message: &Value) -> (Vec<String>, Vec<String>) {
+    let mut ids = Vec::new();
+    let mut urls = Vec::new();
+    for row in message["components"].as_array().into_iter().flatten() {
+        for button in row["components"].as_array().into_iter().flatten() {
+            if let Some(id) = button["custom_id"].as_str() {
+                ids.push(id.to_owned());
+            }
+            if let Some(url) = button["url"].as_str() {
+                urls.push(url.to_owned());
+            }
+        }
+    }
+    (ids, urls)
+}
+
+/// Every message body mend sent in the whole test allows no mentions and
+/// carries the three service links as its last row.
+pub fn assert_every_message_is_safe(fake: &FakeDiscord) {
+    let mut checked = 0;
+    for request in fake.requests() {
+        let body = if request.is("POST /channels/*/messages")
+            || request.is("PATCH /webhooks/*/*/messages/@original")
+        {
+            request.body.clone()
+        } else if request.is("POST /interactions/*/*/callback")
+            && matches!(request.body["type"].as_u64(), Some(4) | Some(7))
+        {
+            request.body["data"].clone()
+        } else {
+            continue;
+        };
+        checked += 1;
+        let mentions = &body["allowed_mentions"];
+        assert_eq!(mentions["parse"], serde_json::json!([]), "{body}");
+        assert!(
+            mentions["users"].as_array().is_none_or(|u| u.is_empty()),
+            "{body}"
+        );
+        if body["content"].is_string() {
+            let rows = body["components"].as_array().expect("components");
+            let last = rows.last().expect("a link row");
+            let urls: Vec<&str> = last["components"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|b| b["url"].as_str())
+                .collect();
+            assert_eq!(
+                urls,
+                [
+                    "https://www.relate.org.uk",
+                    "https://www.cosrt.org.uk",
+                    "https://www.bacp.co.uk"
+                ],
+                "{body}"
+            );
+        }
+    }
+    assert!(checked > 0, "nothing was sent");
+}
+
+/// Someone talking to mend in DMs, with the engine run beside to predict
+/// each answer exactly.
+pub struct Person<'a> {
+    pub fake: &'a FakeDiscord,
+    pub user: u64,
+    pub channel: u64,
+    pub expected: State,
+    script: Script,
+}
+
+impl<'a> Person<'a> {
+    pub fn new(fake: &'a FakeDiscord, user: u64) -> Person<'a> {
+        Person {
+            fake,
+            user,
+            channel: fake.dm_channel_id(user),
+            expected: State::default(),
+            script: shipped(),
+        }
+    }
+
+    pub fn script(&self) -> &Script {
+        &self.script
+    }
+
+    pub fn sent(&self) -> Vec<Value> {
+        bot_messages(self.fake, self.channel)
+    }
+
+    /// Waits for `count` messages from mend in this DM, beyond `before`.
+    pub async fn wait_messages(&self, before: usize, count: usize) -> Vec<Value> {
+        let channel = self.channel.to_string();
+        let path = format!("/channels/{channel}/messages");
+        self.fake
+            .wait_for(
+                |reqs| {
+                    reqs.iter()
+                        .filter(|r| {
+                            r.method == "POST"
+                                && r.path.ends_with(&path)
+                                && (200..300).contains(&r.status)
+                        })
+                        .count()
+                        >= before + count
+                },
+                T,
+            )
+            .await;
+        self.sent()[before..].to_vec()
+    }
+
+    fn predict(&mut self, input: &Input) -> Vec<Reply> {
+        let outcome = engine::handle(&self.script, &self.expected, input);
+        self.expected = outcome.state;
+        outcome.replies
+    }
+
+    /// Writes a DM and checks mend's answer against the engine's.
+    pub async fn say(&mut self, text: &str) -> Vec<Value> {
+        let before = self.sent().len();
+        let expected = self.predict(&Input::Text(text.to_owned()));
+        self.fake.send_dm(self.user, text);
+        let got = self.wait_messages(before, expected.len()).await;
+        assert_matches(&got, &expected);
+        got
+    }
+
+    /// Presses a button on the latest message that has it.
+    pub async fn press(&mut self, custom_id: &str) -> Vec<Value> {
+        let message = self
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|m| buttons(m).0.iter().any(|id| id == custom_id))
+            .unwrap_or_else(|| panic!("no message has the button {custom_id}"));
+        let id: u64 = message["id"].as_str().unwrap().parse().unwrap();
+        let before = self.sent().len();
+        let expected = self.predict(&Input::Choice(custom_id.to_owned()));
+        self.fake.press_button(self.user, id, custom_id);
+        let got = self.wait_messages(before, expected.len()).await;
+        assert_matches(&got, &expected);
+        got
+    }
+
+    /// A button id (contains ':') is pressed; anything else is written.
+    pub async fn act(&mut self, line: &str) -> Vec<Value> {
+        if line.contains(':') {
+            self.press(line).await
+        } else {
+            self.say(line).await
+        }
+    }
+}
+
+pub fn assert_matches(got: &[Value], expected: &[Reply]) {
+    assert_eq!(got.len(), expected.len(), "{got:#?}");
+    for (message, reply) in got.iter().zip(expected) {
+        assert_eq!(message["content"].as_str(), Some(reply.text()));
+        let (ids, urls) = buttons(message);
+        let want: Vec<&str> = reply.choices().iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, want);
+        assert_eq!(urls.len(), 3);
+    }
+}
+
+pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mend.sqlite");
+    (dir, path)
+}

@@ -1,0 +1,11 @@
+//! End to end on Discord: the real `mend serve` entry (the library function
+//! the binary calls) and the real serenity client, against a
+//! Discord-compatible server on 127.0.0.1 (`fake.rs`). One binary.
+
+mod fake;
+mod helpers;
+#[path = "../common/route.rs"]
+mod route;
+
+mod conversation;
+mod safety;

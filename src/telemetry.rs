@@ -3,13 +3,26 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Targets that would put message text in the log if left on: serenity logs
-/// a gateway frame it cannot parse, raw, at WARN.
-const ALWAYS_QUIET: &[&str] = &["serenity::gateway::ws=off"];
+/// Libraries that would put message text (or a token) in the log if left to
+/// the chosen level, held down whatever the level: serenity logs unparsable
+/// gateway frames raw (WARN in `gateway::ws`, DEBUG for unknown events) and
+/// records whole requests, bodies included, as span fields; tungstenite
+/// traces every websocket frame; the HTTP stack traces headers.
+const ALWAYS_QUIET: &[&str] = &[
+    "serenity=warn",
+    "serenity::gateway::ws=off",
+    "tungstenite=warn",
+    "tokio_tungstenite=warn",
+    "hyper=warn",
+    "hyper_util=warn",
+    "reqwest=warn",
+    "h2=warn",
+    "rustls=warn",
+];
 
-/// Starts logging. `RUST_LOG` wins over the config's level, which wins over
-/// `default`.
-pub fn init(configured: Option<&str>, default: &str) {
+/// The filter mend logs through: `RUST_LOG` wins over the config's level,
+/// which wins over `default`; the quiet list is applied on top of all three.
+pub fn filter(configured: Option<&str>, default: &str) -> EnvFilter {
     let base = std::env::var("RUST_LOG")
         .ok()
         .filter(|v| !v.trim().is_empty())
@@ -24,8 +37,13 @@ pub fn init(configured: Option<&str>, default: &str) {
             filter = filter.add_directive(directive);
         }
     }
+    filter
+}
+
+/// Starts logging to stderr.
+pub fn init(configured: Option<&str>, default: &str) {
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter(configured, default))
         .with_writer(std::io::stderr)
         .with_target(true)
         .init();

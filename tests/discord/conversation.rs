@@ -75,6 +75,21 @@ async fn a_first_dm_to_a_flow_with_buttons_typed_answers_and_links_on_everything
         }
     }
     assert_every_message_is_safe(&fake);
+
+    // A gateway frame serenity cannot parse is dropped, and its text (a
+    // person's message) stays out of the log even at trace level.
+    let secret = "a frame with words nobody may log";
+    // No sequence number: serenity's gateway reader rejects the envelope.
+    fake.send_raw_frame(json!({"op": 0, "t": "MESSAGE_CREATE", "d": {"content": secret}}));
+    // A known event whose body does not fit: serenity calls it unknown.
+    fake.send_raw_dispatch("INTERACTION_CREATE", json!({"content": secret}));
+    let mut typed = sam.typed.clone();
+    typed.push(secret.to_owned());
+    typed.push(ANSWER.to_owned());
+    // A message sent after the bad frames still gets its answer.
+    sam.say("still there after that?").await;
+    crate::helpers::assert_not_logged(&typed);
+
     mend.stop().await.unwrap();
     assert!(
         fake.gateway().client_close_codes().contains(&Some(1000)),

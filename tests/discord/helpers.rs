@@ -24,6 +24,58 @@ pub fn shipped() -> Script {
     mend::flows::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts")).unwrap()
 }
 
+/// Everything logged while these tests run, at the most verbose level,
+/// through mend's own filter: the tests check that nothing anyone typed is in it.
+static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+    std::sync::OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    LOGS.get_or_init(|| {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = Capture(buffer.clone());
+        // SAFETY of the test: set once, before any client starts.
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(mend::telemetry::filter(Some("trace"), "trace"))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buffer
+    });
+}
+
+/// The log so far.
+pub fn logs() -> String {
+    LOGS.get()
+        .map(|b| String::from_utf8_lossy(&b.lock().unwrap()).into_owned())
+        .unwrap_or_default()
+}
+
+/// Fails if any of these texts reached the log.
+pub fn assert_not_logged(texts: &[String]) {
+    let logs = logs();
+    assert!(!logs.is_empty(), "trace logging was on");
+    for text in texts {
+        assert!(
+            !logs.contains(text.as_str()),
+            "typed text reached the log: {text:?}"
+        );
+    }
+}
+
 /// A running `mend serve`.
 pub struct Mend {
     stop: Option<oneshot::Sender<()>>,
@@ -50,6 +102,7 @@ pub fn with_moderators(mut config: Config, fake: &FakeDiscord, ping: bool) -> Co
 impl Mend {
     /// Starts mend and waits until it has identified and registered its commands.
     pub async fn start(fake: &FakeDiscord, config: Config) -> Mend {
+        capture_logs();
         let identified = fake.gateway().identifies.len();
         let registered = fake
             .requests()
@@ -173,6 +226,8 @@ pub struct Person<'a> {
     pub user: u64,
     pub channel: u64,
     pub expected: State,
+    /// What this person wrote that is long enough to be recognisable.
+    pub typed: Vec<String>,
     script: Script,
 }
 
@@ -183,6 +238,7 @@ impl<'a> Person<'a> {
             user,
             channel: fake.dm_channel_id(user),
             expected: State::default(),
+            typed: Vec::new(),
             script: shipped(),
         }
     }
@@ -227,6 +283,9 @@ impl<'a> Person<'a> {
     pub async fn say(&mut self, text: &str) -> Vec<Value> {
         let before = self.sent().len();
         let expected = self.predict(&Input::Text(text.to_owned()));
+        if text.len() >= 12 {
+            self.typed.push(text.to_owned());
+        }
         self.fake.send_dm(self.user, text);
         let got = self.wait_messages(before, expected.len()).await;
         assert_matches(&got, &expected);

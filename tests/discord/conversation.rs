@@ -350,3 +350,90 @@ async fn a_missing_token_or_unreachable_gateway_is_a_clear_error() {
     );
     assert!(!err.contains(secret));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_closes_the_gateway_cleanly_on_sigterm() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("[discord]\napi_base = \"{}\"\n", fake.base_url()),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mend"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("MEND_DISCORD_TOKEN", fake.token())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    fake.wait_ready(T).await;
+    fake.wait_for_request("PUT /applications/*/commands", T)
+        .await;
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + T;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mend did not stop on SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(status.success(), "{stderr}");
+    assert!(
+        fake.gateway().client_close_codes().contains(&Some(1000)),
+        "{stderr}"
+    );
+    assert!(stderr.contains("shutting down"), "{stderr}");
+    assert!(
+        !stderr.contains(&fake.token()),
+        "the token is never printed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_from_each_person_is_applied_in_order_while_people_are_served_together() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, config(&fake, &db)).await;
+    let lines = ["hello", "help", "menu", "1", "resources", "restart", "2"];
+    let mut people: Vec<Person> = (0..3).map(|i| Person::new(&fake, SAM + 10 + i)).collect();
+    let mut expected = Vec::new();
+    for person in &mut people {
+        let mut state = person.expected.clone();
+        let mut replies = Vec::new();
+        for line in lines {
+            let outcome = mend::engine::handle(
+                person.script(),
+                &state,
+                &mend::engine::Input::Text(line.into()),
+            );
+            state = outcome.state;
+            replies.extend(outcome.replies);
+        }
+        person.expected = state;
+        expected.push(replies);
+    }
+    // Everyone's messages go out at once, interleaved.
+    for line in lines {
+        for person in &people {
+            fake.send_dm(person.user, line);
+        }
+    }
+    for (person, replies) in people.iter().zip(&expected) {
+        let got = person.wait_messages(0, replies.len()).await;
+        crate::helpers::assert_matches(&got, replies);
+    }
+    mend.stop().await.unwrap();
+}

@@ -445,7 +445,7 @@ impl<'a> Turn<'a> {
                 .ok()
                 .and_then(|n| step.choices().get(n.checked_sub(1)?))
             {
-                Some(choice) => self.choose(flow_id, choice),
+                Some(choice) => self.choose(flow_id, step, choice),
                 None => self.reask(flow_id, step),
             },
         }
@@ -459,7 +459,7 @@ impl<'a> Turn<'a> {
         if self.state.paused {
             self.resume_if_paused();
             if let Some(choice) = self.match_choice(step, text) {
-                return self.choose(flow_id, choice);
+                return self.choose(flow_id, step, choice);
             }
             self.say("Welcome back. Here's where we left off.");
             return self.present(flow_id, step);
@@ -467,7 +467,7 @@ impl<'a> Turn<'a> {
         match &step.action {
             Action::Ask { name, next, .. } => {
                 if let Some(choice) = self.match_choice(step, text) {
-                    return self.choose(flow_id, choice);
+                    return self.choose(flow_id, step, choice);
                 }
                 let length = text.chars().count();
                 if length == 0 {
@@ -482,19 +482,7 @@ impl<'a> Turn<'a> {
                     ));
                     return self.present(flow_id, step);
                 }
-                if self.state.consent == Consent::Given {
-                    self.state
-                        .answers
-                        .insert((flow_id.to_owned(), name.clone()), text.to_owned());
-                    self.events.push(Event::AnswerSaved {
-                        flow: flow_id.to_owned(),
-                        name: name.clone(),
-                    });
-                } else {
-                    self.events.push(Event::AnswerNotKept {
-                        flow: flow_id.to_owned(),
-                    });
-                }
+                self.keep_answer(flow_id, name, text);
                 match self
                     .script
                     .step(flow_id, next.for_person(self.state.situation))
@@ -505,7 +493,7 @@ impl<'a> Turn<'a> {
             }
             Action::Choices(_) | Action::End | Action::Continue(_) => {
                 match self.match_choice(step, text) {
-                    Some(choice) => self.choose(flow_id, choice),
+                    Some(choice) => self.choose(flow_id, step, choice),
                     None if matches!(step.action, Action::End) && text == "1" => self.begin(MENU),
                     None => self.reask(flow_id, step),
                 }
@@ -568,7 +556,7 @@ impl<'a> Turn<'a> {
         }
     }
 
-    fn choose(&mut self, flow_id: &str, choice: &Choice) {
+    fn choose(&mut self, flow_id: &str, step: &Step, choice: &Choice) {
         match choice.consent {
             Some(true) => {
                 self.state.consent = Consent::Given;
@@ -587,6 +575,9 @@ impl<'a> Turn<'a> {
         {
             self.state.situation = Some(situation);
             self.events.push(Event::SituationChosen);
+        }
+        if let (Some(name), Some(value)) = (&step.save, &choice.value) {
+            self.keep_answer(flow_id, name, value);
         }
         match &choice.target {
             Target::Flow(id) => self.begin(id),
@@ -640,6 +631,23 @@ impl<'a> Turn<'a> {
                     self.place_lost();
                 }
             }
+        }
+    }
+
+    /// Keeps an answer only with consent; either way the log says which.
+    fn keep_answer(&mut self, flow_id: &str, name: &str, value: &str) {
+        if self.state.consent == Consent::Given {
+            self.state
+                .answers
+                .insert((flow_id.to_owned(), name.to_owned()), value.to_owned());
+            self.events.push(Event::AnswerSaved {
+                flow: flow_id.to_owned(),
+                name: name.to_owned(),
+            });
+        } else {
+            self.events.push(Event::AnswerNotKept {
+                flow: flow_id.to_owned(),
+            });
         }
     }
 

@@ -96,6 +96,9 @@ pub struct Step {
     pub say: String,
     pub say_for: BTreeMap<Situation, String>,
     pub action: Action,
+    /// The name a choice's `value` is saved under, for steps that record one
+    /// (the daily check-in's scale, for instance).
+    pub save: Option<String>,
 }
 
 impl Step {
@@ -153,6 +156,8 @@ pub struct Choice {
     pub target: Target,
     pub consent: Option<bool>,
     pub situation: Option<Situation>,
+    /// Saved under the step's `save` name when chosen.
+    pub value: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -34,6 +34,7 @@ pub struct RawStep {
     #[serde(default)]
     pub choices: Vec<RawChoice>,
     pub ask: Option<String>,
+    pub save: Option<String>,
     pub next: Option<String>,
     #[serde(default)]
     pub next_for: BTreeMap<String, String>,
@@ -49,6 +50,7 @@ pub struct RawChoice {
     pub flow: Option<String>,
     pub consent: Option<bool>,
     pub situation: Option<String>,
+    pub value: Option<String>,
 }
 
 /// Byte offsets of line starts, to turn a span into a line number.

@@ -161,7 +161,11 @@ fn check_flow(flow: &RawFlow, problems: &mut Vec<Problem>) -> Option<Flow> {
         ));
     }
 
-    let asked: BTreeSet<&str> = flow.steps.iter().filter_map(|s| s.ask.as_deref()).collect();
+    let asked: BTreeSet<&str> = flow
+        .steps
+        .iter()
+        .flat_map(|s| s.ask.as_deref().into_iter().chain(s.save.as_deref()))
+        .collect();
     let mut steps = Vec::new();
     for step in &flow.steps {
         if let Some(built) = check_step(step, &step_ids, &asked, &mut report) {
@@ -277,6 +281,23 @@ fn check_step(
     }
 
     let has_choices = !step.choices.is_empty();
+    let values = step.choices.iter().filter(|c| c.value.is_some()).count();
+    match &step.save {
+        Some(name) if !is_quote_name(name) => messages.push(format!(
+            "`save = \"{name}\"` should be a simple name: letters, digits, `_` or `-`"
+        )),
+        Some(name) if values == 0 => messages.push(format!(
+            "the step saves `{name}` but none of its choices has a `value` to save"
+        )),
+        None if values > 0 => messages.push(
+            "some choices have a `value`, but the step has no `save = \"name\"` to keep it under"
+                .into(),
+        ),
+        _ => {}
+    }
+    if step.choices.iter().any(|c| c.value.as_deref().is_some_and(blank)) {
+        messages.push("a choice has an empty `value`".into());
+    }
     let next = step.next.as_ref().map(|default| Next {
         default: default.clone(),
         for_situation: next_for,
@@ -340,6 +361,7 @@ fn check_step(
         say: step.say.trim().to_owned(),
         say_for,
         action: action?,
+        save: step.save.clone(),
     })
 }
 
@@ -399,6 +421,7 @@ fn check_choice(
         target: target?,
         consent: choice.consent,
         situation,
+        value: choice.value.as_ref().map(|v| v.trim().to_owned()),
     })
 }
 

@@ -295,7 +295,11 @@ fn check_step(
         ),
         _ => {}
     }
-    if step.choices.iter().any(|c| c.value.as_deref().is_some_and(blank)) {
+    if step
+        .choices
+        .iter()
+        .any(|c| c.value.as_deref().is_some_and(blank))
+    {
         messages.push("a choice has an empty `value`".into());
     }
     let next = step.next.as_ref().map(|default| Next {

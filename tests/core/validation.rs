@@ -352,12 +352,19 @@ fn screen_command_prints_one_json_line_per_message_and_no_excerpt() {
 fn recorded_choices_need_a_name_and_values() {
     let message = problems(
         "broken.toml",
-        &flow("[[steps]]\nid = \"a\"\nsay = \"How is it?\"\nchoices = [{ label = \"Good\", next = \"a\", value = \"5\" }]\n"),
+        &flow(
+            "[[steps]]\nid = \"a\"\nsay = \"How is it?\"\nchoices = [{ label = \"Good\", next = \"a\", value = \"5\" }]\n",
+        ),
     );
     assert_names(&message, &["the step has no `save = \"name\"`"]);
     let message = problems(
         "broken.toml",
-        &flow("[[steps]]\nid = \"a\"\nsay = \"How is it?\"\nsave = \"scale\"\nchoices = [{ label = \"Good\", next = \"a\" }]\n"),
+        &flow(
+            "[[steps]]\nid = \"a\"\nsay = \"How is it?\"\nsave = \"scale\"\nchoices = [{ label = \"Good\", next = \"a\" }]\n",
+        ),
     );
-    assert_names(&message, &["saves `scale` but none of its choices has a `value`"]);
+    assert_names(
+        &message,
+        &["saves `scale` but none of its choices has a `value`"],
+    );
 }

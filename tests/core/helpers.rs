@@ -57,11 +57,9 @@ pub fn prompts_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     std::fs::create_dir(&flows).unwrap();
     std::fs::write(flows.join("welcome.toml"), WELCOME).unwrap();
     std::fs::write(flows.join("menu.toml"), MENU).unwrap();
-    std::fs::copy(
-        prompts_dir().join("safety.toml"),
-        dir.path().join("safety.toml"),
-    )
-    .unwrap();
+    for shared in ["safety.toml", "crisis.toml"] {
+        std::fs::copy(prompts_dir().join(shared), dir.path().join(shared)).unwrap();
+    }
     for (name, text) in files {
         std::fs::write(flows.join(name), text).unwrap();
     }

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod flows;
 pub mod referrals;
 pub mod safety;
+pub mod scheduler;
 pub mod secret;
 pub mod store;
 pub mod telemetry;

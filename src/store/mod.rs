@@ -4,6 +4,7 @@
 //! submodules, each taking a connection so it can run inside a transaction.
 
 mod answers;
+pub mod checkins;
 mod conversations;
 mod events;
 pub mod flags;
@@ -21,6 +22,9 @@ use sqlx::{SqliteConnection, SqlitePool};
 use crate::engine::{Event, Outcome, State};
 
 pub use people::PersonId;
+
+/// The daily check-in flow, whose answers are also kept per day.
+pub const DAILY: &str = "daily";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -62,6 +66,8 @@ impl Default for StoreOptions {
 pub struct Applied {
     pub outcome: Outcome,
     pub flag: Option<flags::Raised>,
+    /// Check-ins paused by themselves since the person last wrote: say so.
+    pub checkins_paused: Option<checkins::PauseReason>,
 }
 
 #[derive(Debug, Clone)]
@@ -156,8 +162,13 @@ impl Store {
             Some(hit) => Some(flags::raise(&mut tx, person, hit, now).await?),
             None => None,
         };
+        let checkins_paused = checkins::take_pause_notice(&mut tx, person).await?;
         tx.commit().await?;
-        Ok(Some(Applied { outcome, flag }))
+        Ok(Some(Applied {
+            outcome,
+            flag,
+            checkins_paused,
+        }))
     }
 
     /// A person's state as stored; a stranger's is the default.
@@ -174,6 +185,85 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         match people::find(&mut conn, external_id).await? {
             Some(person) => events::kinds(&mut conn, person).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// A person's check-in setting, if they ever opted in.
+    pub async fn checkin(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<checkins::Setting>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        match people::find(&mut conn, external_id).await? {
+            Some(person) => checkins::get(&mut conn, person).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Turns check-ins on at a local time and zone, first due at `next_due`.
+    pub async fn set_checkin(
+        &self,
+        external_id: &str,
+        schedule: &crate::checkins::Schedule,
+        next_due: Timestamp,
+        due_date: jiff::civil::Date,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let person = people::find_or_create(&mut tx, external_id, now).await?;
+        let time = schedule.time.strftime("%H:%M").to_string();
+        checkins::set(
+            &mut tx,
+            person,
+            &time,
+            &schedule.zone_name,
+            next_due,
+            due_date,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Turns check-ins off; true if they were on.
+    pub async fn stop_checkin(
+        &self,
+        external_id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        match people::find(&mut conn, external_id).await? {
+            Some(person) => checkins::stop(&mut conn, person, now).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Moves the next check-in later; true if check-ins are on.
+    pub async fn postpone_checkin(
+        &self,
+        external_id: &str,
+        next_due: Timestamp,
+        due_date: jiff::civil::Date,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        match people::find(&mut conn, external_id).await? {
+            Some(person) => checkins::postpone(&mut conn, person, next_due, due_date, now).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Check-in answers from `since` on.
+    pub async fn checkin_days(
+        &self,
+        external_id: &str,
+        since: jiff::civil::Date,
+    ) -> Result<Vec<checkins::Day>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        match people::find(&mut conn, external_id).await? {
+            Some(person) => checkins::days(&mut conn, person, since).await,
             None => Ok(Vec::new()),
         }
     }
@@ -229,6 +319,10 @@ async fn save(
             && let Some(value) = after.answers.get(&(flow.clone(), name.clone()))
         {
             answers::set(conn, person, flow, name, value, now).await?;
+            if flow == DAILY {
+                let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+                checkins::record_answer(conn, person, name, value, today, now).await?;
+            }
         }
         events::insert(conn, person, event, now).await?;
     }

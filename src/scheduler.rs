@@ -1,0 +1,283 @@
+//! Sends the daily check-ins. Due rows are taken in batches through an
+//! index, each is claimed in the database before it is sent (so a crash or a
+//! restart never sends one twice), and sends go through a bounded queue paced
+//! to a rate limit, so a thousand people due in the same minute are spread
+//! out rather than fired at once. The clock is injected so tests move time.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::mpsc;
+use tracing::{debug, error, info, warn};
+
+use crate::checkins::Schedule;
+use crate::engine::{Companion, Input};
+use crate::referrals::Reply;
+use crate::store::checkins::{self, Due, PauseReason};
+use crate::store::{DAILY, Store, StoreError};
+
+/// Where time comes from.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock tests set and move by hand.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<Mutex<Timestamp>>);
+
+impl ManualClock {
+    pub fn new(at: Timestamp) -> ManualClock {
+        ManualClock(Arc::new(Mutex::new(at)))
+    }
+
+    pub fn set(&self, at: Timestamp) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
+    }
+
+    pub fn advance(&self, by: SignedDuration) {
+        let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *now = now.checked_add(by).unwrap_or(*now);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// How the scheduler behaves; from `[checkins]` in the config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A check-in missed by less than this is sent late, once; older ones are skipped.
+    pub grace: SignedDuration,
+    /// Unanswered check-ins in a row before they pause.
+    pub max_unanswered: i64,
+    /// Rows taken per query.
+    pub batch: i64,
+    /// Check-ins sent per second at most.
+    pub per_second: u32,
+    /// How often to look for due rows.
+    pub every: Duration,
+    /// Check-ins waiting to be sent at most; the scheduler waits when full.
+    pub queue: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            grace: SignedDuration::from_hours(3),
+            max_unanswered: 3,
+            batch: 1000,
+            per_second: 20,
+            every: Duration::from_secs(20),
+            queue: 256,
+        }
+    }
+}
+
+/// Why a check-in could not be delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undelivered {
+    /// The person cannot be messaged (DMs closed, bot blocked): never retried.
+    Unreachable,
+    /// Anything else; logged, and the next day's check-in still comes.
+    Failed,
+}
+
+/// Sends one person their check-in messages.
+pub trait Deliver: Send + Sync + 'static {
+    fn deliver(
+        &self,
+        person: &str,
+        replies: Vec<Reply>,
+    ) -> impl Future<Output = Result<(), Undelivered>> + Send;
+}
+
+/// One check-in ready to go out.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub person_id: i64,
+    pub person: String,
+    pub replies: Vec<Reply>,
+}
+
+/// What one pass over the due rows did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub queued: usize,
+    pub skipped: usize,
+    pub paused: usize,
+    pub lost_race: usize,
+}
+
+/// Takes every due row once: queues a check-in for each (claimed first),
+/// skips those missed by more than the grace window, and pauses those left
+/// unanswered too many times.
+pub async fn pass(
+    store: &Store,
+    companion: &Companion,
+    clock: &impl Clock,
+    settings: &Settings,
+    queue: &mpsc::Sender<Outgoing>,
+) -> Result<Pass, StoreError> {
+    let mut report = Pass::default();
+    let now = clock.now();
+    loop {
+        let batch = checkins::due(store.pool(), now, settings.batch).await?;
+        if batch.is_empty() {
+            return Ok(report);
+        }
+        let full = batch.len() as i64 == settings.batch;
+        for due in batch {
+            handle(store, companion, now, settings, queue, &due, &mut report).await?;
+        }
+        if !full {
+            return Ok(report);
+        }
+    }
+}
+
+async fn handle(
+    store: &Store,
+    companion: &Companion,
+    now: Timestamp,
+    settings: &Settings,
+    queue: &mpsc::Sender<Outgoing>,
+    due: &Due,
+    report: &mut Pass,
+) -> Result<(), StoreError> {
+    let Ok(schedule) = Schedule::new(&due.local_time, &due.zone) else {
+        // A zone the database no longer knows: stop rather than loop.
+        warn!(
+            person = due.person_id,
+            "check-in zone not understood; pausing"
+        );
+        checkins::pause(store.pool(), due.person_id, PauseReason::Undeliverable, now).await?;
+        report.paused += 1;
+        return Ok(());
+    };
+    let due_at = Timestamp::from_millisecond(due.next_due).unwrap_or(now);
+    if now.duration_since(due_at) > settings.grace {
+        let (next, date) = schedule.next_after(now);
+        if checkins::skip(store.pool(), due, next, date, now).await? {
+            report.skipped += 1;
+        }
+        return Ok(());
+    }
+    if due.unanswered >= settings.max_unanswered {
+        checkins::pause(store.pool(), due.person_id, PauseReason::Unanswered, now).await?;
+        report.paused += 1;
+        return Ok(());
+    }
+    let due_date = due
+        .due_date
+        .parse()
+        .unwrap_or_else(|_| schedule.local_date(due_at));
+    let (next, next_date) = schedule.next_day_after(due_date);
+    if !checkins::claim(store.pool(), due, next, next_date, now).await? {
+        report.lost_race += 1;
+        return Ok(());
+    }
+    let applied = store
+        .apply(&due.external_id, now, |state| {
+            companion.respond(state, &Input::Begin(DAILY.into()), now)
+        })
+        .await?;
+    let outgoing = Outgoing {
+        person_id: due.person_id,
+        person: due.external_id.clone(),
+        replies: applied.outcome.replies,
+    };
+    if queue.send(outgoing).await.is_err() {
+        warn!("the check-in sender has stopped");
+    }
+    report.queued += 1;
+    Ok(())
+}
+
+/// Drains the queue at most `per_second` a second.
+pub async fn send_all(
+    store: Store,
+    deliver: Arc<impl Deliver>,
+    clock: Arc<impl Clock>,
+    per_second: u32,
+    mut queue: mpsc::Receiver<Outgoing>,
+) {
+    let gap = Duration::from_secs(1) / per_second.max(1);
+    let mut pace = tokio::time::interval(gap);
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while let Some(outgoing) = queue.recv().await {
+        pace.tick().await;
+        match deliver.deliver(&outgoing.person, outgoing.replies).await {
+            Ok(()) => debug!(person = outgoing.person_id, "check-in sent"),
+            Err(Undelivered::Unreachable) => {
+                info!(
+                    person = outgoing.person_id,
+                    "cannot message this person; check-ins paused"
+                );
+                let paused = checkins::pause(
+                    store.pool(),
+                    outgoing.person_id,
+                    PauseReason::Undeliverable,
+                    clock.now(),
+                )
+                .await;
+                if let Err(err) = paused {
+                    error!(error = %err, "could not pause check-ins");
+                }
+            }
+            Err(Undelivered::Failed) => {
+                warn!(person = outgoing.person_id, "a check-in was not sent")
+            }
+        }
+    }
+}
+
+/// Runs passes every `settings.every` until the task is dropped.
+pub async fn run(
+    store: Store,
+    companion: Arc<Companion>,
+    clock: Arc<impl Clock>,
+    settings: Settings,
+    deliver: Arc<impl Deliver>,
+) {
+    let (sender, receiver) = mpsc::channel(settings.queue.max(1));
+    let drain = tokio::spawn(send_all(
+        store.clone(),
+        deliver,
+        Arc::clone(&clock),
+        settings.per_second,
+        receiver,
+    ));
+    let mut every = tokio::time::interval(settings.every);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        match pass(&store, &companion, clock.as_ref(), &settings, &sender).await {
+            Ok(report) if report != Pass::default() => info!(
+                queued = report.queued,
+                skipped = report.skipped,
+                paused = report.paused,
+                "check-ins"
+            ),
+            Ok(_) => {}
+            Err(err) => error!(error = %err, "the check-in pass failed"),
+        }
+        if drain.is_finished() {
+            return;
+        }
+    }
+}

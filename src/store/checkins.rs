@@ -1,0 +1,362 @@
+//! The `checkins` and `checkin_days` tables: who opted in, when each is next
+//! due, and what they answered each local day.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use sqlx::{SqliteConnection, SqlitePool};
+
+use super::{PersonId, StoreError};
+
+/// Why check-ins stopped by themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseReason {
+    /// Several in a row went unanswered.
+    Unanswered,
+    /// Discord said the person cannot be messaged (50007).
+    Undeliverable,
+}
+
+impl PauseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseReason::Unanswered => "unanswered",
+            PauseReason::Undeliverable => "undeliverable",
+        }
+    }
+
+    fn parse(text: &str) -> Option<PauseReason> {
+        match text {
+            "unanswered" => Some(PauseReason::Unanswered),
+            "undeliverable" => Some(PauseReason::Undeliverable),
+            _ => None,
+        }
+    }
+}
+
+/// A person's check-in setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub local_time: String,
+    pub zone: String,
+    pub active: bool,
+    pub next_due: Timestamp,
+    pub due_date: Date,
+    pub pause_reason: Option<PauseReason>,
+    pub unanswered: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct SettingRow {
+    local_time: String,
+    zone: String,
+    active: bool,
+    next_due: i64,
+    due_date: String,
+    pause_reason: Option<String>,
+    unanswered: i64,
+}
+
+fn corrupt(column: &'static str) -> StoreError {
+    StoreError::Corrupt {
+        table: "checkins",
+        column,
+    }
+}
+
+fn timestamp(ms: i64, column: &'static str) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millisecond(ms).map_err(|_| corrupt(column))
+}
+
+fn date(text: &str, column: &'static str) -> Result<Date, StoreError> {
+    text.parse().map_err(|_| corrupt(column))
+}
+
+pub async fn get(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+) -> Result<Option<Setting>, StoreError> {
+    let row: Option<SettingRow> = sqlx::query_as(
+        "SELECT local_time, zone, active, next_due, due_date, pause_reason, unanswered
+         FROM checkins WHERE person_id = ?",
+    )
+    .bind(person)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(Setting {
+            next_due: timestamp(r.next_due, "next_due")?,
+            due_date: date(&r.due_date, "due_date")?,
+            pause_reason: r.pause_reason.as_deref().and_then(PauseReason::parse),
+            local_time: r.local_time,
+            zone: r.zone,
+            active: r.active,
+            unanswered: r.unanswered,
+        })
+    })
+    .transpose()
+}
+
+/// Turns check-ins on (or changes their time), starting afresh.
+pub async fn set(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+    local_time: &str,
+    zone: &str,
+    next_due: Timestamp,
+    due_date: Date,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO checkins (person_id, local_time, zone, active, next_due, due_date, updated_at)
+         VALUES (?, ?, ?, 1, ?, ?, ?)
+         ON CONFLICT (person_id) DO UPDATE SET
+             local_time = excluded.local_time, zone = excluded.zone, active = 1,
+             next_due = excluded.next_due, due_date = excluded.due_date,
+             pause_reason = NULL, pause_notice = 0, unanswered = 0,
+             updated_at = excluded.updated_at",
+    )
+    .bind(person)
+    .bind(local_time)
+    .bind(zone)
+    .bind(next_due.as_millisecond())
+    .bind(due_date.to_string())
+    .bind(now.as_millisecond())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Turns check-ins off. True if they were on.
+pub async fn stop(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE checkins SET active = 0, pause_reason = NULL, pause_notice = 0, updated_at = ?
+         WHERE person_id = ? AND active = 1",
+    )
+    .bind(now.as_millisecond())
+    .bind(person)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Moves the next check-in (for `/checkin pause days:N`). True if they are on.
+pub async fn postpone(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+    next_due: Timestamp,
+    due_date: Date,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE checkins SET next_due = ?, due_date = ?, updated_at = ?
+         WHERE person_id = ? AND active = 1",
+    )
+    .bind(next_due.as_millisecond())
+    .bind(due_date.to_string())
+    .bind(now.as_millisecond())
+    .bind(person)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A check-in that has come due.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Due {
+    pub person_id: i64,
+    pub external_id: String,
+    pub local_time: String,
+    pub zone: String,
+    pub next_due: i64,
+    pub due_date: String,
+    pub unanswered: i64,
+}
+
+/// Up to `limit` due check-ins, oldest first, through the partial index.
+pub async fn due(pool: &SqlitePool, now: Timestamp, limit: i64) -> Result<Vec<Due>, StoreError> {
+    let rows = sqlx::query_as(
+        "SELECT c.person_id, p.external_id, c.local_time, c.zone, c.next_due, c.due_date,
+                c.unanswered
+         FROM checkins c INDEXED BY checkins_due JOIN people p ON p.id = c.person_id
+         WHERE c.active = 1 AND c.next_due <= ?
+         ORDER BY c.next_due LIMIT ?",
+    )
+    .bind(now.as_millisecond())
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
+/// Claims a due check-in before it is sent, by moving it to its next day in
+/// one conditional update: true only for the one caller that moved it, so a
+/// crash or a second scheduler can never send it twice.
+pub async fn claim(
+    pool: &SqlitePool,
+    due: &Due,
+    next_due: Timestamp,
+    next_date: Date,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE checkins SET next_due = ?, due_date = ?, sent_date = due_date,
+             unanswered = unanswered + 1, updated_at = ?
+         WHERE person_id = ? AND next_due = ? AND active = 1",
+    )
+    .bind(next_due.as_millisecond())
+    .bind(next_date.to_string())
+    .bind(now.as_millisecond())
+    .bind(due.person_id)
+    .bind(due.next_due)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Moves a check-in missed for too long to its next time, unsent.
+pub async fn skip(
+    pool: &SqlitePool,
+    due: &Due,
+    next_due: Timestamp,
+    next_date: Date,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE checkins SET next_due = ?, due_date = ?, updated_at = ?
+         WHERE person_id = ? AND next_due = ? AND active = 1",
+    )
+    .bind(next_due.as_millisecond())
+    .bind(next_date.to_string())
+    .bind(now.as_millisecond())
+    .bind(due.person_id)
+    .bind(due.next_due)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Stops check-ins for a reason the person will be told about.
+pub async fn pause(
+    pool: &SqlitePool,
+    person_id: i64,
+    reason: PauseReason,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE checkins SET active = 0, pause_reason = ?, pause_notice = 1, updated_at = ?
+         WHERE person_id = ?",
+    )
+    .bind(reason.as_str())
+    .bind(now.as_millisecond())
+    .bind(person_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The reason check-ins paused, once: the notice is cleared as it is taken.
+pub async fn take_pause_notice(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+) -> Result<Option<PauseReason>, StoreError> {
+    let reason: Option<Option<String>> = sqlx::query_scalar(
+        "UPDATE checkins SET pause_notice = 0 WHERE person_id = ? AND pause_notice = 1
+         RETURNING pause_reason",
+    )
+    .bind(person)
+    .fetch_optional(conn)
+    .await?;
+    Ok(reason.flatten().as_deref().and_then(PauseReason::parse))
+}
+
+/// Records one answer of the daily check-in for the day it was sent for
+/// (or `today` if none was sent), and resets the unanswered count.
+pub async fn record_answer(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+    name: &str,
+    value: &str,
+    today: Date,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let sent: Option<Option<String>> =
+        sqlx::query_scalar("SELECT sent_date FROM checkins WHERE person_id = ?")
+            .bind(person)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let day = sent.flatten().unwrap_or_else(|| today.to_string());
+    let (scale, action, note) = match name {
+        "scale" => (
+            value.parse::<i64>().ok().filter(|n| (1..=5).contains(n)),
+            None,
+            None,
+        ),
+        "action" if matches!(value, "yes" | "partly" | "not_today") => (None, Some(value), None),
+        "note" => (None, None, Some(value)),
+        _ => return Ok(()),
+    };
+    sqlx::query(
+        "INSERT INTO checkin_days (person_id, day, scale, action, note, answered_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (person_id, day) DO UPDATE SET
+             scale = coalesce(excluded.scale, scale),
+             action = coalesce(excluded.action, action),
+             note = coalesce(excluded.note, note),
+             answered_at = excluded.answered_at",
+    )
+    .bind(person)
+    .bind(day)
+    .bind(scale)
+    .bind(action)
+    .bind(note)
+    .bind(now.as_millisecond())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE checkins SET unanswered = 0 WHERE person_id = ?")
+        .bind(person)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One local day's answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Day {
+    pub day: Date,
+    pub scale: Option<u8>,
+    pub action: Option<String>,
+    pub has_note: bool,
+}
+
+/// Answers from `since` on, oldest first.
+pub async fn days(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+    since: Date,
+) -> Result<Vec<Day>, StoreError> {
+    let rows: Vec<(String, Option<i64>, Option<String>, bool)> = sqlx::query_as(
+        "SELECT day, scale, action, note IS NOT NULL FROM checkin_days
+         WHERE person_id = ? AND day >= ? ORDER BY day",
+    )
+    .bind(person)
+    .bind(since.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(day, scale, action, has_note)| {
+            Ok(Day {
+                day: day.parse().map_err(|_| StoreError::Corrupt {
+                    table: "checkin_days",
+                    column: "day",
+                })?,
+                scale: scale.and_then(|s| u8::try_from(s).ok()),
+                action,
+                has_note,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,291 @@
+//! The check-in scheduler on a real SQLite file with a test clock.
+
+use std::sync::{Arc, Mutex};
+
+use jiff::{SignedDuration, Timestamp};
+use mend::checkins::Schedule;
+use mend::engine::{Companion, Consent, Input, Outcome};
+use mend::referrals::Reply;
+use mend::safety::{CrisisReplies, Screen};
+use mend::scheduler::{self, Clock, Deliver, ManualClock, Outgoing, Settings, Undelivered};
+use mend::store::Store;
+use mend::store::checkins::PauseReason;
+use tokio::sync::mpsc;
+
+use crate::helpers::{route, shipped, temp_store};
+
+fn companion() -> Companion {
+    Companion {
+        script: shipped(),
+        screen: Screen::embedded(),
+        crisis: CrisisReplies::embedded(),
+        cooldown: SignedDuration::from_mins(10),
+    }
+}
+
+fn utc(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+/// Records what would have been sent; can refuse someone like Discord's 50007.
+#[derive(Default)]
+struct Recorder {
+    sent: Mutex<Vec<(String, Vec<Reply>)>>,
+    unreachable: Mutex<Vec<String>>,
+}
+
+impl Deliver for Recorder {
+    async fn deliver(&self, person: &str, replies: Vec<Reply>) -> Result<(), Undelivered> {
+        if self.unreachable.lock().unwrap().iter().any(|p| p == person) {
+            return Err(Undelivered::Unreachable);
+        }
+        self.sent.lock().unwrap().push((person.to_owned(), replies));
+        Ok(())
+    }
+}
+
+/// A consenting person opted in at 09:00 London.
+async fn opted_in(store: &Store, person: &str, now: Timestamp) {
+    let companion = companion();
+    let script = &companion.script;
+    store
+        .apply(person, now, |s| companion.respond(s, &Input::Start, now))
+        .await
+        .unwrap();
+    let state = store.state(person).await.unwrap();
+    for line in route(script, &state, "ok", |o: &Outcome| {
+        o.state.consent == Consent::Given
+    }) {
+        let input = if line.contains(':') {
+            Input::Choice(line)
+        } else {
+            Input::Text(line)
+        };
+        store
+            .apply(person, now, |s| companion.respond(s, &input, now))
+            .await
+            .unwrap();
+    }
+    let schedule = Schedule::new("09:00", "Europe/London").unwrap();
+    let (due, date) = schedule.next_after(now);
+    store
+        .set_checkin(person, &schedule, due, date, now)
+        .await
+        .unwrap();
+}
+
+/// One scheduler pass and the sends it queued, delivered.
+async fn run_pass(store: &Store, clock: &ManualClock, recorder: &Arc<Recorder>) -> scheduler::Pass {
+    let (queue, receiver) = mpsc::channel::<Outgoing>(2000);
+    let report = scheduler::pass(store, &companion(), clock, &Settings::default(), &queue)
+        .await
+        .unwrap();
+    drop(queue);
+    scheduler::send_all(
+        store.clone(),
+        Arc::clone(recorder),
+        Arc::new(clock.clone()),
+        10_000,
+        receiver,
+    )
+    .await;
+    report
+}
+
+#[tokio::test]
+async fn due_people_get_exactly_one_check_in_a_day() {
+    let (_dir, store) = temp_store().await;
+    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
+    opted_in(&store, "discord:1", clock.now()).await;
+    opted_in(&store, "discord:2", clock.now()).await;
+    let recorder = Arc::new(Recorder::default());
+
+    assert_eq!(
+        run_pass(&store, &clock, &recorder).await.queued,
+        0,
+        "not yet due"
+    );
+    clock.set(utc("2027-06-01T08:00:00Z"));
+    assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 2);
+    clock.set(utc("2027-06-01T08:00:30Z"));
+    assert_eq!(
+        run_pass(&store, &clock, &recorder).await.queued,
+        0,
+        "once a day"
+    );
+    let sent = recorder.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2);
+    for (_, replies) in &sent {
+        assert!(!replies.is_empty());
+        assert_eq!(replies[0].links().len(), 3);
+    }
+    let state = store.state("discord:1").await.unwrap();
+    assert_eq!(state.place.unwrap().flow, "daily");
+
+    clock.set(utc("2027-06-02T08:00:00Z"));
+    assert_eq!(
+        run_pass(&store, &clock, &recorder).await.queued,
+        2,
+        "the next day"
+    );
+}
+
+#[tokio::test]
+async fn a_claimed_check_in_is_never_sent_twice_even_by_two_schedulers() {
+    let (_dir, store) = temp_store().await;
+    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
+    for i in 0..30 {
+        opted_in(&store, &format!("discord:{i}"), clock.now()).await;
+    }
+    clock.set(utc("2027-06-01T08:00:00Z"));
+    let recorder = Arc::new(Recorder::default());
+    // Two passes at once, as after a restart that overlapped the old process.
+    let (a, b) = tokio::join!(
+        run_pass(&store, &clock, &recorder),
+        run_pass(&store, &clock, &recorder)
+    );
+    assert_eq!(a.queued + b.queued, 30);
+    let mut people: Vec<String> = recorder
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(p, _)| p.clone())
+        .collect();
+    people.sort();
+    people.dedup();
+    assert_eq!(people.len(), 30);
+    assert_eq!(recorder.sent.lock().unwrap().len(), 30);
+
+    // A "crash" after claiming but before sending loses that one day's
+    // check-in rather than sending it twice.
+    clock.set(utc("2027-06-02T08:00:00Z"));
+    let (queue, receiver) = mpsc::channel::<Outgoing>(2000);
+    let claimed = scheduler::pass(&store, &companion(), &clock, &Settings::default(), &queue)
+        .await
+        .unwrap();
+    assert_eq!(claimed.queued, 30);
+    drop(receiver);
+    drop(queue);
+    assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 0);
+}
+
+#[tokio::test]
+async fn downtime_inside_the_grace_window_sends_late_once_and_beyond_it_skips() {
+    let (_dir, store) = temp_store().await;
+    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
+    opted_in(&store, "discord:1", clock.now()).await;
+    let recorder = Arc::new(Recorder::default());
+
+    clock.set(utc("2027-06-01T10:30:00Z")); // 2.5 hours late
+    assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 1);
+    assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 0);
+
+    clock.set(utc("2027-06-04T12:00:00Z")); // days of downtime
+    let report = run_pass(&store, &clock, &recorder).await;
+    assert_eq!((report.queued, report.skipped), (0, 1), "never piled up");
+    let setting = store.checkin("discord:1").await.unwrap().unwrap();
+    assert_eq!(setting.next_due, utc("2027-06-05T08:00:00Z"));
+}
+
+#[tokio::test]
+async fn unanswered_check_ins_pause_and_the_person_is_told_next_time() {
+    let (_dir, store) = temp_store().await;
+    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
+    opted_in(&store, "discord:1", clock.now()).await;
+    let recorder = Arc::new(Recorder::default());
+    for day in 1..=3 {
+        clock.set(utc(&format!("2027-06-0{day}T08:00:00Z")));
+        assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 1);
+    }
+    clock.set(utc("2027-06-04T08:00:00Z"));
+    let report = run_pass(&store, &clock, &recorder).await;
+    assert_eq!((report.queued, report.paused), (0, 1));
+    let setting = store.checkin("discord:1").await.unwrap().unwrap();
+    assert!(!setting.active);
+    assert_eq!(setting.pause_reason, Some(PauseReason::Unanswered));
+
+    let companion = companion();
+    let now = clock.now();
+    let applied = store
+        .apply("discord:1", now, |s| {
+            companion.respond(s, &Input::Text("hello".into()), now)
+        })
+        .await
+        .unwrap();
+    assert_eq!(applied.checkins_paused, Some(PauseReason::Unanswered));
+    let again = store
+        .apply("discord:1", now, |s| {
+            companion.respond(s, &Input::Text("hello".into()), now)
+        })
+        .await
+        .unwrap();
+    assert_eq!(again.checkins_paused, None, "said once");
+}
+
+#[tokio::test]
+async fn answering_counts_for_the_day_it_was_sent_and_resets_the_count() {
+    let (_dir, store) = temp_store().await;
+    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
+    opted_in(&store, "discord:1", clock.now()).await;
+    let recorder = Arc::new(Recorder::default());
+    clock.set(utc("2027-06-01T08:00:00Z"));
+    run_pass(&store, &clock, &recorder).await;
+
+    // Hours later (the next UTC day, even), the answer is for 1 June.
+    let later = utc("2027-06-02T01:00:00Z");
+    let companion = companion();
+    let script = &companion.script;
+    let state = store.state("discord:1").await.unwrap();
+    for line in route(script, &state, "we talked", |o: &Outcome| {
+        o.events
+            .iter()
+            .any(|e| matches!(e, mend::engine::Event::FlowFinished { .. }))
+    }) {
+        let input = if line.contains(':') {
+            Input::Choice(line)
+        } else {
+            Input::Text(line)
+        };
+        store
+            .apply("discord:1", later, |s| companion.respond(s, &input, later))
+            .await
+            .unwrap();
+    }
+    let days = store
+        .checkin_days("discord:1", "2027-05-01".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(days.len(), 1);
+    assert_eq!(days[0].day.to_string(), "2027-06-01");
+    assert!(days[0].scale.is_some());
+    assert_eq!(
+        store
+            .checkin("discord:1")
+            .await
+            .unwrap()
+            .unwrap()
+            .unanswered,
+        0
+    );
+}
+
+#[tokio::test]
+async fn someone_who_cannot_be_messaged_is_paused_not_retried() {
+    let (_dir, store) = temp_store().await;
+    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
+    opted_in(&store, "discord:1", clock.now()).await;
+    let recorder = Arc::new(Recorder::default());
+    recorder
+        .unreachable
+        .lock()
+        .unwrap()
+        .push("discord:1".into());
+    clock.set(utc("2027-06-01T08:00:00Z"));
+    assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 1);
+    let setting = store.checkin("discord:1").await.unwrap().unwrap();
+    assert!(!setting.active);
+    assert_eq!(setting.pause_reason, Some(PauseReason::Undeliverable));
+    clock.set(utc("2027-06-02T08:00:00Z"));
+    assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 0);
+}

@@ -10,6 +10,7 @@ use crate::discord;
 use crate::engine::Companion;
 use crate::flows::{self, LoadError, Script};
 use crate::safety::{CrisisError, CrisisReplies, SafetyError, Screen};
+use crate::scheduler::{Clock, SystemClock};
 use crate::secret::Secret;
 use crate::store::{Store, StoreError};
 use crate::terminal::{self, ChatOptions};
@@ -78,11 +79,21 @@ pub async fn serve(
     token: Option<Secret>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
+    serve_with_clock(config, token, Arc::new(SystemClock), shutdown).await
+}
+
+/// [`serve`] with the clock the check-in scheduler reads, so tests can move time.
+pub async fn serve_with_clock(
+    config: &Config,
+    token: Option<Secret>,
+    clock: Arc<impl Clock>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
     // Everything that can be checked is checked before touching Discord.
     let token = token.ok_or(AppError::MissingToken { var: TOKEN_VAR })?;
     let companion = Arc::new(companion(config, None)?);
     let store = Store::open(&config.database.path, &config.database.store_options()).await?;
-    let result = discord::serve(config, &token, companion, store.clone(), shutdown).await;
+    let result = discord::serve(config, &token, companion, store.clone(), clock, shutdown).await;
     store.close().await;
     Ok(result?)
 }

@@ -21,6 +21,7 @@ pub struct Config {
     pub discord: Discord,
     pub safety: Safety,
     pub moderation: Moderation,
+    pub checkins: Checkins,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -130,6 +131,43 @@ pub struct Moderation {
     pub ping_role: bool,
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Checkins {
+    /// A check-in missed (mend was down) by less than this many hours is sent
+    /// late, once; older ones are skipped to the next day.
+    pub grace_hours: u64,
+    /// Unanswered check-ins in a row before they pause.
+    pub max_unanswered: u32,
+    /// Check-ins sent per second at most, to stay inside Discord's limits.
+    pub per_second: u32,
+    /// How often mend looks for check-ins that are due, in seconds.
+    pub every_seconds: u64,
+}
+
+impl Default for Checkins {
+    fn default() -> Self {
+        Checkins {
+            grace_hours: 3,
+            max_unanswered: 3,
+            per_second: 20,
+            every_seconds: 20,
+        }
+    }
+}
+
+impl Checkins {
+    pub fn scheduler(&self) -> crate::scheduler::Settings {
+        crate::scheduler::Settings {
+            grace: jiff::SignedDuration::from_hours(self.grace_hours.min(24 * 7) as i64),
+            max_unanswered: i64::from(self.max_unanswered),
+            per_second: self.per_second,
+            every: std::time::Duration::from_secs(self.every_seconds),
+            ..crate::scheduler::Settings::default()
+        }
+    }
+}
+
 /// The environment variable that holds the bot token.
 pub const TOKEN_VAR: &str = "MEND_DISCORD_TOKEN";
 
@@ -195,6 +233,18 @@ impl Config {
                 None,
                 "`database.path` is empty; expected a file name such as \"mend.sqlite\"".into(),
             ));
+        }
+        for (key, value) in [
+            (
+                "checkins.max_unanswered",
+                u64::from(config.checkins.max_unanswered),
+            ),
+            ("checkins.per_second", u64::from(config.checkins.per_second)),
+            ("checkins.every_seconds", config.checkins.every_seconds),
+        ] {
+            if value == 0 {
+                return Err(invalid(None, format!("`{key}` must be at least 1")));
+            }
         }
         let moderation = &config.moderation;
         let ids = [

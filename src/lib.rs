@@ -8,6 +8,7 @@ pub mod config;
 pub mod discord;
 pub mod engine;
 pub mod flows;
+pub mod progress;
 pub mod referrals;
 pub mod safety;
 pub mod scheduler;

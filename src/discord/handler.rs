@@ -13,6 +13,7 @@ use serenity::all::{
 use serenity::async_trait;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use super::checkins;
 use super::commands::{self, Command};
 use super::inbox::Inbox;
 use super::moderation::{self, Moderators};
@@ -22,12 +23,12 @@ use crate::referrals::Reply;
 use crate::store::Store;
 
 /// Discord's error code for "Cannot send messages to this user".
-const CANNOT_MESSAGE: isize = 50007;
+pub(crate) const CANNOT_MESSAGE: isize = 50007;
 
 const TROUBLE: &str = "Something went wrong on my side, so I couldn't take that in. \
                        Nothing you told me before is lost; please try again in a moment.";
 
-const PRIVATE_ONLY: &str = "I keep conversations private, so I won't talk about anything \
+pub(crate) const PRIVATE_ONLY: &str = "I keep conversations private, so I won't talk about anything \
                             personal here. Send me a direct message (open my profile and \
                             choose Message) and use /start there. If you're in danger right \
                             now, call 999.";
@@ -100,9 +101,9 @@ impl EventHandler for Handler {
             "connected to the gateway"
         );
         if self.0.register_commands {
-            match serenity::all::Command::set_global_commands(&ctx.http, commands::definitions())
-                .await
-            {
+            let mut definitions = commands::definitions();
+            definitions.extend(checkins::commands());
+            match serenity::all::Command::set_global_commands(&ctx.http, definitions).await {
                 Ok(registered) => info!(count = registered.len(), "slash commands registered"),
                 Err(err) => error!(error = %err, "could not register the slash commands"),
             }
@@ -141,6 +142,9 @@ impl EventHandler for Handler {
             Interaction::Command(command) if moderation::is_command(&command.data.name) => {
                 let bot = &self.0;
                 moderation::command(&ctx, &bot.store, bot.moderators.as_ref(), &command).await;
+            }
+            Interaction::Command(command) if checkins::is_command(&command.data.name) => {
+                checkins::command(&ctx, &self.0.store, &command).await;
             }
             Interaction::Command(command) => slash(&self.0, ctx, command).await,
             Interaction::Modal(modal) => {
@@ -275,7 +279,14 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
                     });
                 }
             }
-            applied.outcome.replies
+            let mut replies = applied.outcome.replies;
+            if let Some(reason) = applied.checkins_paused {
+                replies.insert(
+                    0,
+                    Reply::new(crate::progress::paused_notice(reason), Vec::new()),
+                );
+            }
+            replies
         }
         Ok(None) => {
             debug!(key = %queued.key, "already applied; not applying again");

@@ -2,6 +2,7 @@
 //! commands, and a configurable API base so the real client can talk to a
 //! Discord-compatible server on loopback.
 
+mod checkins;
 mod commands;
 mod handler;
 mod inbox;
@@ -21,6 +22,7 @@ pub use moderation::Moderators;
 
 use crate::config::Config;
 use crate::engine::Companion;
+use crate::scheduler::{self, Clock};
 use crate::secret::Secret;
 use crate::store::Store;
 
@@ -77,6 +79,7 @@ pub async fn serve(
     token: &Secret,
     companion: Arc<Companion>,
     store: Store,
+    clock: Arc<impl Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DiscordError> {
     let base = config.discord.api_base.as_deref();
@@ -95,6 +98,7 @@ pub async fn serve(
     }
     info!(gateway = %gateway.url, "starting");
 
+    let companion_for_checkins = Arc::clone(&companion);
     let bot = Arc::new(Bot::new(
         companion,
         store.clone(),
@@ -110,6 +114,15 @@ pub async fn serve(
         .event_handler(Handler(Arc::clone(&bot)))
         .await
         .map_err(|err| DiscordError::Client(Box::new(err)))?;
+    let checkins = tokio::spawn(scheduler::run(
+        store.clone(),
+        Arc::clone(&companion_for_checkins),
+        clock,
+        config.checkins.scheduler(),
+        Arc::new(checkins::DiscordDeliver {
+            http: Arc::clone(&client.http),
+        }),
+    ));
     let shards = Arc::clone(&client.shard_manager);
     tokio::spawn(async move {
         shutdown.await;
@@ -129,6 +142,7 @@ pub async fn serve(
         warn!(people = bot.busy(), "stopped with replies still in flight");
     }
     retention.abort();
+    checkins.abort();
     info!("stopped");
     Ok(())
 }

@@ -1,0 +1,195 @@
+//! `/checkin` and `/progress` on Discord, and delivering the scheduler's
+//! check-ins as DMs.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serenity::all::{
+    CommandDataOptionValue, CommandInteraction, CommandOptionType, Context, CreateCommand,
+    CreateCommandOption, CreateInteractionResponse, Http, InstallationContext, InteractionContext,
+    UserId,
+};
+use tracing::{error, warn};
+
+use super::handler::{CANNOT_MESSAGE, discord_code};
+use super::render;
+use crate::progress;
+use crate::referrals::Reply;
+use crate::scheduler::{Deliver, Undelivered};
+use crate::store::Store;
+
+pub fn is_command(name: &str) -> bool {
+    matches!(name, "checkin" | "progress")
+}
+
+fn contexts(command: CreateCommand) -> CreateCommand {
+    command
+        .integration_types(vec![InstallationContext::Guild])
+        .contexts(vec![InteractionContext::Guild, InteractionContext::BotDm])
+}
+
+pub fn commands() -> Vec<CreateCommand> {
+    let sub = |name: &str, description: &str| {
+        CreateCommandOption::new(CommandOptionType::SubCommand, name, description)
+    };
+    vec![
+        contexts(
+            CreateCommand::new("checkin")
+                .description("Your daily check-in: on, off, show or pause")
+                .add_option(
+                    sub("on", "Get a short check-in every day at a time you choose")
+                        .add_sub_option(
+                            CreateCommandOption::new(
+                                CommandOptionType::String,
+                                "time",
+                                "Your local time, HH:MM on a 24-hour clock, e.g. 20:30",
+                            )
+                            .required(true),
+                        )
+                        .add_sub_option(
+                            CreateCommandOption::new(
+                                CommandOptionType::String,
+                                "timezone",
+                                "Your time zone as Area/City, e.g. Europe/London",
+                            )
+                            .required(true),
+                        ),
+                )
+                .add_option(sub("off", "Stop daily check-ins"))
+                .add_option(sub("show", "See your check-in time and the next one"))
+                .add_option(
+                    sub("pause", "Pause check-ins for a few days").add_sub_option(
+                        CreateCommandOption::new(
+                            CommandOptionType::Integer,
+                            "days",
+                            "How many days, 1 to 60",
+                        )
+                        .required(true)
+                        .min_int_value(1)
+                        .max_int_value(progress::MAX_PAUSE_DAYS as u64),
+                    ),
+                ),
+        ),
+        contexts(
+            CreateCommand::new("progress")
+                .description("How your check-ins have gone over the last 14 and 30 days"),
+        ),
+    ]
+}
+
+/// The subcommand's name and its options as (name, value) pairs.
+fn subcommand(
+    interaction: &CommandInteraction,
+) -> Option<(&str, Vec<(&str, &CommandDataOptionValue)>)> {
+    let option = interaction.data.options.first()?;
+    match &option.value {
+        CommandDataOptionValue::SubCommand(options) => Some((
+            option.name.as_str(),
+            options
+                .iter()
+                .map(|o| (o.name.as_str(), &o.value))
+                .collect(),
+        )),
+        _ => None,
+    }
+}
+
+async fn answer(
+    store: &Store,
+    interaction: &CommandInteraction,
+) -> Result<String, crate::store::StoreError> {
+    let person = format!("discord:{}", interaction.user.id);
+    let now = Timestamp::now();
+    if interaction.data.name == "progress" {
+        return progress::progress(store, &person, now).await;
+    }
+    let Some((name, options)) = subcommand(interaction) else {
+        return Ok("Use /checkin on, off, show or pause.".into());
+    };
+    let text = |key: &str| {
+        options.iter().find_map(|(k, v)| match v {
+            CommandDataOptionValue::String(s) if *k == key => Some(s.clone()),
+            _ => None,
+        })
+    };
+    match name {
+        "on" => {
+            let (Some(time), Some(zone)) = (text("time"), text("timezone")) else {
+                return Ok(
+                    "Give a time and a time zone, e.g. time:20:30 timezone:Europe/London".into(),
+                );
+            };
+            progress::turn_on(store, &person, &time, &zone, now).await
+        }
+        "off" => progress::turn_off(store, &person, now).await,
+        "show" => progress::show(store, &person).await,
+        "pause" => {
+            let days = options.iter().find_map(|(k, v)| match v {
+                CommandDataOptionValue::Integer(n) if *k == "days" => Some(*n),
+                _ => None,
+            });
+            progress::pause(store, &person, days.unwrap_or(0), now).await
+        }
+        _ => Ok("Use /checkin on, off, show or pause.".into()),
+    }
+}
+
+/// Answers `/checkin` or `/progress`: privately in a server, in place in a DM.
+pub async fn command(ctx: &Context, store: &Store, interaction: &CommandInteraction) {
+    let in_server = interaction.guild_id.is_some();
+    let text = if in_server {
+        super::handler::PRIVATE_ONLY.to_owned()
+    } else {
+        match answer(store, interaction).await {
+            Ok(text) => text,
+            Err(err) => {
+                error!(error = %err, "could not answer a check-in command");
+                "Something went wrong on my side and nothing has changed. Please try again in a moment."
+                    .to_owned()
+            }
+        }
+    };
+    let reply = Reply::new(text, Vec::new());
+    let response =
+        CreateInteractionResponse::Message(render::interaction_message(&reply, in_server));
+    if let Err(err) = interaction.create_response(&ctx.http, response).await {
+        warn!(error = %err, "could not answer a check-in command");
+    }
+}
+
+/// Sends the scheduler's check-ins as DMs.
+pub struct DiscordDeliver {
+    pub http: Arc<Http>,
+}
+
+impl Deliver for DiscordDeliver {
+    async fn deliver(&self, person: &str, replies: Vec<Reply>) -> Result<(), Undelivered> {
+        let Some(id) = person
+            .strip_prefix("discord:")
+            .and_then(|id| id.parse::<u64>().ok())
+            .filter(|id| *id != 0)
+        else {
+            return Err(Undelivered::Failed);
+        };
+        let unreachable = |err: &serenity::Error| {
+            if discord_code(err) == Some(CANNOT_MESSAGE) {
+                Undelivered::Unreachable
+            } else {
+                warn!(error = %err, "a check-in could not be sent");
+                Undelivered::Failed
+            }
+        };
+        let channel = UserId::new(id)
+            .create_dm_channel(&self.http)
+            .await
+            .map_err(|err| unreachable(&err))?;
+        for reply in &replies {
+            channel
+                .id
+                .send_message(&self.http, render::message(reply))
+                .await
+                .map_err(|err| unreachable(&err))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,281 @@
+//! Daily check-in settings and the progress view, as words for the person.
+//! Edge-neutral: Discord's `/checkin` and `/progress` (and any other edge)
+//! call these and send the text they return.
+
+use jiff::civil::Date;
+use jiff::{Timestamp, ToSpan};
+
+use crate::checkins::Schedule;
+use crate::engine::Consent;
+use crate::store::checkins::{Day, PauseReason};
+use crate::store::{Store, StoreError};
+
+/// The longest `/checkin pause`, in days.
+pub const MAX_PAUSE_DAYS: i64 = 60;
+
+/// `/checkin on time:HH:MM timezone:Area/City`.
+pub async fn turn_on(
+    store: &Store,
+    person: &str,
+    time: &str,
+    zone: &str,
+    now: Timestamp,
+) -> Result<String, StoreError> {
+    if store.state(person).await?.consent != Consent::Given {
+        return Ok(
+            "Daily check-ins keep your answers, so they need your OK first. \
+                   Use /start and say yes to mend keeping what you tell it, then try again."
+                .into(),
+        );
+    }
+    let schedule = match Schedule::new(time, zone) {
+        Ok(schedule) => schedule,
+        Err(err) => return Ok(format!("{err} Nothing has changed.")),
+    };
+    let (due, date) = schedule.next_after(now);
+    store.set_checkin(person, &schedule, due, date, now).await?;
+    Ok(format!(
+        "Daily check-ins are on: every day at {} ({}), starting {}. \
+         Each one asks how things feel and whether your small action happened. \
+         /checkin off stops them at any time.",
+        schedule.time.strftime("%H:%M"),
+        schedule.zone_name,
+        if date == schedule.local_date(now) {
+            "today".to_owned()
+        } else {
+            "tomorrow".to_owned()
+        },
+    ))
+}
+
+/// `/checkin off`: always works, and always says so plainly.
+pub async fn turn_off(store: &Store, person: &str, now: Timestamp) -> Result<String, StoreError> {
+    Ok(if store.stop_checkin(person, now).await? {
+        "Daily check-ins are off. Nothing more will come unless you turn them on again.".into()
+    } else {
+        "Daily check-ins are off; nothing is scheduled for you.".into()
+    })
+}
+
+/// `/checkin show`.
+pub async fn show(store: &Store, person: &str) -> Result<String, StoreError> {
+    let Some(setting) = store.checkin(person).await? else {
+        return Ok("Daily check-ins are off. Turn them on with \
+                   /checkin on time:HH:MM timezone:Area/City, for example 20:30 and Europe/London."
+            .into());
+    };
+    let when = format!("{} ({})", setting.local_time, setting.zone);
+    Ok(match (setting.active, setting.pause_reason) {
+        (true, _) => format!(
+            "Daily check-ins are on, at {when}. The next is on {}.",
+            setting.due_date.strftime("%A %-d %B")
+        ),
+        (false, Some(reason)) => format!(
+            "Daily check-ins at {when} are paused: {}. /checkin on starts them again.",
+            reason_text(reason)
+        ),
+        (false, None) => {
+            format!("Daily check-ins at {when} are off. /checkin on starts them again.")
+        }
+    })
+}
+
+/// `/checkin pause days:N`.
+pub async fn pause(
+    store: &Store,
+    person: &str,
+    days: i64,
+    now: Timestamp,
+) -> Result<String, StoreError> {
+    if !(1..=MAX_PAUSE_DAYS).contains(&days) {
+        return Ok(format!(
+            "Pause for 1 to {MAX_PAUSE_DAYS} days. Nothing has changed."
+        ));
+    }
+    let Some(setting) = store.checkin(person).await?.filter(|s| s.active) else {
+        return Ok("Daily check-ins are not on, so there is nothing to pause.".into());
+    };
+    let Ok(schedule) = Schedule::new(&setting.local_time, &setting.zone) else {
+        return Ok(
+            "I couldn't read your check-in time; please set it again with /checkin on.".into(),
+        );
+    };
+    let today = schedule.local_date(now);
+    let resume = today.checked_add(days.days()).unwrap_or(today);
+    let due = schedule.due_on(resume);
+    store.postpone_checkin(person, due, resume, now).await?;
+    Ok(format!(
+        "Check-ins are paused. The next one comes on {}. Take the time you need.",
+        resume.strftime("%A %-d %B")
+    ))
+}
+
+/// What to say the next time someone writes after check-ins paused themselves.
+pub fn paused_notice(reason: PauseReason) -> String {
+    format!(
+        "A quick note: I've paused your daily check-ins because {}. \
+         No pressure at all. /checkin on starts them again whenever you like.",
+        reason_text(reason)
+    )
+}
+
+fn reason_text(reason: PauseReason) -> &'static str {
+    match reason {
+        PauseReason::Unanswered => "the last few went unanswered",
+        PauseReason::Undeliverable => "Discord wouldn't let me message you",
+    }
+}
+
+const BARS: [char; 5] = ['▁', '▃', '▄', '▆', '█'];
+
+/// One character a day: the day's 1-5 scale as a bar, `·` for no answer.
+pub fn sparkline(days: &[Day], from: Date, to: Date) -> String {
+    let mut out = String::new();
+    let mut day = from;
+    while day <= to {
+        let scale = days.iter().find(|d| d.day == day).and_then(|d| d.scale);
+        out.push(match scale {
+            Some(n @ 1..=5) => BARS[usize::from(n - 1)],
+            _ => '·',
+        });
+        match day.tomorrow() {
+            Ok(next) => day = next,
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// Days in a row, ending today or yesterday, when the small action happened
+/// (fully or partly).
+pub fn streak(days: &[Day], today: Date) -> usize {
+    let happened = |date: Date| {
+        days.iter()
+            .any(|d| d.day == date && matches!(d.action.as_deref(), Some("yes" | "partly")))
+    };
+    let mut day = if happened(today) {
+        today
+    } else {
+        today.yesterday().unwrap_or(today)
+    };
+    let mut count = 0;
+    while happened(day) {
+        count += 1;
+        match day.yesterday() {
+            Ok(previous) => day = previous,
+            Err(_) => break,
+        }
+    }
+    count
+}
+
+/// `/progress`: the last 14 and 30 days in words and a sparkline.
+pub async fn progress(store: &Store, person: &str, now: Timestamp) -> Result<String, StoreError> {
+    let zone = match store.checkin(person).await? {
+        Some(setting) => Schedule::new(&setting.local_time, &setting.zone).ok(),
+        None => None,
+    };
+    let today = match &zone {
+        Some(schedule) => schedule.local_date(now),
+        None => now.to_zoned(jiff::tz::TimeZone::UTC).date(),
+    };
+    let start = today.checked_sub(29.days()).unwrap_or(today);
+    let days = store.checkin_days(person, start).await?;
+    Ok(render(&days, today))
+}
+
+/// The progress text for `days` up to `today`.
+pub fn render(days: &[Day], today: Date) -> String {
+    let fortnight = today.checked_sub(13.days()).unwrap_or(today);
+    let month = today.checked_sub(29.days()).unwrap_or(today);
+    let in_range = |from: Date| days.iter().filter(move |d| d.day >= from && d.day <= today);
+    let answered_14 = in_range(fortnight).count();
+    let answered_30 = in_range(month).count();
+    if answered_30 == 0 {
+        return "No check-ins answered in the last 30 days yet. When you answer them, \
+                this is where you'll see how things have gone, day by day."
+            .into();
+    }
+    let scales: Vec<u8> = in_range(fortnight).filter_map(|d| d.scale).collect();
+    let done = in_range(fortnight)
+        .filter(|d| matches!(d.action.as_deref(), Some("yes" | "partly")))
+        .count();
+    let mut text = format!(
+        "**Your last 30 days** (one mark a day, · for no answer)\n`{}`\n\
+         **Last 14 days**\n`{}`\n",
+        sparkline(days, month, today),
+        sparkline(days, fortnight, today),
+    );
+    text.push_str(&format!(
+        "You answered on {answered_14} of the last 14 days and {answered_30} of the last 30.\n"
+    ));
+    if !scales.is_empty() {
+        let average = scales.iter().map(|&s| f64::from(s)).sum::<f64>() / scales.len() as f64;
+        text.push_str(&format!(
+            "How safe and close things felt averaged {average:.1} out of 5 over the last 14 days.\n"
+        ));
+    }
+    text.push_str(&format!(
+        "Your small action happened (fully or partly) on {done} of those days; \
+         the current run is {} day{}.\n",
+        streak(days, today),
+        if streak(days, today) == 1 { "" } else { "s" }
+    ));
+    text.push_str(
+        "Trust tends to come back unevenly, with good days and hard ones; \
+         showing up for these moments is what counts.",
+    );
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn day(d: Date, scale: Option<u8>, action: Option<&str>) -> Day {
+        Day {
+            day: d,
+            scale,
+            action: action.map(str::to_owned),
+            has_note: false,
+        }
+    }
+
+    #[test]
+    fn sparkline_marks_each_day_and_gaps() {
+        let days = [
+            day(date(2027, 6, 1), Some(1), None),
+            day(date(2027, 6, 3), Some(5), None),
+        ];
+        assert_eq!(sparkline(&days, date(2027, 6, 1), date(2027, 6, 4)), "▁·█·");
+    }
+
+    #[test]
+    fn streak_counts_back_from_today_or_yesterday() {
+        let days = [
+            day(date(2027, 6, 1), None, Some("yes")),
+            day(date(2027, 6, 2), None, Some("partly")),
+            day(date(2027, 6, 3), None, Some("yes")),
+        ];
+        assert_eq!(streak(&days, date(2027, 6, 3)), 3);
+        assert_eq!(streak(&days, date(2027, 6, 4)), 3, "today not answered yet");
+        assert_eq!(streak(&days, date(2027, 6, 5)), 0);
+        let broken = [day(date(2027, 6, 2), None, Some("not_today"))];
+        assert_eq!(streak(&broken, date(2027, 6, 2)), 0);
+    }
+
+    #[test]
+    fn the_summary_is_honest_and_kind() {
+        assert!(render(&[], date(2027, 6, 3)).contains("No check-ins answered"));
+        let days = [
+            day(date(2027, 6, 2), Some(2), Some("yes")),
+            day(date(2027, 6, 3), Some(4), Some("not_today")),
+        ];
+        let text = render(&days, date(2027, 6, 3));
+        assert!(text.contains("2 of the last 14 days"));
+        assert!(text.contains("averaged 3.0 out of 5"));
+        assert!(text.contains("on 1 of those days"));
+        assert!(text.chars().count() <= 2000);
+    }
+}

@@ -34,7 +34,9 @@ fn chat(dir: &std::path::Path, lines: &[String]) -> Vec<String> {
     let mut command = mend(dir);
     command.args(["chat", "--json", "--db", "talk.sqlite", "--as", "sam"]);
     let mut input = lines.join("\n");
-    input.push('\n');
+    if !input.is_empty() {
+        input.push('\n');
+    }
     let (status, stdout, stderr) = run_mend(command, &input);
     assert!(status.success(), "mend chat failed: {stderr}");
     stdout.lines().map(str::to_owned).collect()
@@ -108,16 +110,25 @@ fn a_first_visit_then_a_second_run_resumes_where_it_left_off() {
 fn choices_answer_by_number_and_by_words_too() {
     let dir = tempfile::tempdir().unwrap();
     let script = shipped();
-    let greeting = engine::handle(&script, &State::default(), &Input::Start);
-    let first = greeting.replies.last().unwrap().choices()[0].label.clone();
-    let printed = chat(
-        dir.path(),
-        &["menu".into(), "1".into(), first.to_uppercase()],
-    );
+    let mut state = engine::handle(&script, &State::default(), &Input::Start).state;
+    for line in ["menu", "1"] {
+        state = engine::handle(&script, &state, &Input::Text(line.into())).state;
+    }
+    let place = state.place.clone().unwrap();
+    let step = script.step(&place.flow, &place.step).unwrap();
+    let label = step.choices()[1].label.to_uppercase();
+    let printed = chat(dir.path(), &["menu".into(), "1".into(), label]);
     assert_eq!(printed.len(), 4);
     for line in &printed[1..] {
         assert!(!line.contains("not sure which one you meant"), "{line}");
     }
+    let pressed = Input::Choice(format!("{}:{}:2", place.flow, place.step));
+    let moved = engine::handle(&script, &state, &pressed);
+    assert_eq!(
+        printed[3],
+        serde_json::to_string(&moved.replies).unwrap(),
+        "typed words pick the same choice as its button"
+    );
 }
 
 #[test]

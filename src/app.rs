@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::{Config, ConfigError, TOKEN_VAR};
+use crate::crypto::{DataKey, KEY_VAR, KeyError};
 use crate::discord;
 use crate::engine::Companion;
 use crate::flows::{self, LoadError, Script};
@@ -33,6 +34,37 @@ pub enum AppError {
     Safety(#[from] SafetyError),
     #[error(transparent)]
     Crisis(#[from] CrisisError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(
+        "{db} is sealed with a data key that is not here: no {key_file} beside it and \
+         {var} is not set. Put the key back, or set {var} (see PRIVACY.md)"
+    )]
+    KeyFileMissing {
+        db: String,
+        key_file: String,
+        var: &'static str,
+    },
+    #[error(
+        "{0:?} is not a person mend knows how to name: give a Discord user id (digits, \
+         e.g. 123456789012345678) or a full id such as discord:123… or terminal:NAME"
+    )]
+    BadUser(String),
+    #[error("there is no database at {0}: check --db or database.path in the config")]
+    NoDatabase(String),
+    #[error("cannot write {path}: {source}")]
+    WriteOut {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{var} is not set: put the new key there (make one with `mend new-key`); \
+         {old} holds the current one"
+    )]
+    MissingNewKey {
+        var: &'static str,
+        old: &'static str,
+    },
     #[error(
         "{var} is not set. Put the bot token from Discord's developer portal in the \
          environment, for example: export {var}=... (see the README)"
@@ -55,13 +87,16 @@ pub struct ChatArgs {
     pub person: Option<String>,
     pub json: bool,
     pub prompts: Option<PathBuf>,
+    /// The data key from the environment; without one, a key file beside
+    /// the database is used, and made on first run.
+    pub key: Option<DataKey>,
 }
 
 /// `mend chat`: the whole engine in a terminal on a local SQLite file.
 pub async fn chat(config: &Config, args: &ChatArgs) -> Result<(), AppError> {
     let companion = companion(config, args.prompts.as_deref())?;
     let db = args.db.as_deref().unwrap_or(&config.database.path);
-    let store = Store::open(db, &config.database.store_options()).await?;
+    let store = open_local(config, db, args.key.clone()).await?;
     let options = ChatOptions::new(args.person.as_deref().unwrap_or("you"), args.json);
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     let result = terminal::run(&companion, &store, &options, stdin, tokio::io::stdout()).await;
@@ -73,26 +108,72 @@ pub async fn chat(config: &Config, args: &ChatArgs) -> Result<(), AppError> {
     }
 }
 
+/// The key file `mend chat` and the operator commands use when the
+/// environment has no key: beside the database, e.g. `mend.sqlite.key`.
+pub fn key_file(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".key");
+    PathBuf::from(name)
+}
+
+/// Opens a database on this machine with the key from the environment, or
+/// else the key file beside it, made (owner-only) if neither exists yet.
+pub async fn open_local(
+    config: &Config,
+    db: &Path,
+    key: Option<DataKey>,
+) -> Result<Store, AppError> {
+    let options = config.database.store_options();
+    if let Some(key) = key {
+        return Ok(Store::open(db, &options, &key).await?);
+    }
+    let file = key_file(db);
+    let created = !file.exists();
+    let key = DataKey::load_or_create_file(&file)?;
+    match Store::open(db, &options, &key).await {
+        Ok(store) => Ok(store),
+        Err(StoreError::WrongKey { .. }) if created => {
+            // A fresh key for a database sealed with another: the right key
+            // is missing. Leave no wrong key file behind.
+            let _ = std::fs::remove_file(&file);
+            Err(AppError::KeyFileMissing {
+                db: db.display().to_string(),
+                key_file: file.display().to_string(),
+                var: KEY_VAR,
+            })
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// `mend serve`: the bot on Discord until `shutdown` resolves.
 pub async fn serve(
     config: &Config,
     token: Option<Secret>,
+    data_key: Option<DataKey>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
-    serve_with_clock(config, token, Arc::new(SystemClock), shutdown).await
+    serve_with_clock(config, token, data_key, Arc::new(SystemClock), shutdown).await
 }
 
 /// [`serve`] with the clock the check-in scheduler reads, so tests can move time.
 pub async fn serve_with_clock(
     config: &Config,
     token: Option<Secret>,
+    data_key: Option<DataKey>,
     clock: Arc<impl Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
     // Everything that can be checked is checked before touching Discord.
     let token = token.ok_or(AppError::MissingToken { var: TOKEN_VAR })?;
+    let data_key = data_key.ok_or(KeyError::Missing { var: KEY_VAR })?;
     let companion = Arc::new(companion(config, None)?);
-    let store = Store::open(&config.database.path, &config.database.store_options()).await?;
+    let store = Store::open(
+        &config.database.path,
+        &config.database.store_options(),
+        &data_key,
+    )
+    .await?;
     let result = discord::serve(config, &token, companion, store.clone(), clock, shutdown).await;
     store.close().await;
     Ok(result?)
@@ -199,4 +280,123 @@ where
         output.write_all(json.as_bytes()).await?;
         output.flush().await?;
     }
+}
+
+/// A person named on the command line: a bare Discord user id, or a full
+/// id as mend stores it ("discord:…" or "terminal:…").
+pub fn person_id(text: &str) -> Result<String, AppError> {
+    let text = text.trim();
+    let is_snowflake =
+        |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    if is_snowflake(text) {
+        return Ok(format!("discord:{text}"));
+    }
+    match text.split_once(':') {
+        Some(("discord", id)) if is_snowflake(id) => Ok(text.to_string()),
+        Some(("terminal", name)) if !name.is_empty() => Ok(text.to_string()),
+        _ => Err(AppError::BadUser(text.to_string())),
+    }
+}
+
+/// Opens an existing database for an operator command, never creating one.
+async fn open_existing(
+    config: &Config,
+    db: Option<&Path>,
+    key: Option<DataKey>,
+) -> Result<(Store, PathBuf), AppError> {
+    let db = db.unwrap_or(&config.database.path).to_path_buf();
+    if !db.exists() {
+        return Err(AppError::NoDatabase(db.display().to_string()));
+    }
+    let store = open_local(config, &db, key).await?;
+    Ok((store, db))
+}
+
+/// `mend export --user ID`: everything mend holds about one person, as the
+/// same JSON the person gets from /export. None if it holds nothing.
+pub async fn export(
+    config: &Config,
+    db: Option<&Path>,
+    key: Option<DataKey>,
+    user: &str,
+) -> Result<Option<String>, AppError> {
+    let person = person_id(user)?;
+    let (store, _) = open_existing(config, db, key).await?;
+    let export = store.export(&person, jiff::Timestamp::now()).await;
+    store.close().await;
+    Ok(export?.map(|export| export_json(&export)))
+}
+
+/// The export as the file people receive: pretty JSON, ending in a newline.
+pub fn export_json(export: &crate::store::privacy::Export) -> String {
+    let mut json = serde_json::to_string_pretty(export).expect("the export is plain data");
+    json.push('\n');
+    json
+}
+
+/// `mend forget --user ID`: erases one person in one transaction. Returns
+/// the moderators' notices that quoted them, which the operator should
+/// delete in Discord; None if mend held nothing about them.
+pub async fn forget(
+    config: &Config,
+    db: Option<&Path>,
+    key: Option<DataKey>,
+    user: &str,
+) -> Result<Option<crate::store::privacy::Erased>, AppError> {
+    use crate::store::privacy::ErasedBy;
+    let person = person_id(user)?;
+    let (store, _) = open_existing(config, db, key).await?;
+    let erased = store
+        .forget(&person, ErasedBy::Operator, jiff::Timestamp::now())
+        .await;
+    store.close().await;
+    Ok(erased?)
+}
+
+/// `mend rotate-key`: re-seals the database under the key in
+/// MEND_NEW_DATA_KEY, in one transaction. Returns how many values changed.
+pub async fn rotate_key(
+    config: &Config,
+    db: Option<&Path>,
+    key: Option<DataKey>,
+    new: Option<DataKey>,
+) -> Result<u64, AppError> {
+    use crate::crypto::NEW_KEY_VAR;
+    let new = new.ok_or(AppError::MissingNewKey {
+        var: NEW_KEY_VAR,
+        old: KEY_VAR,
+    })?;
+    let (store, db) = open_existing(config, db, key.clone()).await?;
+    let count = store.rotate_key(&new, &db).await;
+    store.close().await;
+    let count = count?;
+    // A key file beside the database (mend chat's) follows the rotation.
+    let file = key_file(&db);
+    if key.is_none() && file.exists() {
+        let write = |source| AppError::WriteOut {
+            path: file.display().to_string(),
+            source,
+        };
+        std::fs::write(&file, format!("{}\n", new.to_hex())).map_err(write)?;
+    }
+    Ok(count)
+}
+
+/// Writes a file only its owner can read: an export holds someone's words.
+pub fn write_private(path: &Path, text: &str) -> Result<(), AppError> {
+    use std::io::Write;
+    let failed = |source| AppError::WriteOut {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(failed)?;
+    file.write_all(text.as_bytes()).map_err(failed)?;
+    file.sync_all().map_err(failed)
 }

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod checkins;
 pub mod config;
+pub mod crypto;
 pub mod discord;
 pub mod engine;
 pub mod flows;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mend::app::{self, ChatArgs};
 use mend::config::{Config, TOKEN_VAR};
+use mend::crypto::{DataKey, KEY_VAR, NEW_KEY_VAR};
 use mend::secret::Secret;
 
 #[derive(Parser)]
@@ -48,6 +49,40 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         prompts: Option<PathBuf>,
     },
+    /// Print a new random data key (64 hexadecimal characters) for
+    /// MEND_DATA_KEY.
+    NewKey,
+    /// Re-seal the database under the key in MEND_NEW_DATA_KEY (the current
+    /// one is MEND_DATA_KEY, or the key file beside the database). Stop mend
+    /// first.
+    RotateKey {
+        /// The SQLite file (default: database.path from config).
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
+    },
+    /// Write everything mend holds about one person as JSON, for a request
+    /// that came another way than /export.
+    Export {
+        /// Their Discord user id (or a full id such as terminal:NAME).
+        #[arg(long, value_name = "ID")]
+        user: String,
+        /// The SQLite file (default: database.path from config).
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Erase everything mend holds about one person, for a request that came
+    /// another way than /forget.
+    Forget {
+        /// Their Discord user id (or a full id such as terminal:NAME).
+        #[arg(long, value_name = "ID")]
+        user: String,
+        /// The SQLite file (default: database.path from config).
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
+    },
     /// Check the prompt files and summarise them.
     Check {
         /// The prompts folder.
@@ -83,19 +118,71 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 person,
                 json,
                 prompts,
+                key: DataKey::from_env(KEY_VAR)?,
             };
             app::chat(&config, &args).await?;
         }
         Command::Serve => {
             mend::telemetry::init(config.log.level.as_deref(), "info");
             let token = Secret::from_env(TOKEN_VAR);
-            app::serve(&config, token, app::shutdown_signal()).await?;
+            let key = DataKey::from_env(KEY_VAR)?;
+            app::serve(&config, token, key, app::shutdown_signal()).await?;
         }
         Command::Screen { prompts } => {
             mend::telemetry::init(config.log.level.as_deref(), "warn");
             let screen = app::load_screen(prompts.as_deref())?;
             let stdin = tokio::io::BufReader::new(tokio::io::stdin());
             app::screen(&screen, stdin, tokio::io::stdout()).await?;
+        }
+        Command::NewKey => {
+            println!("{}", DataKey::generate().to_hex());
+        }
+        Command::RotateKey { db } => {
+            mend::telemetry::init(config.log.level.as_deref(), "warn");
+            let key = DataKey::from_env(KEY_VAR)?;
+            let new = DataKey::from_env(NEW_KEY_VAR)?;
+            let count = app::rotate_key(&config, db.as_deref(), key, new).await?;
+            println!(
+                "Re-sealed {count} values under the new key. Start mend with {KEY_VAR} set to \
+                 the new key from now on."
+            );
+        }
+        Command::Export { user, db, out } => {
+            mend::telemetry::init(config.log.level.as_deref(), "warn");
+            let key = DataKey::from_env(KEY_VAR)?;
+            match app::export(&config, db.as_deref(), key, &user).await? {
+                None => eprintln!("mend holds nothing about {user}."),
+                Some(json) => match out {
+                    None => print!("{json}"),
+                    Some(out) => {
+                        app::write_private(&out, &json)?;
+                        eprintln!(
+                            "Wrote everything mend holds about {user} to {}.",
+                            out.display()
+                        );
+                    }
+                },
+            }
+        }
+        Command::Forget { user, db } => {
+            mend::telemetry::init(config.log.level.as_deref(), "warn");
+            let key = DataKey::from_env(KEY_VAR)?;
+            match app::forget(&config, db.as_deref(), key, &user).await? {
+                None => println!("mend holds nothing about {user}; there was nothing to erase."),
+                Some(erased) => {
+                    println!("Erased everything mend held about {user}.");
+                    if !erased.notices.is_empty() {
+                        println!(
+                            "The moderators' channel still has {} notice(s) quoting them; \
+                             delete these messages in Discord:",
+                            erased.notices.len()
+                        );
+                        for (channel, message) in &erased.notices {
+                            println!("  channel {channel}, message {message}");
+                        }
+                    }
+                }
+            }
         }
         Command::Check { prompts } => {
             mend::telemetry::init(config.log.level.as_deref(), "warn");

@@ -101,7 +101,7 @@ pub fn notice_buttons(flag: &Flag) -> Vec<CreateActionRow> {
 
 /// Posts a new flag's notice, or edits the notice of an updated one.
 pub async fn announce(ctx: &Context, store: &Store, moderators: &Moderators, raised: Raised) {
-    let flag = match flags::get(store.pool(), raised.id).await {
+    let flag = match flags::get(store.pool(), store.cipher(), raised.id).await {
         Ok(Some(flag)) => flag,
         Ok(None) => return,
         Err(err) => {
@@ -236,7 +236,16 @@ pub async fn pressed(
         respond(ctx, press, CreateInteractionResponse::Modal(modal)).await;
         return;
     }
-    let response = match flags::act(store.pool(), id, action, &actor, None, Timestamp::now()).await
+    let response = match flags::act(
+        store.pool(),
+        store.cipher(),
+        id,
+        action,
+        &actor,
+        None,
+        Timestamp::now(),
+    )
+    .await
     {
         Ok(Ok(flag)) => update_notice(&flag),
         Ok(Err(refusal)) => ephemeral(refusal_text(&refusal)),
@@ -304,6 +313,7 @@ pub async fn submitted(
     let note = (!note.is_empty()).then_some(note);
     let response = match flags::act(
         store.pool(),
+        store.cipher(),
         id,
         Action::Resolve,
         &actor,
@@ -379,7 +389,7 @@ pub async fn command(
         refuse_audited(store, &actor, &format!("/{}", interaction.data.name), None).await;
         REFUSED.to_owned()
     } else if interaction.data.name == "flags" {
-        match flags::active(store.pool()).await {
+        match flags::active(store.pool(), store.cipher()).await {
             Ok(active) if active.is_empty() => "No open or claimed flags.".to_owned(),
             Ok(active) => list(&active),
             Err(err) => {
@@ -428,7 +438,7 @@ async fn flag_command(store: &Store, actor: &str, interaction: &CommandInteracti
         return "Give the flag's number, e.g. /flag id:12".into();
     };
     if action == "show" {
-        return match flags::get(store.pool(), id).await {
+        return match flags::get(store.pool(), store.cipher(), id).await {
             Ok(Some(flag)) => notice_text(&flag),
             Ok(None) => refusal_text(&Refusal::NoSuchFlag),
             Err(err) => {
@@ -442,6 +452,7 @@ async fn flag_command(store: &Store, actor: &str, interaction: &CommandInteracti
     };
     match flags::act(
         store.pool(),
+        store.cipher(),
         id,
         action,
         actor,

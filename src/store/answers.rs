@@ -6,9 +6,12 @@ use jiff::Timestamp;
 use sqlx::SqliteConnection;
 
 use super::{PersonId, StoreError};
+use crate::crypto::{Cipher, Field};
 
+/// A person's answers, opened.
 pub async fn all(
     conn: &mut SqliteConnection,
+    cipher: &Cipher,
     person: PersonId,
 ) -> Result<BTreeMap<(String, String), String>, StoreError> {
     let rows: Vec<(String, String, String)> =
@@ -16,18 +19,27 @@ pub async fn all(
             .bind(person)
             .fetch_all(conn)
             .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(flow, name, value)| ((flow, name), value))
-        .collect())
+    rows.into_iter()
+        .map(|(flow, name, sealed)| {
+            let value =
+                cipher
+                    .open(Field::Answer, person.0, &sealed)
+                    .map_err(|_| StoreError::Sealed {
+                        table: "answers",
+                        column: "value",
+                    })?;
+            Ok(((flow, name), value))
+        })
+        .collect()
 }
 
+/// Stores an answer; `sealed` is already sealed by the caller.
 pub async fn set(
     conn: &mut SqliteConnection,
     person: PersonId,
     flow: &str,
     name: &str,
-    value: &str,
+    sealed: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -38,7 +50,7 @@ pub async fn set(
     .bind(person)
     .bind(flow)
     .bind(name)
-    .bind(value)
+    .bind(sealed)
     .bind(now.as_millisecond())
     .execute(conn)
     .await?;

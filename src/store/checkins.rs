@@ -6,6 +6,7 @@ use jiff::civil::Date;
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{PersonId, StoreError};
+use crate::crypto::{Cipher, Field};
 
 /// Why check-ins stopped by themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +278,7 @@ pub async fn take_pause_notice(
 /// (or `today` if none was sent), and resets the unanswered count.
 pub async fn record_answer(
     conn: &mut SqliteConnection,
+    cipher: &Cipher,
     person: PersonId,
     name: &str,
     value: &str,
@@ -296,7 +298,11 @@ pub async fn record_answer(
             None,
         ),
         "action" if matches!(value, "yes" | "partly" | "not_today") => (None, Some(value), None),
-        "note" => (None, None, Some(value)),
+        "note" => (
+            None,
+            None,
+            Some(cipher.seal(Field::CheckinNote, person.0, value)),
+        ),
         _ => return Ok(()),
     };
     sqlx::query(

@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{PersonId, StoreError};
+use crate::crypto::{Cipher, Field};
 use crate::safety::Hit;
 
 /// A flag's place in its life.
@@ -93,6 +94,7 @@ pub struct Flag {
 #[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
+    person_id: i64,
     person: String,
     category: String,
     severity: String,
@@ -107,24 +109,46 @@ struct Row {
     updated_at: i64,
 }
 
-impl TryFrom<Row> for Flag {
-    type Error = StoreError;
-
-    fn try_from(row: Row) -> Result<Flag, StoreError> {
+impl Row {
+    /// The flag, its excerpt opened.
+    fn open(self, cipher: &Cipher) -> Result<Flag, StoreError> {
         let corrupt = |column| StoreError::Corrupt {
             table: "flags",
             column,
         };
+        let excerpt = match &self.excerpt {
+            Some(sealed) => Some(
+                cipher
+                    .open(Field::FlagExcerpt, self.person_id, sealed)
+                    .map_err(|_| StoreError::Sealed {
+                        table: "flags",
+                        column: "excerpt",
+                    })?,
+            ),
+            None => None,
+        };
+        let note = match &self.note {
+            Some(sealed) => Some(
+                cipher
+                    .open(Field::FlagNote, self.person_id, sealed)
+                    .map_err(|_| StoreError::Sealed {
+                        table: "flags",
+                        column: "note",
+                    })?,
+            ),
+            None => None,
+        };
+        let row = self;
         Ok(Flag {
             id: row.id,
             person: row.person,
             category: row.category,
             severity: row.severity,
-            excerpt: row.excerpt,
+            excerpt,
             hits: row.hits,
             status: Status::parse(&row.status).ok_or(corrupt("status"))?,
             handled_by: row.handled_by,
-            note: row.note,
+            note,
             notice_channel: row.notice_channel,
             notice_message: row.notice_message,
             created_at: Timestamp::from_millisecond(row.created_at)
@@ -138,7 +162,7 @@ impl TryFrom<Row> for Flag {
 /// The columns of a [`Flag`], for `concat!` into each query.
 macro_rules! select_flags {
     () => {
-        "SELECT f.id, p.external_id AS person, f.category, f.severity, f.excerpt,
+        "SELECT f.id, f.person_id, p.external_id AS person, f.category, f.severity, f.excerpt,
         f.hits, f.status, f.handled_by, f.note, f.notice_channel, f.notice_message,
         f.created_at, f.updated_at
     FROM flags f JOIN people p ON p.id = f.person_id"
@@ -157,10 +181,12 @@ pub struct Raised {
 /// the latest excerpt, the higher severity) or opens a new one.
 pub async fn raise(
     conn: &mut SqliteConnection,
+    cipher: &Cipher,
     person: PersonId,
     hit: &Hit,
     now: Timestamp,
 ) -> Result<Raised, StoreError> {
+    let excerpt = cipher.seal(Field::FlagExcerpt, person.0, &hit.excerpt);
     let updated: Option<i64> = sqlx::query_scalar(
         "UPDATE flags SET hits = hits + 1, excerpt = ?, updated_at = ?,
              severity = CASE
@@ -170,7 +196,7 @@ pub async fn raise(
          WHERE person_id = ? AND status IN ('open', 'claimed')
          RETURNING id",
     )
-    .bind(&hit.excerpt)
+    .bind(&excerpt)
     .bind(now.as_millisecond())
     .bind(hit.severity.as_str())
     .bind(hit.severity.as_str())
@@ -187,7 +213,7 @@ pub async fn raise(
     .bind(person)
     .bind(hit.category.as_str())
     .bind(hit.severity.as_str())
-    .bind(&hit.excerpt)
+    .bind(&excerpt)
     .bind(now.as_millisecond())
     .bind(now.as_millisecond())
     .fetch_one(conn)
@@ -195,23 +221,23 @@ pub async fn raise(
     Ok(Raised { id, new: true })
 }
 
-pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<Flag>, StoreError> {
+pub async fn get(pool: &SqlitePool, cipher: &Cipher, id: i64) -> Result<Option<Flag>, StoreError> {
     let row: Option<Row> = sqlx::query_as(concat!(select_flags!(), " WHERE f.id = ?"))
         .bind(id)
         .fetch_optional(pool)
         .await?;
-    row.map(Flag::try_from).transpose()
+    row.map(|row| row.open(cipher)).transpose()
 }
 
 /// Open and claimed flags, oldest first.
-pub async fn active(pool: &SqlitePool) -> Result<Vec<Flag>, StoreError> {
+pub async fn active(pool: &SqlitePool, cipher: &Cipher) -> Result<Vec<Flag>, StoreError> {
     let rows: Vec<Row> = sqlx::query_as(concat!(
         select_flags!(),
         " WHERE f.status IN ('open', 'claimed') ORDER BY f.id"
     ))
     .fetch_all(pool)
     .await?;
-    rows.into_iter().map(Flag::try_from).collect()
+    rows.into_iter().map(|row| row.open(cipher)).collect()
 }
 
 pub async fn set_notice(
@@ -239,6 +265,7 @@ pub enum Refusal {
 /// Applies a moderator's action and audits it, in one transaction.
 pub async fn act(
     pool: &SqlitePool,
+    cipher: &Cipher,
     id: i64,
     action: Action,
     moderator: &str,
@@ -246,17 +273,24 @@ pub async fn act(
     now: Timestamp,
 ) -> Result<Result<Flag, Refusal>, StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM flags WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(status) = status.as_deref().and_then(Status::parse) else {
+    let found: Option<(String, i64)> =
+        sqlx::query_as("SELECT status, person_id FROM flags WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((status, person)) = found else {
+        return Ok(Err(Refusal::NoSuchFlag));
+    };
+    let Some(status) = Status::parse(&status) else {
         return Ok(Err(Refusal::NoSuchFlag));
     };
     let Some(next) = action.apply(status) else {
         return Ok(Err(Refusal::NotAllowed { status }));
     };
     let closing = matches!(next, Status::Resolved | Status::Escalated);
+    // The note is about a person, so it is sealed like their own words, and
+    // kept out of the append-only audit log, which outlives an erasure.
+    let sealed_note = note.map(|note| cipher.seal(Field::FlagNote, person, note));
     sqlx::query(
         "UPDATE flags SET status = ?, handled_by = ?, note = coalesce(?, note), updated_at = ?,
              claimed_at = CASE WHEN ? = 'claimed' THEN ? ELSE claimed_at END,
@@ -265,7 +299,7 @@ pub async fn act(
     )
     .bind(next.as_str())
     .bind(moderator)
-    .bind(note)
+    .bind(sealed_note)
     .bind(now.as_millisecond())
     .bind(next.as_str())
     .bind(now.as_millisecond())
@@ -274,9 +308,10 @@ pub async fn act(
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    audit(&mut tx, moderator, action.as_str(), Some(id), note, now).await?;
+    let detail = note.map(|_| "with a note");
+    audit(&mut tx, moderator, action.as_str(), Some(id), detail, now).await?;
     tx.commit().await?;
-    let flag = get(pool, id).await?.ok_or(StoreError::Corrupt {
+    let flag = get(pool, cipher, id).await?.ok_or(StoreError::Corrupt {
         table: "flags",
         column: "id",
     })?;

@@ -9,7 +9,9 @@ mod conversations;
 mod events;
 pub mod flags;
 mod people;
+pub mod privacy;
 mod processed;
+mod sealing;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -19,6 +21,7 @@ use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
 
+use crate::crypto::{Cipher, DataKey, Field};
 use crate::engine::{Event, Outcome, State};
 
 pub use people::PersonId;
@@ -39,6 +42,16 @@ pub enum StoreError {
     Sqlx(#[from] sqlx::Error),
     #[error("the database holds a value mend does not understand in {table}.{column}")]
     Corrupt {
+        table: &'static str,
+        column: &'static str,
+    },
+    #[error(
+        "the data key does not match the database at {path}: it was sealed with another key. \
+         Use the key it was created with (see PRIVACY.md on keys and rotation)"
+    )]
+    WrongKey { path: String },
+    #[error("a sealed value in {table}.{column} did not open: it is damaged")]
+    Sealed {
         table: &'static str,
         column: &'static str,
     },
@@ -73,11 +86,18 @@ pub struct Applied {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    cipher: std::sync::Arc<Cipher>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database file and applies migrations.
-    pub async fn open(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+    /// Opens (creating if needed) the database file, applies migrations and
+    /// checks that `key` is the one its sealed values were sealed with. A new
+    /// database is bound to `key`; values from before encryption are sealed.
+    pub async fn open(
+        path: &Path,
+        options: &StoreOptions,
+        key: &DataKey,
+    ) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         let connect = SqliteConnectOptions::from_str("sqlite:")
             .map_err(|source| StoreError::Open {
@@ -102,10 +122,19 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|source| StoreError::Migrate {
-                path: shown,
+                path: shown.clone(),
                 source,
             })?;
-        Ok(Store { pool })
+        let cipher = key.cipher();
+        sealing::bind_key(&pool, &cipher, &shown).await?;
+        Ok(Store {
+            pool,
+            cipher: std::sync::Arc::new(cipher),
+        })
+    }
+
+    pub fn cipher(&self) -> &Cipher {
+        &self.cipher
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -155,11 +184,11 @@ impl Store {
             return Ok(None);
         }
         let person = people::find_or_create(&mut tx, external_id, now).await?;
-        let before = load(&mut tx, person).await?;
+        let before = load(&mut tx, &self.cipher, person).await?;
         let outcome = decide(&before);
-        save(&mut tx, person, &before, &outcome, now).await?;
+        save(&mut tx, &self.cipher, person, &before, &outcome, now).await?;
         let flag = match &outcome.flag {
-            Some(hit) => Some(flags::raise(&mut tx, person, hit, now).await?),
+            Some(hit) => Some(flags::raise(&mut tx, &self.cipher, person, hit, now).await?),
             None => None,
         };
         let checkins_paused = checkins::take_pause_notice(&mut tx, person).await?;
@@ -175,7 +204,7 @@ impl Store {
     pub async fn state(&self, external_id: &str) -> Result<State, StoreError> {
         let mut conn = self.pool.acquire().await?;
         match people::find(&mut conn, external_id).await? {
-            Some(person) => load(&mut conn, person).await,
+            Some(person) => load(&mut conn, &self.cipher, person).await,
             None => Ok(State::default()),
         }
     }
@@ -268,12 +297,79 @@ impl Store {
         }
     }
 
+    /// Everything mend holds about a person, opened; None if nothing.
+    pub async fn export(
+        &self,
+        external_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<privacy::Export>, StoreError> {
+        // One read transaction, so the copy is of a single moment.
+        let mut tx = self.pool.begin().await?;
+        let export = privacy::export(&mut tx, &self.cipher, external_id, now).await?;
+        tx.commit().await?;
+        Ok(export)
+    }
+
+    /// Erases everything about a person in one transaction; None if mend
+    /// held nothing about them.
+    pub async fn forget(
+        &self,
+        external_id: &str,
+        by: privacy::ErasedBy,
+        now: Timestamp,
+    ) -> Result<Option<privacy::Erased>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let erased = privacy::erase(&mut tx, &self.cipher, external_id, by, now).await?;
+        tx.commit().await?;
+        Ok(erased)
+    }
+
+    /// Erases people last seen before `cutoff` (unless a flag about them is
+    /// still being handled), a batch per transaction so the bot is never
+    /// held up for long. Returns what each erasure left to tidy.
+    pub async fn expire_inactive(
+        &self,
+        cutoff: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<privacy::Erased>, StoreError> {
+        const BATCH: i64 = 100;
+        let mut all = Vec::new();
+        loop {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let ids = privacy::inactive(&mut tx, cutoff, BATCH).await?;
+            for id in &ids {
+                let by = privacy::ErasedBy::Retention;
+                if let Some(erased) = privacy::erase(&mut tx, &self.cipher, id, by, now).await? {
+                    all.push(erased);
+                }
+            }
+            tx.commit().await?;
+            if (ids.len() as i64) < BATCH {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Re-seals everything under `new` and binds the database to it, in one
+    /// transaction. Returns how many values were re-sealed. The store keeps
+    /// working under the old key until it is reopened, so rotate with mend
+    /// stopped.
+    pub async fn rotate_key(&self, new: &DataKey, path: &Path) -> Result<u64, StoreError> {
+        let new = new.cipher();
+        let shown = path.display().to_string();
+        sealing::rotate(&self.pool, &self.cipher, &new, &shown).await
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
 }
 
-async fn load(conn: &mut SqliteConnection, person: PersonId) -> Result<State, StoreError> {
+async fn load(
+    conn: &mut SqliteConnection,
+    cipher: &Cipher,
+    person: PersonId,
+) -> Result<State, StoreError> {
     let profile = people::profile(conn, person).await?;
     let (place, paused) = match conversations::get(conn, person).await? {
         Some((place, paused)) => (Some(place), paused),
@@ -285,12 +381,13 @@ async fn load(conn: &mut SqliteConnection, person: PersonId) -> Result<State, St
         crisis_replied_at: profile.crisis_replied_at,
         place,
         paused,
-        answers: answers::all(conn, person).await?,
+        answers: answers::all(conn, cipher, person).await?,
     })
 }
 
 async fn save(
     conn: &mut SqliteConnection,
+    cipher: &Cipher,
     person: PersonId,
     before: &State,
     outcome: &Outcome,
@@ -318,10 +415,11 @@ async fn save(
         if let Event::AnswerSaved { flow, name } = event
             && let Some(value) = after.answers.get(&(flow.clone(), name.clone()))
         {
-            answers::set(conn, person, flow, name, value, now).await?;
+            let sealed = cipher.seal(Field::Answer, person.0, value);
+            answers::set(conn, person, flow, name, &sealed, now).await?;
             if flow == DAILY {
                 let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
-                checkins::record_answer(conn, person, name, value, today, now).await?;
+                checkins::record_answer(conn, cipher, person, name, value, today, now).await?;
             }
         }
         events::insert(conn, person, event, now).await?;

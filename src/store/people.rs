@@ -24,17 +24,19 @@ pub async fn find(
     Ok(id)
 }
 
+/// The person's row id, creating it if new; either way they were seen `now`.
 pub async fn find_or_create(
     conn: &mut SqliteConnection,
     external_id: &str,
     now: Timestamp,
 ) -> Result<PersonId, StoreError> {
     let id = sqlx::query_scalar(
-        "INSERT INTO people (external_id, created_at, updated_at) VALUES (?, ?, ?)
-         ON CONFLICT (external_id) DO UPDATE SET external_id = excluded.external_id
+        "INSERT INTO people (external_id, created_at, updated_at, last_seen) VALUES (?, ?, ?, ?)
+         ON CONFLICT (external_id) DO UPDATE SET last_seen = excluded.last_seen
          RETURNING id",
     )
     .bind(external_id)
+    .bind(now.as_millisecond())
     .bind(now.as_millisecond())
     .bind(now.as_millisecond())
     .fetch_one(conn)

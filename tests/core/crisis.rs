@@ -155,7 +155,7 @@ async fn repeated_hits_update_one_flag_and_moderators_move_it_along() {
     assert!(!raised[1].new && !raised[2].new);
     assert!(raised.iter().all(|r| r.id == raised[0].id));
 
-    let flag = flags::get(store.pool(), raised[0].id)
+    let flag = flags::get(store.pool(), store.cipher(), raised[0].id)
         .await
         .unwrap()
         .unwrap();
@@ -172,21 +172,38 @@ async fn repeated_hits_update_one_flag_and_moderators_move_it_along() {
         .unwrap();
     assert_eq!(answers, 0);
 
-    let claimed = flags::act(store.pool(), flag.id, Action::Claim, "mod:7", None, at(3))
-        .await
-        .unwrap()
-        .unwrap();
+    let claimed = flags::act(
+        store.pool(),
+        store.cipher(),
+        flag.id,
+        Action::Claim,
+        "mod:7",
+        None,
+        at(3),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(claimed.status, Status::Claimed);
     assert_eq!(
-        flags::act(store.pool(), flag.id, Action::Claim, "mod:8", None, at(3))
-            .await
-            .unwrap(),
+        flags::act(
+            store.pool(),
+            store.cipher(),
+            flag.id,
+            Action::Claim,
+            "mod:8",
+            None,
+            at(3)
+        )
+        .await
+        .unwrap(),
         Err(Refusal::NotAllowed {
             status: Status::Claimed
         })
     );
     let resolved = flags::act(
         store.pool(),
+        store.cipher(),
         flag.id,
         Action::Resolve,
         "mod:7",
@@ -198,7 +215,12 @@ async fn repeated_hits_update_one_flag_and_moderators_move_it_along() {
     .unwrap();
     assert_eq!(resolved.status, Status::Resolved);
     assert_eq!(resolved.handled_by.as_deref(), Some("mod:7"));
-    assert!(flags::active(store.pool()).await.unwrap().is_empty());
+    assert!(
+        flags::active(store.pool(), store.cipher())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // A new hit after resolution opens a new flag.
     let applied = store
@@ -229,7 +251,10 @@ async fn repeated_hits_update_one_flag_and_moderators_move_it_along() {
     // Excerpts go after the retention period; the facts stay.
     assert_eq!(flags::erase_excerpts(store.pool(), at(3)).await.unwrap(), 0);
     assert_eq!(flags::erase_excerpts(store.pool(), at(5)).await.unwrap(), 1);
-    let erased = flags::get(store.pool(), flag.id).await.unwrap().unwrap();
+    let erased = flags::get(store.pool(), store.cipher(), flag.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(erased.excerpt, None);
     assert_eq!(erased.hits, 3);
 }

@@ -16,12 +16,21 @@ pub fn prompts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts")
 }
 
+/// The data key core tests seal with.
+pub fn test_key() -> mend::crypto::DataKey {
+    mend::crypto::DataKey::parse(&"5a".repeat(32), "the test key").unwrap()
+}
+
 /// A fresh database file in its own folder (dropped with the folder).
 pub async fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("mend.sqlite"), &StoreOptions::default())
-        .await
-        .unwrap();
+    let store = Store::open(
+        &dir.path().join("mend.sqlite"),
+        &StoreOptions::default(),
+        &test_key(),
+    )
+    .await
+    .unwrap();
     (dir, store)
 }
 

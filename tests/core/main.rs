@@ -11,6 +11,7 @@ mod chat_cli;
 mod config;
 mod crisis;
 mod logs;
+mod privacy;
 mod scheduler;
 mod shipped_flows;
 mod store;

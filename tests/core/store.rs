@@ -5,7 +5,7 @@ use mend::engine::{self, Consent, Input, State};
 use mend::flows::Situation;
 use mend::store::{Store, StoreOptions};
 
-use crate::helpers::{inputs_at, route, shipped, temp_store};
+use crate::helpers::{inputs_at, route, shipped, temp_store, test_key};
 
 const SECRET: &str = "the thing I have never told anyone";
 
@@ -163,12 +163,16 @@ async fn a_failed_write_leaves_nothing_behind() {
 async fn a_reopened_database_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mend.sqlite");
-    let store = Store::open(&path, &StoreOptions::default()).await.unwrap();
+    let store = Store::open(&path, &StoreOptions::default(), &test_key())
+        .await
+        .unwrap();
     send(&store, "terminal:d", Input::Start).await;
     let state = drive(&store, "terminal:d", |o| o.state.consent == Consent::Given).await;
     store.close().await;
 
-    let store = Store::open(&path, &StoreOptions::default()).await.unwrap();
+    let store = Store::open(&path, &StoreOptions::default(), &test_key())
+        .await
+        .unwrap();
     assert_eq!(store.state("terminal:d").await.unwrap(), state);
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(store.pool())

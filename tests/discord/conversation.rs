@@ -7,7 +7,8 @@ use serde_json::json;
 
 use crate::fake::{FakeDiscord, Fault};
 use crate::helpers::{
-    GUILD, Mend, Person, T, assert_every_message_is_safe, buttons, config, temp_db,
+    GUILD, Mend, Person, T, TEST_KEY_HEX, assert_every_message_is_safe, buttons, config, temp_db,
+    test_key,
 };
 use crate::route::route;
 
@@ -332,18 +333,32 @@ async fn a_missing_token_or_unreachable_gateway_is_a_clear_error() {
     let (_dir, db) = temp_db();
     let mut config = mend::config::Config::default();
     config.database.path = db.clone();
-    let err = mend::app::serve(&config, None, async {}).await.unwrap_err();
+    let err = mend::app::serve(&config, None, Some(test_key()), async {})
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("MEND_DISCORD_TOKEN is not set"),
         "{err}"
     );
-
-    config.discord.api_base = Some("http://127.0.0.1:9".into());
-    let secret = "abc.def.SECRET-TOKEN";
-    let err = mend::app::serve(&config, Some(mend::secret::Secret::new(secret)), async {})
+    let token = mend::secret::Secret::new("abc.def.SECRET-TOKEN");
+    let err = mend::app::serve(&config, Some(token), None, async {})
         .await
         .unwrap_err()
         .to_string();
+    assert!(err.contains("MEND_DATA_KEY is not set"), "{err}");
+    assert!(err.contains("mend new-key"), "{err}");
+
+    config.discord.api_base = Some("http://127.0.0.1:9".into());
+    let secret = "abc.def.SECRET-TOKEN";
+    let err = mend::app::serve(
+        &config,
+        Some(mend::secret::Secret::new(secret)),
+        Some(test_key()),
+        async {},
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("cannot reach Discord's gateway at http://127.0.0.1:9"),
         "{err}"
@@ -364,6 +379,7 @@ async fn the_binary_closes_the_gateway_cleanly_on_sigterm() {
         .arg("serve")
         .current_dir(dir.path())
         .env("MEND_DISCORD_TOKEN", fake.token())
+        .env("MEND_DATA_KEY", TEST_KEY_HEX)
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

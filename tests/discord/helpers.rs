@@ -112,7 +112,7 @@ impl Mend {
         let (stop, stopped) = oneshot::channel();
         let token = Secret::new(fake.token());
         let task = tokio::spawn(async move {
-            app::serve(&config, Some(token), async {
+            app::serve(&config, Some(token), Some(test_key()), async {
                 let _ = stopped.await;
             })
             .await
@@ -329,6 +329,14 @@ pub fn assert_matches(got: &[Value], expected: &[Reply]) {
         assert_eq!(urls.len(), 3);
     }
 }
+
+/// The data key every test bot uses, so a test can open its database.
+pub fn test_key() -> mend::crypto::DataKey {
+    mend::crypto::DataKey::parse(TEST_KEY_HEX, "the test key").unwrap()
+}
+
+/// [`test_key`] as the binary reads it from MEND_DATA_KEY.
+pub const TEST_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();

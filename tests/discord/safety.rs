@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::fake::FakeDiscord;
 use crate::helpers::{
     GUILD, MOD_ROLE, Mend, Person, T, assert_every_message_is_safe, bot_messages, buttons, config,
-    temp_db, with_moderators,
+    temp_db, test_key, with_moderators,
 };
 
 const ALEX: u64 = 410_000_000_000_000_001;
@@ -27,10 +27,29 @@ async fn flag_row(db: &std::path::Path) -> (i64, String, i64, Option<String>, Op
     let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
         .await
         .unwrap();
-    sqlx::query_as("SELECT id, status, hits, handled_by, note FROM flags")
+    let (id, status, hits, handled_by, note, person): (
+        i64,
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+        i64,
+    ) = sqlx::query_as("SELECT id, status, hits, handled_by, note, person_id FROM flags")
         .fetch_one(&pool)
         .await
-        .unwrap()
+        .unwrap();
+    // The moderator's note is about a person, so it is sealed at rest.
+    let note = note.map(|sealed| {
+        assert!(
+            mend::crypto::Cipher::is_sealed(&sealed),
+            "a plain note: {sealed}"
+        );
+        test_key()
+            .cipher()
+            .open(mend::crypto::Field::FlagNote, person, &sealed)
+            .unwrap()
+    });
+    (id, status, hits, handled_by, note)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,438 @@
+//! A person's rights over what mend keeps: a full export (opened, readable)
+//! and erasure in one transaction, by request or after a long silence. The
+//! audit log keeps only that an erasure happened, under a keyed hash.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::SqliteConnection;
+
+use super::{PersonId, StoreError, flags, people};
+use crate::crypto::{Cipher, Field};
+
+/// Everything mend holds about one person, opened, as the export file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Export {
+    pub readme: Readme,
+    pub exported_at: String,
+    pub person: Person,
+    pub conversation: Option<Conversation>,
+    pub answers: Vec<Answer>,
+    pub checkins: Option<Checkins>,
+    pub checkin_days: Vec<CheckinDay>,
+    pub flags: Vec<FlagRecord>,
+    pub events: Vec<EventRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Person {
+    pub id: String,
+    pub consent: String,
+    pub situation: Option<String>,
+    pub first_seen: String,
+    pub last_seen: Option<String>,
+    pub last_crisis_reply: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Conversation {
+    pub flow: String,
+    pub step: String,
+    pub paused: bool,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub flow: String,
+    pub name: String,
+    pub value: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Checkins {
+    pub local_time: String,
+    pub zone: String,
+    pub on: bool,
+    pub next_due: String,
+    pub paused_because: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckinDay {
+    pub day: String,
+    pub scale: Option<i64>,
+    pub small_action: Option<String>,
+    pub note: Option<String>,
+    pub answered_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlagRecord {
+    pub category: String,
+    pub severity: String,
+    pub excerpt: Option<String>,
+    pub status: String,
+    pub moderator_note: Option<String>,
+    pub raised_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRecord {
+    pub kind: String,
+    pub flow: Option<String>,
+    pub at: String,
+}
+
+/// What each part of the export means, in plain words. It travels inside
+/// the file, so the file explains itself.
+const README: [(&str, &str); 9] = [
+    (
+        "exported_at",
+        "When this copy was made (UTC). It is everything mend held about you at that moment.",
+    ),
+    (
+        "person",
+        "Who you are to mend (your Discord id), whether you agreed to mend keeping your answers, \
+         the situation you chose, and when you first and last talked with it.",
+    ),
+    (
+        "conversation",
+        "Where you are in a conversation: the flow and step you will pick up from.",
+    ),
+    (
+        "answers",
+        "What you typed in answer to mend's questions, by conversation and question.",
+    ),
+    (
+        "checkins",
+        "Your daily check-in setting: the local time and time zone, whether it is on, and when \
+         the next one is due.",
+    ),
+    (
+        "checkin_days",
+        "Your check-in answers, one per day: the 1 to 5 scale, whether your small action happened, \
+         and any line you added.",
+    ),
+    (
+        "flags",
+        "Times a message of yours suggested someone might be in danger: what kind, the short \
+         excerpt the moderators saw (erased some days after they finish), what they did and any \
+         note they left.",
+    ),
+    (
+        "events",
+        "A log of what happened when (a conversation started, an answer was saved), without any \
+         of your words.",
+    ),
+    (
+        "times",
+        "All times are UTC, written as year-month-day, then T, then the time.",
+    ),
+];
+
+/// The readme, written into the file as an object of field: meaning.
+#[derive(Debug, Clone, Copy)]
+pub struct Readme;
+
+impl Serialize for Readme {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(README.len()))?;
+        for (field, meaning) in README {
+            map.serialize_entry(field, meaning)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct DayRow {
+    day: String,
+    scale: Option<i64>,
+    action: Option<String>,
+    note: Option<String>,
+    answered_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct FlagRow {
+    category: String,
+    severity: String,
+    excerpt: Option<String>,
+    status: String,
+    note: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn at(millis: i64) -> String {
+    Timestamp::from_millisecond(millis)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| millis.to_string())
+}
+
+fn open(
+    cipher: &Cipher,
+    field: Field,
+    person: PersonId,
+    sealed: Option<String>,
+    table: &'static str,
+    column: &'static str,
+) -> Result<Option<String>, StoreError> {
+    sealed
+        .map(|sealed| {
+            cipher
+                .open(field, person.0, &sealed)
+                .map_err(|_| StoreError::Sealed { table, column })
+        })
+        .transpose()
+}
+
+/// Everything about `external_id`, or None if mend holds nothing.
+pub async fn export(
+    conn: &mut SqliteConnection,
+    cipher: &Cipher,
+    external_id: &str,
+    now: Timestamp,
+) -> Result<Option<Export>, StoreError> {
+    let Some(person) = people::find(conn, external_id).await? else {
+        return Ok(None);
+    };
+    let (consent, situation, created_at, last_seen, crisis): (
+        String,
+        Option<String>,
+        i64,
+        Option<i64>,
+        Option<i64>,
+    ) = sqlx::query_as(
+        "SELECT consent, situation, created_at, last_seen, crisis_replied_at
+         FROM people WHERE id = ?",
+    )
+    .bind(person)
+    .fetch_one(&mut *conn)
+    .await?;
+    let conversation: Option<(String, String, bool, i64)> = sqlx::query_as(
+        "SELECT flow, step, paused, updated_at FROM conversations WHERE person_id = ?",
+    )
+    .bind(person)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let answers: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT flow, name, value, updated_at FROM answers WHERE person_id = ? ORDER BY updated_at",
+    )
+    .bind(person)
+    .fetch_all(&mut *conn)
+    .await?;
+    let checkins: Option<(String, String, bool, i64, Option<String>)> = sqlx::query_as(
+        "SELECT local_time, zone, active, next_due, pause_reason FROM checkins WHERE person_id = ?",
+    )
+    .bind(person)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let days: Vec<DayRow> = sqlx::query_as(
+        "SELECT day, scale, action, note, answered_at FROM checkin_days
+         WHERE person_id = ? ORDER BY day",
+    )
+    .bind(person)
+    .fetch_all(&mut *conn)
+    .await?;
+    let raised: Vec<FlagRow> = sqlx::query_as(
+        "SELECT category, severity, excerpt, status, note, created_at, updated_at
+         FROM flags WHERE person_id = ? ORDER BY id",
+    )
+    .bind(person)
+    .fetch_all(&mut *conn)
+    .await?;
+    let events: Vec<(String, Option<String>, i64)> =
+        sqlx::query_as("SELECT kind, flow, at FROM events WHERE person_id = ? ORDER BY id")
+            .bind(person)
+            .fetch_all(&mut *conn)
+            .await?;
+
+    let mut answer_records = Vec::with_capacity(answers.len());
+    for (flow, name, value, updated_at) in answers {
+        let value = open(
+            cipher,
+            Field::Answer,
+            person,
+            Some(value),
+            "answers",
+            "value",
+        )?
+        .unwrap_or_default();
+        answer_records.push(Answer {
+            flow,
+            name,
+            value,
+            updated_at: at(updated_at),
+        });
+    }
+    let mut day_records = Vec::with_capacity(days.len());
+    for DayRow {
+        day,
+        scale,
+        action,
+        note,
+        answered_at,
+    } in days
+    {
+        day_records.push(CheckinDay {
+            day,
+            scale,
+            small_action: action,
+            note: open(
+                cipher,
+                Field::CheckinNote,
+                person,
+                note,
+                "checkin_days",
+                "note",
+            )?,
+            answered_at: at(answered_at),
+        });
+    }
+    let mut flag_records = Vec::with_capacity(raised.len());
+    for FlagRow {
+        category,
+        severity,
+        excerpt,
+        status,
+        note,
+        created_at,
+        updated_at,
+    } in raised
+    {
+        flag_records.push(FlagRecord {
+            category,
+            severity,
+            excerpt: open(
+                cipher,
+                Field::FlagExcerpt,
+                person,
+                excerpt,
+                "flags",
+                "excerpt",
+            )?,
+            status,
+            moderator_note: open(cipher, Field::FlagNote, person, note, "flags", "note")?,
+            raised_at: at(created_at),
+            updated_at: at(updated_at),
+        });
+    }
+    Ok(Some(Export {
+        readme: Readme,
+        exported_at: now.to_string(),
+        person: Person {
+            id: external_id.to_string(),
+            consent,
+            situation,
+            first_seen: at(created_at),
+            last_seen: last_seen.map(at),
+            last_crisis_reply: crisis.map(at),
+        },
+        conversation: conversation.map(|(flow, step, paused, updated_at)| Conversation {
+            flow,
+            step,
+            paused,
+            updated_at: at(updated_at),
+        }),
+        answers: answer_records,
+        checkins: checkins.map(|(local_time, zone, on, next_due, reason)| Checkins {
+            local_time,
+            zone,
+            on,
+            next_due: at(next_due),
+            paused_because: reason,
+        }),
+        checkin_days: day_records,
+        flags: flag_records,
+        events: events
+            .into_iter()
+            .map(|(kind, flow, when)| EventRecord {
+                kind,
+                flow,
+                at: at(when),
+            })
+            .collect(),
+    }))
+}
+
+/// Who asked for an erasure, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErasedBy {
+    /// The person themselves (`/forget`).
+    Person,
+    /// The operator, for a request that came another way (`mend forget`).
+    Operator,
+    /// The retention schedule: the person had been inactive too long.
+    Retention,
+}
+
+impl ErasedBy {
+    fn actor(self) -> &'static str {
+        match self {
+            ErasedBy::Person => "person",
+            ErasedBy::Operator => "operator",
+            ErasedBy::Retention => "retention",
+        }
+    }
+}
+
+/// What an erasure leaves to tidy outside the database: the moderators'
+/// notices about the person's flags, which quote their excerpts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Erased {
+    pub notices: Vec<(String, String)>,
+}
+
+/// Erases everything about one person (their row, and by cascade their
+/// place, answers, events, check-ins and flags) and audits it under a keyed
+/// hash of their id. None if mend held nothing about them.
+pub async fn erase(
+    conn: &mut SqliteConnection,
+    cipher: &Cipher,
+    external_id: &str,
+    by: ErasedBy,
+    now: Timestamp,
+) -> Result<Option<Erased>, StoreError> {
+    let Some(person) = people::find(conn, external_id).await? else {
+        return Ok(None);
+    };
+    let notices: Vec<(String, String)> = sqlx::query_as(
+        "SELECT notice_channel, notice_message FROM flags
+         WHERE person_id = ? AND notice_channel IS NOT NULL AND notice_message IS NOT NULL",
+    )
+    .bind(person)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM people WHERE id = ?")
+        .bind(person)
+        .execute(&mut *conn)
+        .await?;
+    let detail = format!("person {}", cipher.person_hash(external_id));
+    flags::audit(conn, by.actor(), "erased", None, Some(&detail), now).await?;
+    Ok(Some(Erased { notices }))
+}
+
+/// People last seen before `cutoff` with no flag still being handled: the
+/// ones retention erases.
+pub async fn inactive(
+    conn: &mut SqliteConnection,
+    cutoff: Timestamp,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    let ids = sqlx::query_scalar(
+        "SELECT p.external_id FROM people p
+         WHERE p.last_seen < ?
+           AND NOT EXISTS (SELECT 1 FROM flags f
+                           WHERE f.person_id = p.id AND f.status IN ('open', 'claimed'))
+         ORDER BY p.id LIMIT ?",
+    )
+    .bind(cutoff.as_millisecond())
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(ids)
+}

@@ -22,6 +22,22 @@ pub struct Config {
     pub safety: Safety,
     pub moderation: Moderation,
     pub checkins: Checkins,
+    pub privacy: Privacy,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Privacy {
+    /// Days after a person was last active before everything about them is
+    /// erased (unless moderators are still handling a flag about them).
+    /// 0 keeps people until they ask to be forgotten.
+    pub inactive_days: u64,
+}
+
+impl Default for Privacy {
+    fn default() -> Self {
+        Privacy { inactive_days: 365 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

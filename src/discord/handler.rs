@@ -17,6 +17,7 @@ use super::checkins;
 use super::commands::{self, Command};
 use super::inbox::Inbox;
 use super::moderation::{self, Moderators};
+use super::privacy;
 use super::render;
 use crate::engine::{self, Companion, Input};
 use crate::referrals::Reply;
@@ -103,6 +104,7 @@ impl EventHandler for Handler {
         if self.0.register_commands {
             let mut definitions = commands::definitions();
             definitions.extend(checkins::commands());
+            definitions.extend(privacy::commands());
             match serenity::all::Command::set_global_commands(&ctx.http, definitions).await {
                 Ok(registered) => info!(count = registered.len(), "slash commands registered"),
                 Err(err) => error!(error = %err, "could not register the slash commands"),
@@ -146,6 +148,9 @@ impl EventHandler for Handler {
             Interaction::Command(command) if checkins::is_command(&command.data.name) => {
                 checkins::command(&ctx, &self.0.store, &command).await;
             }
+            Interaction::Command(command) if privacy::is_command(&command.data.name) => {
+                privacy::command(&ctx, &self.0.store, &command).await;
+            }
             Interaction::Command(command) => slash(&self.0, ctx, command).await,
             Interaction::Modal(modal) => {
                 let bot = &self.0;
@@ -159,6 +164,10 @@ impl EventHandler for Handler {
 async fn pressed(bot: &Arc<Bot>, ctx: Context, press: ComponentInteraction) {
     if press.data.custom_id.starts_with("flag:") {
         moderation::pressed(&ctx, &bot.store, bot.moderators.as_ref(), &press).await;
+        return;
+    }
+    if privacy::is_button(&press.data.custom_id) {
+        privacy::pressed(&ctx, &bot.store, &press).await;
         return;
     }
     let span = info_span!("press", user = %press.user.id, interaction = %press.id);

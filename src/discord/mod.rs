@@ -7,6 +7,7 @@ mod commands;
 mod handler;
 mod inbox;
 mod moderation;
+mod privacy;
 mod render;
 
 use std::future::Future;
@@ -106,14 +107,15 @@ pub async fn serve(
         config.discord.register_commands,
         Moderators::from_config(&config.moderation),
     ));
-    let retention = tokio::spawn(erase_old_excerpts(
-        store.clone(),
-        config.safety.excerpt_retention_days,
-    ));
     let mut client = ClientBuilder::new_with_http(http, intents())
         .event_handler(Handler(Arc::clone(&bot)))
         .await
         .map_err(|err| DiscordError::Client(Box::new(err)))?;
+    let retention = tokio::spawn(retention(
+        store.clone(),
+        Arc::clone(&client.http),
+        Retention::from_config(config),
+    ));
     let checkins = tokio::spawn(scheduler::run(
         store.clone(),
         Arc::clone(&companion_for_checkins),
@@ -147,17 +149,63 @@ pub async fn serve(
     Ok(())
 }
 
-/// Erases flag excerpts past their retention, now and every hour.
-async fn erase_old_excerpts(store: Store, days: u64) {
-    let keep = jiff::SignedDuration::from_hours(24 * days.min(365 * 100) as i64);
+/// How long what mend keeps is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Flag excerpts, from when the flag is resolved or escalated.
+    pub excerpts: jiff::SignedDuration,
+    /// Everything about a person, from when they were last active; None keeps it.
+    pub inactive: Option<jiff::SignedDuration>,
+}
+
+impl Retention {
+    pub fn from_config(config: &Config) -> Retention {
+        let days = |d: u64| jiff::SignedDuration::from_hours(24 * d.min(365 * 100) as i64);
+        Retention {
+            excerpts: days(config.safety.excerpt_retention_days),
+            inactive: (config.privacy.inactive_days > 0)
+                .then(|| days(config.privacy.inactive_days)),
+        }
+    }
+}
+
+/// Applies the retention schedule once: erases flag excerpts past their
+/// time and everyone inactive past theirs, then tidies the moderators'
+/// notices that quoted the people erased.
+pub async fn enforce_retention(
+    store: &Store,
+    http: &Http,
+    retention: Retention,
+    now: jiff::Timestamp,
+) {
+    match crate::store::flags::erase_excerpts(store.pool(), now - retention.excerpts).await {
+        Ok(0) => {}
+        Ok(erased) => info!(erased, "erased flag excerpts past their retention"),
+        Err(err) => warn!(error = %err, "could not erase old flag excerpts"),
+    }
+    let Some(inactive) = retention.inactive else {
+        return;
+    };
+    match store.expire_inactive(now - inactive, now).await {
+        Ok(erased) if erased.is_empty() => {}
+        Ok(erased) => {
+            info!(
+                people = erased.len(),
+                "erased people inactive past their retention"
+            );
+            for one in &erased {
+                privacy::tidy_notices(http, one).await;
+            }
+        }
+        Err(err) => warn!(error = %err, "could not erase inactive people"),
+    }
+}
+
+/// [`enforce_retention`] now and every hour.
+async fn retention(store: Store, http: Arc<Http>, retention: Retention) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every.tick().await;
-        let cutoff = jiff::Timestamp::now() - keep;
-        match crate::store::flags::erase_excerpts(store.pool(), cutoff).await {
-            Ok(0) => {}
-            Ok(erased) => info!(erased, "erased flag excerpts past their retention"),
-            Err(err) => warn!(error = %err, "could not erase old flag excerpts"),
-        }
+        enforce_retention(&store, &http, retention, jiff::Timestamp::now()).await;
     }
 }

@@ -1796,12 +1796,50 @@ fn parse_body(content_type: &str, body: &[u8]) -> Result<Value, String> {
             if let Some(start) = rest.find("\r\n\r\n") {
                 let content = &rest[start + 4..];
                 let end = content.find("\r\n--").unwrap_or(content.len());
-                return serde_json::from_str(&content[..end]).map_err(|_| text.clone());
+                let mut payload: Value =
+                    serde_json::from_str(&content[..end]).map_err(|_| text.clone())?;
+                // The uploaded files, for tests to read: name, type and text.
+                payload["_files"] = Value::Array(multipart_files(&text));
+                return Ok(payload);
             }
         }
         return Ok(json!({"_multipart_without_payload_json": true}));
     }
     serde_json::from_str(&text).map_err(|_| text)
+}
+
+/// The file parts (`files[n]`) of a multipart body: filename, content type
+/// and content (as text; binary content is lossy).
+fn multipart_files(text: &str) -> Vec<Value> {
+    let mut files = Vec::new();
+    // Every boundary line, the first included, follows a line break.
+    let text = format!("\r\n{text}");
+    for part in text.split("\r\n--").skip(1) {
+        if !part.contains("name=\"files[") {
+            continue;
+        }
+        let header_end = part.find("\r\n\r\n").unwrap_or(part.len());
+        let headers = &part[..header_end];
+        let filename = headers
+            .split("filename=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or("");
+        let content_type = headers
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("Content-Type: ")
+                    .or_else(|| line.strip_prefix("content-type: "))
+            })
+            .unwrap_or("");
+        let content = part.get(header_end + 4..).unwrap_or("");
+        files.push(json!({
+            "filename": filename,
+            "content_type": content_type,
+            "text": content,
+        }));
+    }
+    files
 }
 
 fn route(

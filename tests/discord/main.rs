@@ -8,4 +8,5 @@ mod helpers;
 mod route;
 
 mod conversation;
+mod privacy;
 mod safety;

@@ -265,6 +265,7 @@ These words work at any time:\n\
 • **pause** (or **stop**): I'll go quiet and keep your place\n\
 • **restart**: start this conversation again from the top\n\
 • **help**: this message\n\
+What I keep is yours: on Discord, **/export** sends you a copy of all of it and **/forget** erases it.\n\
 I'm not a therapist or an emergency service. If you or someone else is in danger right now, call 999.";
 
 const RESOURCES: &str = "People who can help, whenever you're ready:\n\

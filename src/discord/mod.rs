@@ -149,6 +149,10 @@ pub async fn serve(
     Ok(())
 }
 
+/// How long the ids of applied Discord events are kept to spot a
+/// redelivery; Discord redelivers within minutes, so a week is generous.
+const PROCESSED_KEPT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 7);
+
 /// How long what mend keeps is kept.
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
@@ -182,6 +186,9 @@ pub async fn enforce_retention(
         Ok(0) => {}
         Ok(erased) => info!(erased, "erased flag excerpts past their retention"),
         Err(err) => warn!(error = %err, "could not erase old flag excerpts"),
+    }
+    if let Err(err) = store.prune_processed(now - PROCESSED_KEPT).await {
+        warn!(error = %err, "could not prune applied-event ids");
     }
     let Some(inactive) = retention.inactive else {
         return;

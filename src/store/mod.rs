@@ -350,6 +350,12 @@ impl Store {
         }
     }
 
+    /// Forgets applied-event ids older than `cutoff` (see `processed::prune`).
+    pub async fn prune_processed(&self, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        processed::prune(&mut conn, cutoff).await
+    }
+
     /// Re-seals everything under `new` and binds the database to it, in one
     /// transaction. Returns how many values were re-sealed. The store keeps
     /// working under the old key until it is reopened, so rotate with mend

@@ -19,3 +19,13 @@ pub async fn record(
             .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// Forgets event ids recorded before `cutoff`: Discord redelivers within
+/// minutes, so old ids only take space. Returns how many went.
+pub async fn prune(conn: &mut SqliteConnection, cutoff: Timestamp) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM processed_events WHERE at < ?")
+        .bind(cutoff.as_millisecond())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -478,3 +478,27 @@ fn new_key_prints_a_fresh_key_each_time() {
     assert!(DataKey::parse(&first, "stdout").is_ok());
     assert_ne!(first, second);
 }
+
+#[tokio::test]
+async fn old_event_ids_are_pruned_and_recent_ones_still_stop_a_redelivery() {
+    let (_dir, store) = temp_store().await;
+    let companion = companion();
+    for (key, day) in [("message:1", 0), ("message:2", 9)] {
+        let now = at(day);
+        let applied = store
+            .apply_once("discord:1", key, now, |s| {
+                companion.respond(s, &Input::Start, now)
+            })
+            .await
+            .unwrap();
+        assert!(applied.is_some());
+    }
+    assert_eq!(store.prune_processed(at(3)).await.unwrap(), 1);
+    let again = store
+        .apply_once("discord:1", "message:2", at(9), |s| {
+            companion.respond(s, &Input::Start, at(9))
+        })
+        .await
+        .unwrap();
+    assert!(again.is_none(), "a recent id still stops a redelivery");
+}

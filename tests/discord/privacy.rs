@@ -219,6 +219,8 @@ async fn a_person_gets_their_data_and_can_erase_it_after_confirming() {
     );
 
     assert_every_message_is_safe(&fake);
+    // The export carried Sam's words; the log at trace level never did.
+    crate::helpers::assert_not_logged(&[WRITTEN.to_owned(), DANGER.to_owned()]);
     mend.stop().await.unwrap();
 }
 

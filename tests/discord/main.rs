@@ -7,6 +7,7 @@ mod helpers;
 #[path = "../common/route.rs"]
 mod route;
 
+mod bad_input;
 mod conversation;
 mod privacy;
 mod safety;

@@ -335,6 +335,35 @@ impl GatewayLog {
 // The fake
 // ---------------------------------------------------------------------------------------------
 
+/// Everything any user typed into any fake in this test process, so a test
+/// can check that none of it reached mend's logs.
+static TYPED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn remember_typed(text: &str) {
+    TYPED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(text.to_owned());
+}
+
+/// String option values of a slash command (and its subcommands) are typed too.
+fn remember_option_strings(options: &Value) {
+    for option in options.as_array().into_iter().flatten() {
+        if let Some(text) = option["value"].as_str() {
+            remember_typed(text);
+        }
+        remember_option_strings(&option["options"]);
+    }
+}
+
+/// What users have typed so far, in every fake of this process.
+pub fn typed_so_far() -> Vec<String> {
+    TYPED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+}
+
 /// The fake Discord server. Dropping it stops accepting new connections.
 pub struct FakeDiscord {
     inner: Arc<Inner>,
@@ -832,6 +861,7 @@ impl FakeDiscord {
     }
 
     fn user_dm(&self, user_id: u64, content: &str, bot: bool) -> u64 {
+        remember_typed(content);
         let mut st = self.inner.lock();
         let mut author = st.user(user_id);
         if bot {
@@ -858,6 +888,7 @@ impl FakeDiscord {
         user_id: u64,
         content: &str,
     ) -> u64 {
+        remember_typed(content);
         let mut st = self.inner.lock();
         let channel_id = match channel_id {
             Some(c) => {
@@ -949,6 +980,7 @@ impl FakeDiscord {
         name: &str,
         options: Value,
     ) -> u64 {
+        remember_option_strings(&options);
         let mut st = self.inner.lock();
         let channel_id = match guild_id {
             Some(g) => st.guild_channel(g),

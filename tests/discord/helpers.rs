@@ -64,6 +64,22 @@ pub fn logs() -> String {
         .unwrap_or_default()
 }
 
+/// Typed texts long and particular enough that finding one in the log can
+/// only mean it was logged: at least 12 characters, not one repeated letter
+/// or word, and not a button id or command word.
+fn recognisable(typed: Vec<String>) -> Vec<String> {
+    typed
+        .into_iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| t.chars().count() >= 12)
+        .filter(|t| {
+            let words: std::collections::HashSet<&str> = t.split_whitespace().collect();
+            let letters: std::collections::HashSet<char> = t.chars().collect();
+            words.len() > 1 && letters.len() > 3
+        })
+        .collect()
+}
+
 /// Fails if any of these texts reached the log.
 pub fn assert_not_logged(texts: &[String]) {
     let logs = logs();
@@ -135,15 +151,19 @@ impl Mend {
         }
     }
 
-    /// Asks mend to stop (as SIGTERM does) and waits for it.
+    /// Asks mend to stop (as SIGTERM does) and waits for it; then checks
+    /// that nothing any user typed, in this test or any other run so far,
+    /// reached the log (captured at trace level for the whole suite).
     pub async fn stop(mut self) -> Result<(), AppError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        tokio::time::timeout(T, &mut self.task)
+        let result = tokio::time::timeout(T, &mut self.task)
             .await
             .expect("mend stops in time")
-            .expect("mend's task did not panic")
+            .expect("mend's task did not panic");
+        assert_not_logged(&recognisable(crate::fake::typed_so_far()));
+        result
     }
 }
 

@@ -400,3 +400,38 @@ pub fn write_private(path: &Path, text: &str) -> Result<(), AppError> {
     file.write_all(text.as_bytes()).map_err(failed)?;
     file.sync_all().map_err(failed)
 }
+
+/// `mend flags`: the crisis flags moderators have not finished with, oldest
+/// first, for a community without a moderators' channel (or as a check on
+/// it). Each line: number, status, severity, kind, when, who, and the excerpt.
+pub async fn flags(
+    config: &Config,
+    db: Option<&Path>,
+    key: Option<DataKey>,
+) -> Result<String, AppError> {
+    let (store, _) = open_existing(config, db, key).await?;
+    let active = crate::store::flags::active(store.pool(), store.cipher()).await;
+    store.close().await;
+    let active = active?;
+    if active.is_empty() {
+        return Ok("No open or claimed flags.\n".to_owned());
+    }
+    let mut text = String::new();
+    for flag in active {
+        text.push_str(&format!(
+            "#{} {} {} {} raised {} by {} ({} hit{})\n",
+            flag.id,
+            flag.status.as_str(),
+            flag.severity,
+            flag.category,
+            flag.created_at,
+            flag.person,
+            flag.hits,
+            if flag.hits == 1 { "" } else { "s" },
+        ));
+        if let Some(excerpt) = &flag.excerpt {
+            text.push_str(&format!("    > {}\n", excerpt.replace('\n', " ")));
+        }
+    }
+    Ok(text)
+}

@@ -133,7 +133,7 @@ impl Safety {
 }
 
 /// Where crisis flags go. All three ids are needed for the queue to work;
-/// without them flags are still stored and listed by `mend` on the command line.
+/// without them flags are still stored, and `mend flags` lists them.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Moderation {

@@ -83,6 +83,12 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         db: Option<PathBuf>,
     },
+    /// List the crisis flags moderators have not finished with.
+    Flags {
+        /// The SQLite file (default: database.path from config).
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
+    },
     /// Check the prompt files and summarise them.
     Check {
         /// The prompts folder.
@@ -183,6 +189,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        Command::Flags { db } => {
+            mend::telemetry::init(config.log.level.as_deref(), "warn");
+            let key = DataKey::from_env(KEY_VAR)?;
+            print!("{}", app::flags(&config, db.as_deref(), key).await?);
         }
         Command::Check { prompts } => {
             mend::telemetry::init(config.log.level.as_deref(), "warn");

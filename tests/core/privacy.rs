@@ -502,3 +502,24 @@ async fn old_event_ids_are_pruned_and_recent_ones_still_stop_a_redelivery() {
         .unwrap();
     assert!(again.is_none(), "a recent id still stops a redelivery");
 }
+
+#[test]
+fn mend_flags_lists_what_moderators_have_not_finished_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut chat = mend(dir.path());
+    chat.args(["chat", "--json"]).env_remove("MEND_DATA_KEY");
+    let (status, _, stderr) = run_mend(chat, &format!("{DANGER}\n"));
+    assert!(status.success(), "{stderr}");
+
+    let mut flags = mend(dir.path());
+    flags.arg("flags").env_remove("MEND_DATA_KEY");
+    let (status, stdout, stderr) = run_mend(flags, "");
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.starts_with("#1 open"), "{stdout}");
+    assert!(stdout.contains("self_harm"), "{stdout}");
+    assert!(stdout.contains("terminal:you"), "{stdout}");
+    assert!(
+        stdout.contains("kill myself"),
+        "the excerpt, opened: {stdout}"
+    );
+}

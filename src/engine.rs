@@ -268,6 +268,13 @@ These words work at any time:\n\
 What I keep is yours: on Discord, **/export** sends you a copy of all of it and **/forget** erases it.\n\
 I'm not a therapist or an emergency service. If you or someone else is in danger right now, call 999.";
 
+/// Said when someone who had agreed says no: what went at once, and how
+/// to take a copy of the rest or erase it.
+const WITHDRAWN: &str = "Done: from now on I won't keep anything you write, and I've already \
+cleared the answers and the situation I had. A few things are still here: your check-in \
+settings and answers, and any safety flags. On Discord, /export sends you a copy of all of \
+it, and /forget erases everything (it offers the copy first).";
+
 const RESOURCES: &str = "People who can help, whenever you're ready:\n\
 • **Relate** offers relationship counselling, for couples and for one person on their own.\n\
 • **COSRT** lists therapists who specialise in sex and relationships.\n\
@@ -564,10 +571,14 @@ impl<'a> Turn<'a> {
                 self.events.push(Event::ConsentGiven);
             }
             Some(false) => {
+                let withdrawing = self.state.consent == Consent::Given;
                 self.state.consent = Consent::Declined;
                 self.state.situation = None;
                 self.state.answers.clear();
                 self.events.push(Event::ConsentDeclined);
+                if withdrawing {
+                    self.say(WITHDRAWN);
+                }
             }
             None => {}
         }

@@ -523,3 +523,50 @@ fn mend_flags_lists_what_moderators_have_not_finished_with() {
         "the excerpt, opened: {stdout}"
     );
 }
+
+#[tokio::test]
+async fn withdrawing_consent_clears_answers_at_once_and_offers_copy_and_erasure() {
+    let (_dir, store) = temp_store().await;
+    person_with_everything(&store, "discord:1", at(0)).await;
+    let before = store.state("discord:1").await.unwrap();
+    assert!(!before.answers.is_empty());
+
+    let lines = route(&companion().script, &before, ANSWER, |o| {
+        o.state.consent == Consent::Declined
+    });
+    let (last, path) = lines.split_last().unwrap();
+    for line in path {
+        send(&store, "discord:1", &as_input(line), at(1)).await;
+    }
+    let outcome = send(&store, "discord:1", &as_input(last), at(1)).await;
+    let said: Vec<&str> = outcome.replies.iter().map(|r| r.text()).collect();
+    assert!(
+        said[0].contains("/export") && said[0].contains("/forget"),
+        "{said:?}"
+    );
+    let after = store.state("discord:1").await.unwrap();
+    assert!(after.answers.is_empty());
+    assert_eq!(after.situation, None);
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM answers")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "gone from the database in the same step");
+
+    // Someone who never agreed is not told about a withdrawal.
+    send(&store, "discord:2", &Input::Start, at(0)).await;
+    let fresh = store.state("discord:2").await.unwrap();
+    let lines = route(&companion().script, &fresh, ANSWER, |o| {
+        o.state.consent == Consent::Declined
+    });
+    let mut last_replies = Vec::new();
+    for line in &lines {
+        last_replies = send(&store, "discord:2", &as_input(line), at(0))
+            .await
+            .replies;
+    }
+    assert!(
+        last_replies.iter().all(|r| !r.text().contains("/forget")),
+        "{last_replies:?}"
+    );
+}

@@ -96,10 +96,10 @@ fn subcommand(
 
 async fn answer(
     store: &Store,
+    now: Timestamp,
     interaction: &CommandInteraction,
 ) -> Result<String, crate::store::StoreError> {
     let person = format!("discord:{}", interaction.user.id);
-    let now = Timestamp::now();
     if interaction.data.name == "progress" {
         return progress::progress(store, &person, now).await;
     }
@@ -135,12 +135,17 @@ async fn answer(
 }
 
 /// Answers `/checkin` or `/progress`: privately in a server, in place in a DM.
-pub async fn command(ctx: &Context, store: &Store, interaction: &CommandInteraction) {
+pub async fn command(
+    ctx: &Context,
+    store: &Store,
+    now: Timestamp,
+    interaction: &CommandInteraction,
+) {
     let in_server = interaction.guild_id.is_some();
     let text = if in_server {
         super::handler::PRIVATE_ONLY.to_owned()
     } else {
-        match answer(store, interaction).await {
+        match answer(store, now, interaction).await {
             Ok(text) => text,
             Err(err) => {
                 error!(error = %err, "could not answer a check-in command");

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use serenity::all::{
     ChannelId, CommandInteraction, ComponentInteraction, Context, CreateInteractionResponse,
     CreateInteractionResponseMessage, EventHandler, Interaction, Message, Ready, UserId,
@@ -21,6 +20,7 @@ use super::privacy;
 use super::render;
 use crate::engine::{self, Companion, Input};
 use crate::referrals::Reply;
+use crate::scheduler::Clock;
 use crate::store::Store;
 
 /// Discord's error code for "Cannot send messages to this user".
@@ -64,6 +64,8 @@ pub struct Bot {
     order_window: Duration,
     register_commands: bool,
     moderators: Option<Moderators>,
+    /// The clock the scheduler reads too, so check-in days agree.
+    clock: Arc<dyn Clock>,
 }
 
 impl Bot {
@@ -73,6 +75,7 @@ impl Bot {
         order_window: Duration,
         register_commands: bool,
         moderators: Option<Moderators>,
+        clock: Arc<dyn Clock>,
     ) -> Bot {
         Bot {
             companion,
@@ -81,6 +84,7 @@ impl Bot {
             order_window,
             register_commands,
             moderators,
+            clock,
         }
     }
 
@@ -146,7 +150,8 @@ impl EventHandler for Handler {
                 moderation::command(&ctx, &bot.store, bot.moderators.as_ref(), &command).await;
             }
             Interaction::Command(command) if checkins::is_command(&command.data.name) => {
-                checkins::command(&ctx, &self.0.store, &command).await;
+                let now = self.0.clock.now();
+                checkins::command(&ctx, &self.0.store, now, &command).await;
             }
             Interaction::Command(command) if privacy::is_command(&command.data.name) => {
                 privacy::command(&ctx, &self.0.store, &command).await;
@@ -266,7 +271,7 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
     };
     let person = format!("discord:{user}");
     let started = std::time::Instant::now();
-    let now = Timestamp::now();
+    let now = bot.clock.now();
     let result = bot
         .store
         .apply_once(&person, &queued.key, now, |state| {

@@ -106,6 +106,7 @@ pub async fn serve(
         Duration::from_millis(config.discord.order_window_ms),
         config.discord.register_commands,
         Moderators::from_config(&config.moderation),
+        Arc::clone(&clock) as Arc<dyn Clock>,
     ));
     let mut client = ClientBuilder::new_with_http(http, intents())
         .event_handler(Handler(Arc::clone(&bot)))

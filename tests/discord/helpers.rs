@@ -118,6 +118,24 @@ pub fn with_moderators(mut config: Config, fake: &FakeDiscord, ping: bool) -> Co
 impl Mend {
     /// Starts mend and waits until it has identified and registered its commands.
     pub async fn start(fake: &FakeDiscord, config: Config) -> Mend {
+        Mend::start_inner(fake, config, None).await
+    }
+
+    /// [`Mend::start`] with a clock the test moves (check-ins, commands and
+    /// applied events all read it).
+    pub async fn start_with_clock(
+        fake: &FakeDiscord,
+        config: Config,
+        clock: mend::scheduler::ManualClock,
+    ) -> Mend {
+        Mend::start_inner(fake, config, Some(clock)).await
+    }
+
+    async fn start_inner(
+        fake: &FakeDiscord,
+        config: Config,
+        clock: Option<mend::scheduler::ManualClock>,
+    ) -> Mend {
         capture_logs();
         let identified = fake.gateway().identifies.len();
         let registered = fake
@@ -128,10 +146,17 @@ impl Mend {
         let (stop, stopped) = oneshot::channel();
         let token = Secret::new(fake.token());
         let task = tokio::spawn(async move {
-            app::serve(&config, Some(token), Some(test_key()), async {
+            let stopped = async {
                 let _ = stopped.await;
-            })
-            .await
+            };
+            match clock {
+                Some(clock) => {
+                    let clock = std::sync::Arc::new(clock);
+                    app::serve_with_clock(&config, Some(token), Some(test_key()), clock, stopped)
+                        .await
+                }
+                None => app::serve(&config, Some(token), Some(test_key()), stopped).await,
+            }
         });
         fake.wait_gateway(|g| g.identifies.len() > identified, T)
             .await;

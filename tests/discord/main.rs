@@ -8,6 +8,7 @@ mod helpers;
 mod route;
 
 mod bad_input;
+mod checkins;
 mod conversation;
 mod privacy;
 mod safety;

@@ -10,5 +10,6 @@ mod route;
 mod bad_input;
 mod checkins;
 mod conversation;
+mod crash;
 mod privacy;
 mod safety;

@@ -6,6 +6,9 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
+    // sqlx::migrate!() embeds migrations/ at compile time; a build script
+    // turns off cargo's default of rerunning on any change, so say it here.
+    println!("cargo:rerun-if-changed=migrations");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/flows");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<_> = std::fs::read_dir(&dir)

@@ -4,6 +4,8 @@
 //! `holdout.tsv` was written after the phrase lists were frozen; its figures
 //! are printed, not asserted, so they stay an honest estimate.
 //! `holdout_round1.tsv` was the first holdout; it was then used for tuning.
+//! `holdout2.tsv` was written after the round-3 freeze; report only.
+//! `blind.tsv` was written by someone who never saw any list or set.
 //! Run with `cargo test --test safety -- --nocapture` to see the figures.
 
 use mend::safety::{Category, Screen};
@@ -161,6 +163,18 @@ fn holdout_set_is_reported() {
 }
 
 #[test]
+fn holdout_two_is_reported() {
+    // Written after the round-3 freeze of the phrase lists and never tuned
+    // against. Report only, like holdout.tsv.
+    let f = evaluate("holdout2.tsv", include_str!("holdout2.tsv"));
+    assert!(f.crisis >= 25 && f.ok >= 25, "the holdout set is too small");
+    println!(
+        "holdout2 (report only): recall {:.3}, precision {:.3}, category accuracy {:.3}",
+        f.recall, f.precision, f.category_accuracy
+    );
+}
+
+#[test]
 fn round_one_holdout_now_tuning_data() {
     // The first holdout; it was used for tuning in round two, so it is held
     // to the same bar as the labelled set.
@@ -177,3 +191,31 @@ fn every_labelled_category_has_enough_examples() {
         assert!(n >= 25, "{c}: only {n} crisis examples");
     }
 }
+
+#[test]
+fn blind_set_does_not_regress() {
+    // Written by someone who never saw the phrase lists or the other sets,
+    // and never used for tuning. It measures the screen on phrasing nobody
+    // wrote the lists for. The floor sits just under the figures measured
+    // when it was added, so a change that loses ground fails; raising the
+    // figures must come from general work on the lists, never from reading
+    // these lines.
+    let f = evaluate("blind.tsv", include_str!("blind.tsv"));
+    assert!(f.crisis >= 100 && f.ok >= 100, "the blind set is too small");
+    println!(
+        "blind: recall {:.3}, precision {:.3}, category accuracy {:.3}",
+        f.recall, f.precision, f.category_accuracy
+    );
+    assert!(f.recall >= BLIND_RECALL_FLOOR, "recall {:.3}", f.recall);
+    assert!(
+        f.precision >= BLIND_PRECISION_FLOOR,
+        "precision {:.3}",
+        f.precision
+    );
+}
+
+/// Measured when blind.tsv was added, with the lists adopted then: recall
+/// 0.750 (90/120), precision 0.978 (90/92). The lists before them scored
+/// 0.625 and 0.974.
+const BLIND_RECALL_FLOOR: f64 = 0.73;
+const BLIND_PRECISION_FLOOR: f64 = 0.95;

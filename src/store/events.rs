@@ -6,19 +6,24 @@ use sqlx::SqliteConnection;
 use super::{PersonId, StoreError};
 use crate::engine::Event;
 
-pub async fn insert(
+/// Logs a turn's events in one statement.
+pub async fn insert_all(
     conn: &mut SqliteConnection,
     person: PersonId,
-    event: &Event,
+    events: &[Event],
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO events (person_id, kind, flow, at) VALUES (?, ?, ?, ?)")
-        .bind(person)
-        .bind(event.kind())
-        .bind(event.flow())
-        .bind(now.as_millisecond())
-        .execute(conn)
-        .await?;
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut insert = sqlx::QueryBuilder::new("INSERT INTO events (person_id, kind, flow, at) ");
+    insert.push_values(events, |mut row, event| {
+        row.push_bind(person)
+            .push_bind(event.kind())
+            .push_bind(event.flow().map(str::to_owned))
+            .push_bind(now.as_millisecond());
+    });
+    insert.build().execute(conn).await?;
     Ok(())
 }
 

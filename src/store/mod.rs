@@ -183,8 +183,8 @@ impl Store {
         {
             return Ok(None);
         }
-        let person = people::find_or_create(&mut tx, external_id, now).await?;
-        let before = load(&mut tx, &self.cipher, person).await?;
+        let (person, profile) = people::enter(&mut tx, external_id, now).await?;
+        let before = load_rest(&mut tx, &self.cipher, person, profile).await?;
         let outcome = decide(&before);
         save(&mut tx, &self.cipher, person, &before, &outcome, now).await?;
         let flag = match &outcome.flag {
@@ -377,6 +377,16 @@ async fn load(
     person: PersonId,
 ) -> Result<State, StoreError> {
     let profile = people::profile(conn, person).await?;
+    load_rest(conn, cipher, person, profile).await
+}
+
+/// A person's state, given their profile already read.
+async fn load_rest(
+    conn: &mut SqliteConnection,
+    cipher: &Cipher,
+    person: PersonId,
+    profile: people::Profile,
+) -> Result<State, StoreError> {
     let (place, paused) = match conversations::get(conn, person).await? {
         Some((place, paused)) => (Some(place), paused),
         None => (None, false),
@@ -428,7 +438,7 @@ async fn save(
                 checkins::record_answer(conn, cipher, person, name, value, today, now).await?;
             }
         }
-        events::insert(conn, person, event, now).await?;
     }
+    events::insert_all(conn, person, &outcome.events, now).await?;
     Ok(())
 }

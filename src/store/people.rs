@@ -59,12 +59,43 @@ pub struct Profile {
     pub crisis_replied_at: Option<Timestamp>,
 }
 
+/// [`find_or_create`] and [`profile`] in one statement, for the start of
+/// every turn.
+pub async fn enter(
+    conn: &mut SqliteConnection,
+    external_id: &str,
+    now: Timestamp,
+) -> Result<(PersonId, Profile), StoreError> {
+    let (id, consent, situation, crisis_replied_at): (i64, String, Option<String>, Option<i64>) =
+        sqlx::query_as(
+            "INSERT INTO people (external_id, created_at, updated_at, last_seen) VALUES (?, ?, ?, ?)
+             ON CONFLICT (external_id) DO UPDATE SET last_seen = excluded.last_seen
+             RETURNING id, consent, situation, crisis_replied_at",
+        )
+        .bind(external_id)
+        .bind(now.as_millisecond())
+        .bind(now.as_millisecond())
+        .bind(now.as_millisecond())
+        .fetch_one(conn)
+        .await?;
+    let profile = parse_profile(ProfileRow {
+        consent,
+        situation,
+        crisis_replied_at,
+    })?;
+    Ok((PersonId(id), profile))
+}
+
 pub async fn profile(conn: &mut SqliteConnection, person: PersonId) -> Result<Profile, StoreError> {
     let row: ProfileRow =
         sqlx::query_as("SELECT consent, situation, crisis_replied_at FROM people WHERE id = ?")
             .bind(person)
             .fetch_one(conn)
             .await?;
+    parse_profile(row)
+}
+
+fn parse_profile(row: ProfileRow) -> Result<Profile, StoreError> {
     let consent = Consent::parse(&row.consent).ok_or(StoreError::Corrupt {
         table: "people",
         column: "consent",

@@ -1,0 +1,103 @@
+//! mend's cost per message against what SQLite itself allows, in one run on
+//! the same kind of database file (WAL, the pragmas Store::open sets):
+//!
+//! - mend: the real engine (screen included) and Store::apply_once, one
+//!   transaction per message, as the Discord handler does it;
+//! - raw: single-row INSERT transactions through the same pool.
+//!
+//! Prints both rates and their ratio (target: mend at least half of raw).
+//! Run with `cargo bench --bench store`.
+
+use std::time::Instant;
+
+use jiff::{SignedDuration, Timestamp};
+use mend::crypto::DataKey;
+use mend::engine::{Companion, Input};
+use mend::safety::{CrisisReplies, Screen};
+use mend::store::{Store, StoreOptions};
+
+const MESSAGES: usize = 5000;
+const PEOPLE: usize = 100;
+const LINES: [&str; 6] = ["hello", "1", "1", "menu", "help", "restart"];
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        &dir.path().join("bench.sqlite"),
+        &StoreOptions::default(),
+        &DataKey::generate(),
+    )
+    .await
+    .unwrap();
+    let companion = Companion {
+        script: mend::flows::load_embedded().unwrap(),
+        screen: Screen::embedded(),
+        crisis: CrisisReplies::embedded(),
+        cooldown: SignedDuration::from_mins(10),
+    };
+    let now = Timestamp::now();
+
+    // Warm up both paths (statement caches, the screen, the file).
+    for i in 0..200 {
+        let input = Input::Text("hello".into());
+        store
+            .apply_once(
+                &format!("discord:warm{i}"),
+                &format!("warm:{i}"),
+                now,
+                |s| companion.respond(s, &input, now),
+            )
+            .await
+            .unwrap();
+    }
+
+    let mut mend_rate = Vec::new();
+    let mut raw_rate = Vec::new();
+    for round in 0..3 {
+        let began = Instant::now();
+        for i in 0..MESSAGES {
+            let person = format!("discord:{}", i % PEOPLE);
+            let input = Input::Text(LINES[(i / PEOPLE) % LINES.len()].into());
+            store
+                .apply_once(&person, &format!("message:{round}:{i}"), now, |s| {
+                    companion.respond(s, &input, now)
+                })
+                .await
+                .unwrap();
+        }
+        mend_rate.push(MESSAGES as f64 / began.elapsed().as_secs_f64());
+
+        let began = Instant::now();
+        for i in 0..MESSAGES {
+            let mut tx = store.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
+            sqlx::query("INSERT INTO processed_events (key, at) VALUES (?, ?)")
+                .bind(format!("raw:{round}:{i}"))
+                .bind(now.as_millisecond())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        raw_rate.push(MESSAGES as f64 / began.elapsed().as_secs_f64());
+    }
+    // The engine alone, for where the time goes.
+    let state = store.state("discord:0").await.unwrap();
+    let began = Instant::now();
+    for i in 0..MESSAGES {
+        let input = Input::Text(LINES[i % LINES.len()].into());
+        std::hint::black_box(companion.respond(&state, &input, now));
+    }
+    let engine_us = began.elapsed().as_secs_f64() * 1e6 / MESSAGES as f64;
+    println!("the engine alone (screen included): {engine_us:.1} µs a message");
+    let best = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
+    let (m, r) = (best(&mend_rate), best(&raw_rate));
+    println!(
+        "engine + SQLite: {m:.0} messages/s ({:.0} µs each); raw single-row insert transactions: \
+         {r:.0}/s ({:.0} µs each); ratio {:.2} (target ≥ 0.5); best of 3 rounds of {MESSAGES}",
+        1e6 / m,
+        1e6 / r,
+        m / r
+    );
+    store.close().await;
+}

@@ -144,6 +144,8 @@ pub struct Recorded {
     pub body: Value,
     /// Status the fake answered with.
     pub status: u16,
+    /// When the fake received it.
+    pub at: Instant,
     /// JSON the fake answered with (`Value::Null` for 204).
     pub response: Value,
     /// `false` when no route matched (the fake answered 404 "404: Not Found").
@@ -1784,6 +1786,7 @@ async fn rest_handler(
                 Err(raw) => Value::String(raw),
             },
             status: reply.status,
+            at: Instant::now(),
             response: reply.body.clone().unwrap_or(Value::Null),
             matched: reply.matched,
             faulted,

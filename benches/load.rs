@@ -10,7 +10,7 @@
 //! Run with `cargo bench --bench load` (MEND_LOAD_PEOPLE, MEND_LOAD_ROUNDS
 //! to change the size).
 
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 #[path = "../tests/discord/fake.rs"]
 mod fake;
 

@@ -13,6 +13,7 @@ use tracing::{error, warn};
 
 use super::handler::{CANNOT_MESSAGE, discord_code};
 use super::render;
+use super::send;
 use crate::progress;
 use crate::referrals::Reply;
 use crate::scheduler::{Deliver, Undelivered};
@@ -184,16 +185,23 @@ impl Deliver for DiscordDeliver {
                 Undelivered::Failed
             }
         };
-        let channel = UserId::new(id)
-            .create_dm_channel(&self.http)
+        let channel = send::retrying("check-in channel", send::PATIENT, || {
+            UserId::new(id).create_dm_channel(&self.http)
+        })
+        .await
+        .map_err(|err| unreachable(&err))?;
+        // One delivery, one nonce per message, kept across its retries.
+        let key = format!("{person}@{}", Timestamp::now().as_nanosecond());
+        for (index, reply) in replies.iter().enumerate() {
+            let nonce = super::send::nonce(&key, index);
+            send::retrying("check-in", send::PATIENT, || {
+                let message = render::message(reply)
+                    .nonce(nonce.clone())
+                    .enforce_nonce(true);
+                channel.id.send_message(&self.http, message)
+            })
             .await
             .map_err(|err| unreachable(&err))?;
-        for reply in &replies {
-            channel
-                .id
-                .send_message(&self.http, render::message(reply))
-                .await
-                .map_err(|err| unreachable(&err))?;
         }
         Ok(())
     }

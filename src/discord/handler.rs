@@ -18,6 +18,7 @@ use super::inbox::Inbox;
 use super::moderation::{self, Moderators};
 use super::privacy;
 use super::render;
+use super::send;
 use crate::engine::{self, Companion, Input};
 use crate::referrals::Reply;
 use crate::scheduler::Clock;
@@ -183,10 +184,11 @@ async fn pressed(bot: &Arc<Bot>, ctx: Context, press: ComponentInteraction) {
             .components(render::disabled(&press.message.components))
             .allowed_mentions(render::no_mentions()),
     );
-    if let Err(err) = press
-        .create_response(&ctx.http, ack)
-        .instrument(span.clone())
-        .await
+    if let Err(err) = send::retrying("acknowledge", send::QUICK, || {
+        press.create_response(&ctx.http, ack.clone())
+    })
+    .instrument(span.clone())
+    .await
     {
         span.in_scope(|| warn!(error = %err, "could not acknowledge a button press"));
     }
@@ -311,7 +313,7 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
             vec![Reply::new(TROUBLE, Vec::new())]
         }
     };
-    deliver(ctx, user, &queued.job, &replies).await;
+    deliver(ctx, user, &queued.key, &queued.job, &replies).await;
     debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         replies = replies.len(),
@@ -319,26 +321,32 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
     );
 }
 
-async fn deliver(ctx: &Context, user: UserId, job: &Job, replies: &[Reply]) {
-    let mut rest = replies.iter();
+async fn deliver(ctx: &Context, user: UserId, key: &str, job: &Job, replies: &[Reply]) {
+    let mut rest = replies.iter().enumerate();
     let channel = match job {
         Job::Message { channel, .. } | Job::Press { channel, .. } => *channel,
         Job::Command { interaction, .. } => {
-            if let Some(first) = rest.next()
-                && let Err(err) = interaction
-                    .edit_response(&ctx.http, render::edit_response(first))
-                    .await
+            if let Some((_, first)) = rest.next()
+                && let Err(err) = send::retrying("command answer", send::PATIENT, || {
+                    interaction.edit_response(&ctx.http, render::edit_response(first))
+                })
+                .await
             {
                 warn!(error = %err, "could not answer a command");
             }
             interaction.channel_id
         }
     };
-    for reply in rest {
-        if let Err(err) = channel
-            .send_message(&ctx.http, render::message(reply))
-            .await
-        {
+    for (index, reply) in rest {
+        let nonce = send::nonce(key, index);
+        let sent = send::retrying("reply", send::PATIENT, || {
+            let message = render::message(reply)
+                .nonce(nonce.clone())
+                .enforce_nonce(true);
+            channel.send_message(&ctx.http, message)
+        })
+        .await;
+        if let Err(err) = sent {
             if discord_code(&err) == Some(CANNOT_MESSAGE) {
                 warn!(%user, code = CANNOT_MESSAGE, "this person cannot be messaged");
             } else {

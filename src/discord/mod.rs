@@ -9,6 +9,7 @@ mod inbox;
 mod moderation;
 mod privacy;
 mod render;
+mod send;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,6 +27,9 @@ use crate::engine::Companion;
 use crate::scheduler::{self, Clock};
 use crate::secret::Secret;
 use crate::store::Store;
+
+/// How long one REST request to Discord may take before it counts as failed.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How long shutdown waits for replies already being worked on.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -60,15 +64,26 @@ pub fn intents() -> GatewayIntents {
 pub fn http(token: &Secret, api_base: Option<&str>) -> Result<Http, DiscordError> {
     let mut builder =
         HttpBuilder::new(token.expose()).default_allowed_mentions(render::no_mentions());
-    if let Some(base) = api_base {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .map_err(|err| DiscordError::HttpClient(err.to_string()))?;
-        builder = builder
-            .proxy(base.trim_end_matches('/'))
-            .ratelimiter_disabled(true)
-            .client(client);
+    // A request Discord never answers must not hold a person's reply (and
+    // everything queued behind it) forever; the retries in `send` take over.
+    let client = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
+    match api_base {
+        Some(base) => {
+            let client = client
+                .no_proxy()
+                .build()
+                .map_err(|err| DiscordError::HttpClient(err.to_string()))?;
+            builder = builder
+                .proxy(base.trim_end_matches('/'))
+                .ratelimiter_disabled(true)
+                .client(client);
+        }
+        None => {
+            let client = client
+                .build()
+                .map_err(|err| DiscordError::HttpClient(err.to_string()))?;
+            builder = builder.client(client);
+        }
     }
     Ok(builder.build())
 }

@@ -240,6 +240,9 @@ pub enum Fault {
     /// Answer with an arbitrary status and JSON body (e.g. a message with `"components": null`
     /// to see how the bot copes with a response serenity cannot deserialise).
     Respond { status: u16, body: Value },
+    /// Carry the request out as usual, then answer with this status anyway, as when Discord
+    /// did the work but the answer was lost (a 500 from a proxy, a dropped connection).
+    AppliedThenStatus(u16),
 }
 
 impl Fault {
@@ -1732,6 +1735,7 @@ fn fault_reply(fault: &Fault) -> Reply {
             message,
         } => Reply::error(*status, *code, message),
         Fault::Respond { status, body } => Reply::json(*status, body.clone()),
+        Fault::AppliedThenStatus(status) => fault_reply(&Fault::Status(*status)),
     }
 }
 
@@ -1757,7 +1761,12 @@ async fn rest_handler(
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.strip_prefix("Bot ").unwrap_or(v) == inner.cfg.token);
-        let (reply, faulted) = if let Some(fault) = st.check_fault(method.as_str(), &path) {
+        let fault = st.check_fault(method.as_str(), &path);
+        let applied_then = match &fault {
+            Some(Fault::AppliedThenStatus(status)) => Some(*status),
+            _ => None,
+        };
+        let (reply, faulted) = if let Some(fault) = fault.filter(|_| applied_then.is_none()) {
             (fault_reply(&fault), true)
         } else if !authorized && path.starts_with("/api/") && path != "/api/v10/gateway" {
             // Like Discord, everything but GET /gateway needs `Authorization: Bot <token>`.
@@ -1776,6 +1785,10 @@ async fn rest_handler(
                     false,
                 ),
             }
+        };
+        let (reply, faulted) = match applied_then {
+            Some(status) => (fault_reply(&Fault::Status(status)), true),
+            None => (reply, faulted),
         };
         st.requests.push(Recorded {
             method: method.as_str().to_string(),
@@ -1938,8 +1951,24 @@ fn route(
             else {
                 return Reply::error(404, 10003, "Unknown Channel");
             };
+            // Like Discord: with enforce_nonce, a nonce already used in this channel by the
+            // same author returns the message it made instead of making another.
+            let nonce = body.get("nonce").filter(|n| !n.is_null()).cloned();
+            if body["enforce_nonce"] == true
+                && let Some(nonce) = &nonce
+                && let Some(existing) = st.messages.values().find(|m| {
+                    m["channel_id"] == c.to_string().as_str()
+                        && m["nonce"] == *nonce
+                        && m["author"]["id"] == st.bot_id.to_string().as_str()
+                })
+            {
+                return Reply::ok(existing.clone());
+            }
             match build_message(st, channel_id, body, false) {
                 Ok(mut msg) => {
+                    if let Some(nonce) = nonce {
+                        msg["nonce"] = nonce;
+                    }
                     if let Some(reference) = body.get("message_reference").filter(|r| r.is_object())
                         && let Some(referenced) =
                             sf(&reference["message_id"]).and_then(|id| st.messages.get(&id))

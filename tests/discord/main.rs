@@ -11,5 +11,6 @@ mod bad_input;
 mod checkins;
 mod conversation;
 mod crash;
+mod faults;
 mod privacy;
 mod safety;

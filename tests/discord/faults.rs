@@ -1,0 +1,168 @@
+//! Discord misbehaving: the gateway closed, told to reconnect, the session
+//! invalidated; REST answering 500 and 429, losing an answer after doing the
+//! work, and refusing with 403. mend reconnects or resumes, retries what is
+//! safe to retry, never retries a refusal, and a person gets each reply once.
+
+use mend::engine::{self, Input};
+use serde_json::Value;
+
+use crate::fake::{FakeDiscord, Fault};
+use crate::helpers::{Mend, Person, T, assert_every_message_is_safe, config, temp_db};
+
+const ALI: u64 = 490_000_000_000_000_001;
+
+fn channel_posts(fake: &FakeDiscord, channel: u64) -> Vec<crate::fake::Recorded> {
+    let path = format!("/api/v10/channels/{channel}/messages");
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == path)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_dropping_reconnecting_or_invalidating_loses_no_message() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, config(&fake, &db)).await;
+    let mut ali = Person::new(&fake, ALI);
+    ali.say("hello").await;
+
+    // RECONNECT: serenity comes back and resumes the session.
+    let resumes = fake.gateway().resumes.len();
+    fake.send_reconnect();
+    fake.wait_gateway(|g| g.resumes.len() > resumes, T).await;
+    ali.say("help").await;
+
+    // Closed with a code that allows resuming.
+    let resumes = fake.gateway().resumes.len();
+    fake.close_gateway(4000);
+    fake.wait_gateway(|g| g.resumes.len() > resumes, T).await;
+    ali.say("resources").await;
+
+    // INVALID_SESSION, not resumable: a fresh IDENTIFY.
+    let identifies = fake.gateway().identifies.len();
+    fake.send_invalid_session(false);
+    fake.wait_gateway(|g| g.identifies.len() > identifies, T)
+        .await;
+    ali.say("menu").await;
+
+    // INVALID_SESSION, resumable: back either way.
+    let (identifies, resumes) = (
+        fake.gateway().identifies.len(),
+        fake.gateway().resumes.len(),
+    );
+    fake.send_invalid_session(true);
+    fake.wait_gateway(
+        |g| g.identifies.len() > identifies || g.resumes.len() > resumes,
+        T,
+    )
+    .await;
+    ali.say("help").await;
+
+    // The connection simply gone, no close frame.
+    let connections = fake.gateway().connections;
+    fake.drop_gateway();
+    fake.wait_gateway(|g| g.connections > connections, T).await;
+    fake.wait_ready(T).await;
+    ali.say("resources").await;
+
+    // A message sent while the connection is down arrives on the new one
+    // (replayed on RESUME) and is answered once.
+    let resumes = fake.gateway().resumes.len();
+    fake.close_gateway(4000);
+    ali.say("menu").await;
+    fake.wait_gateway(|g| g.resumes.len() > resumes, T).await;
+
+    assert_every_message_is_safe(&fake);
+    mend.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_errors_are_retried_when_safe_and_each_reply_arrives_once() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, config(&fake, &db)).await;
+    let mut ali = Person::new(&fake, ALI);
+    ali.say("hello").await;
+    let dm = ali.channel;
+    let posts = move |fake: &FakeDiscord| channel_posts(fake, dm);
+
+    // A 500, then success: the reply arrives once.
+    let before = posts(&fake).len();
+    fake.fail_next("POST /channels/*/messages", Fault::Status(500));
+    ali.say("help").await;
+    let statuses: Vec<u16> = posts(&fake)[before..].iter().map(|r| r.status).collect();
+    assert_eq!(statuses[..2], [500, 200], "{statuses:?}");
+
+    // Rate limited, then success.
+    let before = posts(&fake).len();
+    fake.fail_next(
+        "POST /channels/*/messages",
+        Fault::RateLimited {
+            retry_after_secs: 0.2,
+        },
+    );
+    ali.say("resources").await;
+    let statuses: Vec<u16> = posts(&fake)[before..].iter().map(|r| r.status).collect();
+    assert_eq!(statuses[..2], [429, 200], "{statuses:?}");
+
+    // Discord made the message but the answer was lost: the retry carries the
+    // same nonce, so the person still sees it once.
+    let before = posts(&fake).len();
+    let shown_before = ali.sent().len();
+    fake.fail_next("POST /channels/*/messages", Fault::AppliedThenStatus(502));
+    let expected = engine::handle(ali.script(), &ali.expected, &Input::Text("menu".into()));
+    fake.send_dm(ALI, "menu");
+    ali.expected = expected.state;
+    let deadline = tokio::time::Instant::now() + T;
+    while posts(&fake)[before..]
+        .iter()
+        .filter(|r| r.status == 200)
+        .count()
+        < expected.replies.len()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the retry never came"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let shown: Vec<Value> = ali.sent()[shown_before..].to_vec();
+    crate::helpers::assert_matches(&shown, &expected.replies);
+    let statuses: Vec<u16> = posts(&fake)[before..].iter().map(|r| r.status).collect();
+    assert_eq!(statuses[0], 502, "{statuses:?}");
+
+    // A refusal is never retried: one attempt, and mend carries on.
+    let before = posts(&fake).len();
+    fake.fail_next(
+        "POST /channels/*/messages",
+        Fault::DiscordError {
+            status: 403,
+            code: 50001,
+            message: "Missing Access",
+        },
+    );
+    let refused = engine::handle(ali.script(), &ali.expected, &Input::Text("help".into()));
+    fake.send_dm(ALI, "help");
+    ali.expected = refused.state;
+    fake.wait_for(
+        |reqs| {
+            reqs.iter()
+                .filter(|r| r.method == "POST" && r.status == 403)
+                .count()
+                == 1
+        },
+        T,
+    )
+    .await;
+    ali.say("resources").await;
+    let statuses: Vec<u16> = posts(&fake)[before..].iter().map(|r| r.status).collect();
+    assert_eq!(statuses[0], 403, "{statuses:?}");
+    assert!(
+        statuses[1..].iter().all(|s| *s == 200),
+        "the refused message was not tried again: {statuses:?}"
+    );
+
+    assert_every_message_is_safe(&fake);
+    mend.stop().await.unwrap();
+}

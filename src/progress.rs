@@ -169,8 +169,20 @@ pub fn streak(days: &[Day], today: Date) -> usize {
     count
 }
 
-/// `/progress`: the last 14 and 30 days in words and a sparkline.
-pub async fn progress(store: &Store, person: &str, now: Timestamp) -> Result<String, StoreError> {
+/// What `/progress` shows: the words, and the chart when there is anything to draw.
+#[derive(Debug)]
+pub struct Report {
+    pub text: String,
+    /// A PNG of the same 30 days; None when nothing was answered in them or
+    /// the chart could not be drawn (the words are enough then).
+    pub chart: Option<Vec<u8>>,
+}
+
+/// The chart's file name as attached.
+pub const CHART_FILE: &str = "progress.png";
+
+/// `/progress`: the last 14 and 30 days in words and a sparkline, with a chart.
+pub async fn progress(store: &Store, person: &str, now: Timestamp) -> Result<Report, StoreError> {
     let zone = match store.checkin(person).await? {
         Some(setting) => Schedule::new(&setting.local_time, &setting.zone).ok(),
         None => None,
@@ -181,7 +193,26 @@ pub async fn progress(store: &Store, person: &str, now: Timestamp) -> Result<Str
     };
     let start = today.checked_sub(29.days()).unwrap_or(today);
     let days = store.checkin_days(person, start).await?;
-    Ok(render(&days, today))
+    let text = render(&days, today);
+    let chart = if days.is_empty() {
+        None
+    } else {
+        // Drawing is CPU work; keep it off the async workers.
+        let drawn =
+            tokio::task::spawn_blocking(move || crate::chart::progress_png(&days, today)).await;
+        match drawn {
+            Ok(Ok(png)) => Some(png),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "the progress chart was not drawn");
+                None
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "the progress chart was not drawn");
+                None
+            }
+        }
+    };
+    Ok(Report { text, chart })
 }
 
 /// The progress text for `days` up to `today`.

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use serenity::all::{
-    CommandDataOptionValue, CommandInteraction, CommandOptionType, Context, CreateCommand,
-    CreateCommandOption, CreateInteractionResponse, Http, InstallationContext, InteractionContext,
-    UserId,
+    CommandDataOptionValue, CommandInteraction, CommandOptionType, Context, CreateAttachment,
+    CreateCommand, CreateCommandOption, CreateInteractionResponse, Http, InstallationContext,
+    InteractionContext, UserId,
 };
 use tracing::{error, warn};
 
@@ -99,11 +99,23 @@ async fn answer(
     store: &Store,
     now: Timestamp,
     interaction: &CommandInteraction,
-) -> Result<String, crate::store::StoreError> {
-    let person = format!("discord:{}", interaction.user.id);
+) -> Result<progress::Report, crate::store::StoreError> {
     if interaction.data.name == "progress" {
+        let person = format!("discord:{}", interaction.user.id);
         return progress::progress(store, &person, now).await;
     }
+    Ok(progress::Report {
+        text: checkin(store, now, interaction).await?,
+        chart: None,
+    })
+}
+
+async fn checkin(
+    store: &Store,
+    now: Timestamp,
+    interaction: &CommandInteraction,
+) -> Result<String, crate::store::StoreError> {
+    let person = format!("discord:{}", interaction.user.id);
     let Some((name, options)) = subcommand(interaction) else {
         return Ok("Use /checkin on, off, show or pause.".into());
     };
@@ -143,21 +155,31 @@ pub async fn command(
     interaction: &CommandInteraction,
 ) {
     let in_server = interaction.guild_id.is_some();
-    let text = if in_server {
-        super::handler::PRIVATE_ONLY.to_owned()
+    let report = if in_server {
+        progress::Report {
+            text: super::handler::PRIVATE_ONLY.to_owned(),
+            chart: None,
+        }
     } else {
         match answer(store, now, interaction).await {
-            Ok(text) => text,
+            Ok(report) => report,
             Err(err) => {
                 error!(error = %err, "could not answer a check-in command");
-                "Something went wrong on my side and nothing has changed. Please try again in a moment."
-                    .to_owned()
+                progress::Report {
+                    text: "Something went wrong on my side and nothing has changed. \
+                           Please try again in a moment."
+                        .to_owned(),
+                    chart: None,
+                }
             }
         }
     };
-    let reply = Reply::new(text, Vec::new());
-    let response =
-        CreateInteractionResponse::Message(render::interaction_message(&reply, in_server));
+    let reply = Reply::new(report.text, Vec::new());
+    let mut message = render::interaction_message(&reply, in_server);
+    if let Some(png) = report.chart {
+        message = message.add_file(CreateAttachment::bytes(png, progress::CHART_FILE));
+    }
+    let response = CreateInteractionResponse::Message(message);
     if let Err(err) = interaction.create_response(&ctx.http, response).await {
         warn!(error = %err, "could not answer a check-in command");
     }

@@ -152,6 +152,14 @@ async fn opt_in_receive_answer_by_button_see_progress_and_opt_out() {
     );
 
     let progress = command(&fake, ROBIN, "progress", json!([])).await;
+    // The same, drawn: a PNG attached beside the words.
+    let answer = fake
+        .interaction_callbacks()
+        .pop()
+        .expect("the /progress answer");
+    let file = &answer.body["_files"][0];
+    assert_eq!(file["filename"], mend::progress::CHART_FILE, "{file}");
+    assert_eq!(file["content_type"], "image/png", "{file}");
     assert!(progress.contains("1 of the last 14 days"), "{progress}");
     assert!(progress.contains("averaged 4.0 out of 5"), "{progress}");
     assert!(progress.contains("current run is 1 day."), "{progress}");

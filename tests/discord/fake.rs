@@ -1847,7 +1847,7 @@ fn parse_body(content_type: &str, body: &[u8]) -> Result<Value, String> {
                 let mut payload: Value =
                     serde_json::from_str(&content[..end]).map_err(|_| text.clone())?;
                 // The uploaded files, for tests to read: name, type and text.
-                payload["_files"] = Value::Array(multipart_files(&text));
+                payload["_files"] = Value::Array(multipart_files(content_type, body));
                 return Ok(payload);
             }
         }
@@ -1856,18 +1856,36 @@ fn parse_body(content_type: &str, body: &[u8]) -> Result<Value, String> {
     serde_json::from_str(&text).map_err(|_| text)
 }
 
-/// The file parts (`files[n]`) of a multipart body: filename, content type
-/// and content (as text; binary content is lossy).
-fn multipart_files(text: &str) -> Vec<Value> {
-    let mut files = Vec::new();
+/// The file parts (`files[n]`) of a multipart body: filename, content type,
+/// size in bytes, the bytes themselves (`base64`, standard alphabet) and the
+/// content as text (lossy for binary files). Parts are split on the boundary
+/// the content type names, in bytes, so binary content arrives whole.
+fn multipart_files(content_type: &str, body: &[u8]) -> Vec<Value> {
+    use base64::Engine as _;
+    let Some(boundary) = content_type
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"'))
+    else {
+        return Vec::new();
+    };
     // Every boundary line, the first included, follows a line break.
-    let text = format!("\r\n{text}");
-    for part in text.split("\r\n--").skip(1) {
-        if !part.contains("name=\"files[") {
+    let mut text = b"\r\n".to_vec();
+    text.extend_from_slice(body);
+    let delimiter = format!("\r\n--{boundary}").into_bytes();
+    let mut parts = Vec::new();
+    let mut rest = &text[..];
+    while let Some(at) = find(rest, &delimiter) {
+        parts.push(&rest[..at]);
+        rest = &rest[at + delimiter.len()..];
+    }
+    let mut files = Vec::new();
+    for part in parts.into_iter().skip(1) {
+        let header_end = find(part, b"\r\n\r\n").unwrap_or(part.len());
+        let headers = String::from_utf8_lossy(&part[..header_end]);
+        if !headers.contains("name=\"files[") {
             continue;
         }
-        let header_end = part.find("\r\n\r\n").unwrap_or(part.len());
-        let headers = &part[..header_end];
         let filename = headers
             .split("filename=\"")
             .nth(1)
@@ -1880,14 +1898,21 @@ fn multipart_files(text: &str) -> Vec<Value> {
                     .or_else(|| line.strip_prefix("content-type: "))
             })
             .unwrap_or("");
-        let content = part.get(header_end + 4..).unwrap_or("");
+        let content = part.get(header_end + 4..).unwrap_or(&[]);
         files.push(json!({
             "filename": filename,
             "content_type": content_type,
-            "text": content,
+            "size": content.len(),
+            "base64": base64::engine::general_purpose::STANDARD.encode(content),
+            "text": String::from_utf8_lossy(content),
         }));
     }
     files
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn route(

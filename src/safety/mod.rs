@@ -291,17 +291,22 @@ impl Screen {
 
     fn screen_with(&self, text: &str, n: &mut Normalised) -> Option<Hit> {
         normalise_into(text, One::I, n);
-        let mut best = self.scan(n);
-        if n.ambiguous_one {
-            // "ki11" reads as "kiii" above; try the 1s as l.
-            normalise_into(text, One::L, n);
-            if let Some(other) = self.scan(n)
-                && best.as_ref().is_none_or(|b| other.rank() > b.rank())
-            {
-                best = Some(other);
-            }
+        let first = self.scan(n);
+        if !n.ambiguous_one {
+            return first.map(|f| self.hit(f, &n.text));
         }
-        best.map(|b| self.hit(b, &n.text))
+        // "ki11" reads as "kiii" above; try the 1s as l. A hit's offsets
+        // belong to the text it was found in, so the first reading is kept
+        // for its excerpt (fuzzing found the excerpt cut from the second).
+        let first = first.map(|f| (f, n.text.clone()));
+        normalise_into(text, One::L, n);
+        match (first, self.scan(n)) {
+            (Some((f, _)), Some(other)) if other.rank() > f.rank() => {
+                Some(self.hit(other, &n.text))
+            }
+            (Some((f, first_text)), _) => Some(self.hit(f, &first_text)),
+            (None, other) => other.map(|o| self.hit(o, &n.text)),
+        }
     }
 
     fn scan(&self, n: &Normalised) -> Option<Found> {

@@ -33,8 +33,19 @@ const LINES: [&str; 10] = [
     "restart",
 ];
 
-fn peak_memory_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// The bot's process, stopped if the bench fails half way.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A process's peak resident memory (`self` or a pid), from /proc.
+fn peak_memory_mb(process: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -60,18 +71,30 @@ async fn main() {
 
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = mend::config::Config::default();
-    config.database.path = dir.path().join("load.sqlite");
-    config.discord.api_base = Some(fake.base_url());
-    let token = mend::secret::Secret::new(fake.token());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let key = mend::crypto::DataKey::generate();
-    let bot = tokio::spawn(async move {
-        mend::app::serve(&config, Some(token), Some(key), async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[database]\npath = \"load.sqlite\"\n\n[discord]\napi_base = \"{}\"\n",
+            fake.base_url()
+        ),
+    )
+    .unwrap();
+    // mend runs as its own process, the release binary, so its memory is
+    // measured apart from the fake server's records of every request.
+    let mut bot = Running(
+        std::process::Command::new(env!("CARGO_BIN_EXE_mend"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env("MEND_DISCORD_TOKEN", fake.token())
+            .env("MEND_DATA_KEY", "5e".repeat(32))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     fake.wait_ready(Duration::from_secs(30)).await;
     fake.wait_for_request("PUT /applications/*/commands", Duration::from_secs(30))
         .await;
@@ -107,8 +130,11 @@ async fn main() {
 
     let began = Instant::now();
     let mut latencies = Vec::with_capacity(people * rounds);
+    // Requests looked at so far, and the successful DM replies among them.
     let mut seen = 0;
+    let mut done = 0;
     let mut expected_total = 0;
+    let mut failed: HashMap<(String, u16), usize> = HashMap::new();
     for (round, replies) in owed.iter().enumerate() {
         let line = LINES[round % LINES.len()];
         let mut sent_at = HashMap::with_capacity(people);
@@ -122,33 +148,59 @@ async fn main() {
         let mut first: HashMap<u64, Instant> = HashMap::with_capacity(people);
         loop {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            let requests = fake.requests();
-            for request in requests[seen..]
-                .iter()
-                .filter(|r| r.method == "POST" && r.status == 200)
-            {
-                if let Some(&user) = channels.get(&request.path) {
-                    first.entry(user).or_insert(request.at);
+            let new = fake.requests_from(seen);
+            seen += new.len();
+            for request in &new {
+                let dm = channels.get(&request.path);
+                match (request.method.as_str(), request.status, dm) {
+                    ("POST", 200, Some(&user)) => {
+                        done += 1;
+                        first.entry(user).or_insert(request.at);
+                    }
+                    (_, 200 | 204, _) => {}
+                    (method, status, dm) => {
+                        let route = if dm.is_some() { "dm" } else { &request.path };
+                        *failed
+                            .entry((format!("{method} {route}"), status))
+                            .or_default() += 1;
+                    }
                 }
             }
-            let done: usize = requests
-                .iter()
-                .filter(|r| r.method == "POST" && r.status == 200 && channels.contains_key(&r.path))
-                .count();
             if done >= expected_total {
                 latencies.extend(
                     users
                         .iter()
                         .map(|u| first[u].duration_since(sent_at[u]).as_secs_f64() * 1000.0),
                 );
-                seen = requests.len();
                 break;
             }
-            assert!(
-                Instant::now() < deadline,
-                "round {round}: {done} of {expected_total} replies after 120 s"
-            );
+            if Instant::now() >= deadline {
+                let db = dir.path().join("load.sqlite");
+                let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+                    .await
+                    .unwrap();
+                let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM processed_events")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                let dispatched = fake
+                    .gateway()
+                    .sent
+                    .iter()
+                    .filter(|f| f["t"] == "MESSAGE_CREATE")
+                    .count();
+                panic!(
+                    "round {round}: {done} of {expected_total} replies after 120 s; failed requests: \
+                     {failed:?}; messages applied {applied} of {}; MESSAGE_CREATE written to the gateway {dispatched}",
+                    people * (round + 1)
+                );
+            }
         }
+        eprintln!(
+            "round {} of {rounds}: {:.1} s",
+            round + 1,
+            began.elapsed().as_secs_f64()
+        );
     }
     let elapsed = began.elapsed().as_secs_f64();
 
@@ -192,11 +244,18 @@ async fn main() {
         latencies.last().copied().unwrap_or_default()
     );
     println!(
-        "  peak memory (fake server and bot, one process): {:.0} MB",
-        peak_memory_mb()
+        "  peak memory: mend {:.0} MB; the bench with its fake Discord (which keeps every request) {:.0} MB",
+        peak_memory_mb(&bot.0.id().to_string()),
+        peak_memory_mb("self")
     );
     println!("  people with a lost, doubled or out-of-order reply: {wrong}");
-    let _ = stop.send(());
-    let _ = bot.await;
+    if !failed.is_empty() {
+        println!("  requests the fake refused along the way (mend retried): {failed:?}");
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &bot.0.id().to_string()])
+        .status();
+    let stopped = bot.0.wait().unwrap();
+    assert!(stopped.success(), "mend did not stop cleanly: {stopped}");
     assert_eq!(wrong, 0, "replies were lost or doubled");
 }

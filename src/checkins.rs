@@ -9,6 +9,9 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 
+/// The longest pause a person can ask for, in days.
+pub const MAX_PAUSE_DAYS: i64 = 60;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
     #[error(

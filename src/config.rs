@@ -94,6 +94,9 @@ pub struct Discord {
     pub order_window_ms: u64,
     /// Register the slash commands at start-up.
     pub register_commands: bool,
+    /// How long one request to Discord's API may take before it counts as
+    /// failed and is retried (when that is safe).
+    pub request_timeout_secs: u64,
 }
 
 impl Default for Discord {
@@ -102,6 +105,7 @@ impl Default for Discord {
             api_base: None,
             order_window_ms: 25,
             register_commands: true,
+            request_timeout_secs: 15,
         }
     }
 }
@@ -273,6 +277,12 @@ impl Config {
                 None,
                 "`moderation` needs all of guild_id, channel_id and role_id, or none of them"
                     .into(),
+            ));
+        }
+        if config.discord.request_timeout_secs == 0 {
+            return Err(invalid(
+                None,
+                "`discord.request_timeout_secs` must be more than 0 (seconds)".into(),
             ));
         }
         if let Some(base) = &config.discord.api_base {

@@ -156,6 +156,7 @@ pub enum Field {
     FlagExcerpt,
     FlagNote,
     KeyCheck,
+    Outbox,
 }
 
 impl Field {
@@ -166,6 +167,7 @@ impl Field {
             Field::FlagExcerpt => "flags.excerpt",
             Field::FlagNote => "flags.note",
             Field::KeyCheck => "keycheck.sealed",
+            Field::Outbox => "outbox.reply",
         }
     }
 }

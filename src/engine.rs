@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::flows::{
-    Action, Choice, MENU, Piece, QUOTE_CHARS, Script, Situation, Step, Target, WELCOME, pieces,
+    Action, Choice, MENU, Piece, QUOTE_CHARS, Script, Situation, Step, Target, Tool, WELCOME,
+    pieces,
 };
 use crate::referrals::{ChoiceButton, Reply};
 use crate::safety::{CrisisReplies, Hit, Screen};
@@ -136,6 +137,25 @@ pub struct Outcome {
     pub events: Vec<Event>,
     /// A crisis signal the screen found, for the moderators' queue.
     pub flag: Option<Hit>,
+    /// What the edge is asked to do once the turn is kept; the words each
+    /// task returns go before `replies`.
+    pub tasks: Vec<Task>,
+}
+
+/// A flow's [`Tool`] as the edge receives it, with what the person wrote
+/// when the tool needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Task {
+    Progress,
+    CheckinShow,
+    CheckinOff,
+    CheckinPause {
+        days: i64,
+    },
+    /// The time and zone as written, for example `20:30 Europe/London`.
+    CheckinOn {
+        when: String,
+    },
 }
 
 /// Everything a turn needs: the flows, the crisis screen and its words, and
@@ -169,36 +189,16 @@ pub fn respond(companion: &Companion, state: &State, input: &Input, now: Timesta
     let Some(hit) = hit else {
         return handle(script, state, input);
     };
-    let mut turn = Turn {
-        script,
-        state: state.clone(),
-        replies: Vec::new(),
-        events: Vec::new(),
-    };
+    let mut turn = Turn::new(script, state);
     turn.crisis(companion, &hit, now);
-    Outcome {
-        state: turn.state,
-        replies: turn.replies,
-        events: turn.events,
-        flag: Some(hit),
-    }
+    turn.outcome(Some(hit))
 }
 
 /// Applies one input to one person's state.
 pub fn handle(script: &Script, state: &State, input: &Input) -> Outcome {
-    let mut turn = Turn {
-        script,
-        state: state.clone(),
-        replies: Vec::new(),
-        events: Vec::new(),
-    };
+    let mut turn = Turn::new(script, state);
     turn.apply(input);
-    Outcome {
-        state: turn.state,
-        replies: turn.replies,
-        events: turn.events,
-        flag: None,
-    }
+    turn.outcome(None)
 }
 
 /// The words that work anywhere.
@@ -265,6 +265,7 @@ These words work at any time:\n\
 • **pause** (or **stop**): I'll go quiet and keep your place\n\
 • **restart**: start this conversation again from the top\n\
 • **help**: this message\n\
+The menu also has your daily check-in settings and how your check-ins have gone.\n\
 What I keep is yours: on Discord, **/export** sends you a copy of all of it and **/forget** erases it.\n\
 I'm not a therapist or an emergency service. If you or someone else is in danger right now, call 999.";
 
@@ -294,9 +295,30 @@ struct Turn<'a> {
     state: State,
     replies: Vec<Reply>,
     events: Vec<Event>,
+    tasks: Vec<Task>,
 }
 
 impl<'a> Turn<'a> {
+    fn new(script: &'a Script, state: &State) -> Turn<'a> {
+        Turn {
+            script,
+            state: state.clone(),
+            replies: Vec::new(),
+            events: Vec::new(),
+            tasks: Vec::new(),
+        }
+    }
+
+    fn outcome(self, flag: Option<Hit>) -> Outcome {
+        Outcome {
+            state: self.state,
+            replies: self.replies,
+            events: self.events,
+            flag,
+            tasks: self.tasks,
+        }
+    }
+
     fn apply(&mut self, input: &Input) {
         let Some(place) = self.state.place.clone() else {
             // Someone new: whatever they sent, they meet the welcome first.
@@ -490,7 +512,15 @@ impl<'a> Turn<'a> {
                     ));
                     return self.present(flow_id, step);
                 }
-                self.keep_answer(flow_id, name, text);
+                if step.tool == Some(Tool::CheckinOn) {
+                    // A setting, not an answer: the edge keeps it where
+                    // check-in settings live.
+                    self.tasks.push(Task::CheckinOn {
+                        when: text.to_owned(),
+                    });
+                } else {
+                    self.keep_answer(flow_id, name, text);
+                }
                 match self
                     .script
                     .step(flow_id, next.for_person(self.state.situation))
@@ -591,6 +621,15 @@ impl<'a> Turn<'a> {
         if let (Some(name), Some(value)) = (&step.save, &choice.value) {
             self.keep_answer(flow_id, name, value);
         }
+        let task = match choice.tool {
+            Some(Tool::Progress) => Some(Task::Progress),
+            Some(Tool::CheckinShow) => Some(Task::CheckinShow),
+            Some(Tool::CheckinOff) => Some(Task::CheckinOff),
+            Some(Tool::CheckinPause { days }) => Some(Task::CheckinPause { days }),
+            // Needs written words, so validation keeps it on ask steps.
+            Some(Tool::CheckinOn) | None => None,
+        };
+        self.tasks.extend(task);
         match &choice.target {
             Target::Flow(id) => self.begin(id),
             Target::Step(id) => match self.script.step(flow_id, id) {

@@ -6,12 +6,11 @@ use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 
 use crate::checkins::Schedule;
-use crate::engine::Consent;
+use crate::engine::{Consent, Task};
 use crate::store::checkins::{Day, PauseReason};
 use crate::store::{Store, StoreError};
 
-/// The longest `/checkin pause`, in days.
-pub const MAX_PAUSE_DAYS: i64 = 60;
+pub use crate::checkins::MAX_PAUSE_DAYS;
 
 /// `/checkin on time:HH:MM timezone:Area/City`.
 pub async fn turn_on(
@@ -46,6 +45,44 @@ pub async fn turn_on(
             "tomorrow".to_owned()
         },
     ))
+}
+
+/// Turns check-ins on from one written line, the time and the zone in
+/// either order: `20:30 Europe/London` (the DM menu's way in).
+pub async fn turn_on_written(
+    store: &Store,
+    person: &str,
+    when: &str,
+    now: Timestamp,
+) -> Result<String, StoreError> {
+    let words: Vec<&str> = when.split_whitespace().collect();
+    let (time, zone) = match words.as_slice() {
+        [a, b] if a.starts_with(|c: char| c.is_ascii_digit()) => (*a, *b),
+        [a, b] => (*b, *a),
+        _ => {
+            return Ok("I need the time and the time zone together, like \
+                       20:30 Europe/London. Nothing has changed."
+                .into());
+        }
+    };
+    turn_on(store, person, time, zone, now).await
+}
+
+/// Does what a flow's tool asked for and says how it went.
+pub async fn run(
+    store: &Store,
+    person: &str,
+    task: &Task,
+    now: Timestamp,
+) -> Result<Report, StoreError> {
+    let text = match task {
+        Task::Progress => return progress(store, person, now).await,
+        Task::CheckinShow => show(store, person).await?,
+        Task::CheckinOff => turn_off(store, person, now).await?,
+        Task::CheckinPause { days } => pause(store, person, *days, now).await?,
+        Task::CheckinOn { when } => turn_on_written(store, person, when, now).await?,
+    };
+    Ok(Report { text, chart: None })
 }
 
 /// `/checkin off`: always works, and always says so plainly.

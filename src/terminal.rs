@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use jiff::Timestamp;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::engine::{Companion, Input};
+use crate::engine::{Companion, Input, Task};
 use crate::referrals::Reply;
 use crate::store::Store;
 
@@ -98,7 +98,12 @@ async fn turn(companion: &Companion, store: &Store, person: &str, input: Input) 
             if let Some(flag) = applied.flag {
                 tracing::info!(flag = flag.id, new = flag.new, "crisis flag raised");
             }
-            applied.outcome.replies
+            let mut replies = Vec::new();
+            for task in &applied.outcome.tasks {
+                replies.push(Reply::new(tool(store, person, task, now).await, Vec::new()));
+            }
+            replies.extend(applied.outcome.replies);
+            replies
         }
         Err(err) => {
             tracing::error!(error = %err, "could not apply an input");
@@ -106,6 +111,29 @@ async fn turn(companion: &Companion, store: &Store, person: &str, input: Input) 
         }
     }
 }
+
+/// What a flow's tool says in the terminal. Progress is shown in words (the
+/// chart is a Discord attachment); check-ins are Discord messages, so their
+/// settings are changed there.
+async fn tool(store: &Store, person: &str, task: &Task, now: Timestamp) -> String {
+    match task {
+        Task::Progress => match crate::progress::run(store, person, task, now).await {
+            Ok(report) => report.text,
+            Err(err) => {
+                tracing::error!(error = %err, "could not show progress");
+                TROUBLE.to_owned()
+            }
+        },
+        Task::CheckinShow
+        | Task::CheckinOff
+        | Task::CheckinPause { .. }
+        | Task::CheckinOn { .. } => CHECKINS_ON_DISCORD.to_owned(),
+    }
+}
+
+const CHECKINS_ON_DISCORD: &str = "Daily check-ins arrive as Discord messages, so they're \
+set up on Discord: in a direct message with mend, from the menu or with /checkin. Nothing \
+has changed here. You can still do today's check-in from the menu at any time.";
 
 /// A button id as the engine makes them: `flow:step:choice`.
 fn looks_like_button(text: &str) -> bool {

@@ -166,9 +166,7 @@ pub async fn command(
             Err(err) => {
                 error!(error = %err, "could not answer a check-in command");
                 progress::Report {
-                    text: "Something went wrong on my side and nothing has changed. \
-                           Please try again in a moment."
-                        .to_owned(),
+                    text: super::handler::NOT_DONE.to_owned(),
                     chart: None,
                 }
             }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serenity::all::{
-    ChannelId, CommandInteraction, ComponentInteraction, Context, CreateInteractionResponse,
-    CreateInteractionResponseMessage, EventHandler, Interaction, Message, Ready, UserId,
+    ChannelId, CommandInteraction, ComponentInteraction, Context, CreateAttachment,
+    CreateInteractionResponse, CreateInteractionResponseMessage, EventHandler, Interaction,
+    Message, Ready, UserId,
 };
 use serenity::async_trait;
 use tracing::{Instrument, debug, error, info, info_span, warn};
@@ -20,12 +21,16 @@ use super::privacy;
 use super::render;
 use super::send;
 use crate::engine::{self, Companion, Input};
+use crate::progress;
 use crate::referrals::Reply;
 use crate::scheduler::Clock;
 use crate::store::Store;
 
 /// Discord's error code for "Cannot send messages to this user".
 pub(crate) const CANNOT_MESSAGE: isize = 50007;
+
+pub(crate) const NOT_DONE: &str = "Something went wrong on my side and nothing has changed. \
+                        Please try again in a moment.";
 
 const TROUBLE: &str = "Something went wrong on my side, so I couldn't take that in. \
                        Nothing you told me before is lost; please try again in a moment.";
@@ -49,6 +54,19 @@ enum Job {
         interaction: Box<CommandInteraction>,
         command: Command,
     },
+    /// Send what the outbox holds for this person (after a restart).
+    Flush,
+}
+
+impl Job {
+    /// Where the person is talking to mend.
+    fn channel(&self) -> Option<ChannelId> {
+        match self {
+            Job::Message { channel, .. } | Job::Press { channel, .. } => Some(*channel),
+            Job::Command { interaction, .. } => Some(interaction.channel_id),
+            Job::Flush => None,
+        }
+    }
 }
 
 struct Queued {
@@ -67,6 +85,10 @@ pub struct Bot {
     moderators: Option<Moderators>,
     /// The clock the scheduler reads too, so check-in days agree.
     clock: Arc<dyn Clock>,
+    /// Events whose replies went out, to clear from the outbox together.
+    sent: std::sync::Mutex<Vec<String>>,
+    /// Held while clearing, so whoever asks waits for a clearing under way.
+    settling: tokio::sync::Mutex<()>,
 }
 
 impl Bot {
@@ -86,6 +108,25 @@ impl Bot {
             register_commands,
             moderators,
             clock,
+            sent: std::sync::Mutex::new(Vec::new()),
+            settling: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Clears the outbox of every event whose replies went out since the
+    /// last call. Runs a few times a second and at shutdown: one write for
+    /// many messages. Until it runs, a sent reply may still be in the
+    /// outbox; sending it again reuses its nonce, so Discord keeps one.
+    pub async fn settle(&self) {
+        let _one_at_a_time = self.settling.lock().await;
+        let keys = std::mem::take(&mut *self.sent.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Err(err) = self.store.sent_all(&keys).await {
+            warn!(error = %err, "could not clear sent replies from the outbox");
+            // Kept for the next try.
+            self.sent
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(keys);
         }
     }
 
@@ -106,6 +147,28 @@ impl EventHandler for Handler {
             application = %ready.application.id,
             "connected to the gateway"
         );
+        // Replies a crash or an outage held back go out first, each through
+        // its person's queue (order 0 sorts before any Discord event), so
+        // they stay ahead of anything newer for the same person.
+        match self.0.store.waiting().await {
+            Ok(people) => {
+                for person in people {
+                    let Some(id) = person
+                        .strip_prefix("discord:")
+                        .and_then(|id| id.parse::<u64>().ok())
+                        .filter(|id| *id != 0)
+                    else {
+                        continue;
+                    };
+                    let flush = Queued {
+                        key: "flush".into(),
+                        job: Job::Flush,
+                    };
+                    queue(&self.0, ctx.clone(), UserId::new(id), 0, flush);
+                }
+            }
+            Err(err) => error!(error = %err, "could not read the outbox"),
+        }
         if self.0.register_commands {
             let mut definitions = commands::definitions();
             definitions.extend(checkins::commands());
@@ -258,11 +321,41 @@ fn queue(bot: &Arc<Bot>, ctx: Context, user: UserId, order: u64, queued: Queued)
         async move {
             tokio::time::sleep(bot.order_window).await;
             while let Some(queued) = bot.inbox.pop(user.get()) {
-                process(&bot, &ctx, user, queued).await;
+                let channel = queued.job.channel();
+                let (job_bot, job_ctx) = (Arc::clone(&bot), ctx.clone());
+                let job = async move { process(&job_bot, &job_ctx, user, queued).await };
+                if !isolated(job.in_current_span()).await
+                    && let Some(channel) = channel
+                {
+                    // A bug, not the person's doing: say so kindly, and keep
+                    // serving them (their queue would stall otherwise).
+                    let reply = Reply::new(TROUBLE, Vec::new());
+                    if let Err(err) = channel
+                        .send_message(&ctx.http, render::message(&reply))
+                        .await
+                    {
+                        warn!(error = %err, "could not say that something went wrong");
+                    }
+                }
             }
         }
         .instrument(info_span!("person", user = %user)),
     );
+}
+
+/// Runs one event's handling as its own task, so a panic in it (a bug)
+/// ends that event only, not the person's worker. False if it panicked.
+async fn isolated(job: impl std::future::Future<Output = ()> + Send + 'static) -> bool {
+    match tokio::spawn(job).await {
+        Ok(()) => true,
+        Err(err) => {
+            error!(
+                panicked = err.is_panic(),
+                "an event's handling stopped short"
+            );
+            false
+        }
+    }
 }
 
 async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
@@ -270,17 +363,34 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
         Job::Message { text, .. } => Input::Text(text.clone()),
         Job::Press { custom_id, .. } => Input::Choice(custom_id.clone()),
         Job::Command { command, .. } => command.input(),
+        Job::Flush => {
+            flush(bot, ctx, user, None).await;
+            return;
+        }
+    };
+    let Some(channel) = queued.job.channel() else {
+        return;
+    };
+    let command = match &queued.job {
+        Job::Command { interaction, .. } => Some(&**interaction),
+        _ => None,
     };
     let person = format!("discord:{user}");
     let started = std::time::Instant::now();
     let now = bot.clock.now();
+    let address = channel.to_string();
     let result = bot
         .store
-        .apply_once(&person, &queued.key, now, |state| {
+        .apply_once_to(&person, &queued.key, &address, now, |state| {
             bot.companion.respond(state, &input, now)
         })
         .await;
-    let replies = match result {
+    // Replies kept in the outbox have nonces by their place among the turn's
+    // replies; the words added here (a notice, a tool's report) have their own.
+    let extra_key = format!("{}+", queued.key);
+    let mut outgoing = Vec::new();
+    let mut kept = false;
+    match result {
         Ok(Some(applied)) => {
             for event in &applied.outcome.events {
                 debug!(kind = event.kind(), flow = event.flow(), "event");
@@ -295,14 +405,39 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
                     });
                 }
             }
-            let mut replies = applied.outcome.replies;
-            if let Some(reason) = applied.checkins_paused {
-                replies.insert(
-                    0,
-                    Reply::new(crate::progress::paused_notice(reason), Vec::new()),
-                );
+            if applied.unsent_before && !flush(bot, ctx, user, Some(&queued.key)).await {
+                // Older replies could not go out yet; this turn's wait
+                // behind them in the outbox, so the order holds.
+                return;
             }
-            replies
+            if let Some(reason) = applied.checkins_paused {
+                let notice = Reply::new(crate::progress::paused_notice(reason), Vec::new());
+                outgoing.push(Outgoing::new(
+                    notice,
+                    send::nonce(&extra_key, outgoing.len()),
+                ));
+            }
+            // A flow's tools speak first; the step the choice led to follows.
+            for task in &applied.outcome.tasks {
+                let report = match progress::run(&bot.store, &person, task, now).await {
+                    Ok(report) => report,
+                    Err(err) => {
+                        error!(error = %err, "could not carry out a menu setting");
+                        progress::Report {
+                            text: NOT_DONE.to_owned(),
+                            chart: None,
+                        }
+                    }
+                };
+                let reply = Reply::new(report.text, Vec::new());
+                let mut item = Outgoing::new(reply, send::nonce(&extra_key, outgoing.len()));
+                item.chart = report.chart;
+                outgoing.push(item);
+            }
+            for (position, reply) in applied.outcome.replies.into_iter().enumerate() {
+                outgoing.push(Outgoing::new(reply, send::nonce(&queued.key, position)));
+            }
+            kept = true;
         }
         Ok(None) => {
             debug!(key = %queued.key, "already applied; not applying again");
@@ -310,51 +445,156 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
         }
         Err(err) => {
             error!(error = %err, "could not apply an event");
-            vec![Reply::new(TROUBLE, Vec::new())]
+            let trouble = Reply::new(TROUBLE, Vec::new());
+            outgoing.push(Outgoing::new(trouble, send::nonce(&extra_key, 0)));
         }
-    };
-    deliver(ctx, user, &queued.key, &queued.job, &replies).await;
+    }
+    let delivered = deliver(ctx, user, channel, command, &outgoing).await;
+    if kept && delivered != Delivery::Failed {
+        bot.sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(queued.key.clone());
+    }
     debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
-        replies = replies.len(),
+        replies = outgoing.len(),
         "answered"
     );
 }
 
-async fn deliver(ctx: &Context, user: UserId, key: &str, job: &Job, replies: &[Reply]) {
-    let mut rest = replies.iter().enumerate();
-    let channel = match job {
-        Job::Message { channel, .. } | Job::Press { channel, .. } => *channel,
-        Job::Command { interaction, .. } => {
-            if let Some((_, first)) = rest.next()
-                && let Err(err) = send::retrying("command answer", send::PATIENT, || {
-                    interaction.edit_response(&ctx.http, render::edit_response(first))
-                })
-                .await
-            {
-                warn!(error = %err, "could not answer a command");
-            }
-            interaction.channel_id
+/// One message to send, with the nonce that makes it arrive once however
+/// often it is sent, and the progress chart when it carries one.
+struct Outgoing {
+    reply: Reply,
+    nonce: serenity::all::Nonce,
+    chart: Option<Vec<u8>>,
+}
+
+impl Outgoing {
+    fn new(reply: Reply, nonce: serenity::all::Nonce) -> Outgoing {
+        Outgoing {
+            reply,
+            nonce,
+            chart: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Done,
+    /// Discord refused (50007, cannot message this person, or another 4xx);
+    /// sending again would be refused again.
+    Refused,
+    /// Not sent after retries; the outbox keeps what it holds.
+    Failed,
+}
+
+/// Sends the replies an earlier turn left in the outbox (all of the
+/// person's except `current`'s), oldest first, clearing each turn's once
+/// sent. False if some could not be sent and are still waiting.
+async fn flush(bot: &Bot, ctx: &Context, user: UserId, current: Option<&str>) -> bool {
+    // What went out already is cleared first, so only what is truly
+    // waiting is sent again.
+    bot.settle().await;
+    let person = format!("discord:{user}");
+    let unsent = match bot.store.unsent(&person).await {
+        Ok(unsent) => unsent,
+        Err(err) => {
+            error!(error = %err, "could not read the outbox");
+            return false;
         }
     };
-    for (index, reply) in rest {
-        let nonce = send::nonce(key, index);
+    let mut turns: Vec<(String, ChannelId, Vec<Outgoing>)> = Vec::new();
+    for item in unsent {
+        if Some(item.event_key.as_str()) == current {
+            continue;
+        }
+        let Some(channel) = item.address.parse::<u64>().ok().filter(|c| *c != 0) else {
+            warn!("an outbox reply has no channel; dropping it");
+            let _ = bot.store.sent(&item.event_key).await;
+            continue;
+        };
+        let outgoing = Outgoing::new(item.reply, send::nonce(&item.event_key, item.position));
+        match turns.last_mut() {
+            Some((key, _, list)) if *key == item.event_key => list.push(outgoing),
+            _ => turns.push((item.event_key, ChannelId::new(channel), vec![outgoing])),
+        }
+    }
+    for (key, channel, outgoing) in turns {
+        info!(
+            replies = outgoing.len(),
+            "sending replies a restart or an outage held back"
+        );
+        if deliver(ctx, user, channel, None, &outgoing).await == Delivery::Failed {
+            return false;
+        }
+        if let Err(err) = bot.store.sent(&key).await {
+            warn!(error = %err, "could not clear sent replies from the outbox");
+        }
+    }
+    true
+}
+
+/// Sends a turn's messages in order: the first by editing `command`'s
+/// deferred response when the turn answers a slash command, the rest (or
+/// all) as messages in `channel`.
+async fn deliver(
+    ctx: &Context,
+    user: UserId,
+    channel: ChannelId,
+    command: Option<&CommandInteraction>,
+    outgoing: &[Outgoing],
+) -> Delivery {
+    let attachment = |item: &Outgoing| {
+        item.chart
+            .as_ref()
+            .map(|png| CreateAttachment::bytes(png.clone(), progress::CHART_FILE))
+    };
+    let mut rest = outgoing.iter();
+    if let Some(interaction) = command
+        && let Some(first) = rest.next()
+        && let Err(err) = send::retrying("command answer", send::PATIENT, || {
+            let mut edit = render::edit_response(&first.reply);
+            if let Some(file) = attachment(first) {
+                edit = edit.new_attachment(file);
+            }
+            interaction.edit_response(&ctx.http, edit)
+        })
+        .await
+    {
+        warn!(error = %err, "could not answer a command");
+    }
+    for item in rest {
         let sent = send::retrying("reply", send::PATIENT, || {
-            let message = render::message(reply)
-                .nonce(nonce.clone())
+            let mut message = render::message(&item.reply)
+                .nonce(item.nonce.clone())
                 .enforce_nonce(true);
+            if let Some(file) = attachment(item) {
+                message = message.add_file(file);
+            }
             channel.send_message(&ctx.http, message)
         })
         .await;
         if let Err(err) = sent {
             if discord_code(&err) == Some(CANNOT_MESSAGE) {
                 warn!(%user, code = CANNOT_MESSAGE, "this person cannot be messaged");
-            } else {
-                error!(%user, error = %err, "could not send a reply");
+                return Delivery::Refused;
             }
-            return;
+            error!(%user, error = %err, "could not send a reply");
+            // An outage (5xx, 429, no answer) is worth another try later;
+            // anything else (a 4xx refusal, a message serenity would not
+            // build) would fail the same way again, and must not hold back
+            // everything after it.
+            return if send::retryable(&err) {
+                Delivery::Failed
+            } else {
+                Delivery::Refused
+            };
         }
     }
+    Delivery::Done
 }
 
 /// Discord's JSON error code, if the error is one.
@@ -364,5 +604,18 @@ pub fn discord_code(err: &serenity::Error) -> Option<isize> {
             Some(response.error.code)
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_job_is_contained_and_reported() {
+        assert!(isolated(async {}).await);
+        assert!(!isolated(async { panic!("a bug in one event") }).await);
+        // The caller carries on afterwards.
+        assert!(isolated(async {}).await);
     }
 }

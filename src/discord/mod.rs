@@ -28,9 +28,6 @@ use crate::scheduler::{self, Clock};
 use crate::secret::Secret;
 use crate::store::Store;
 
-/// How long one REST request to Discord may take before it counts as failed.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-
 /// How long shutdown waits for replies already being worked on.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -61,12 +58,16 @@ pub fn intents() -> GatewayIntents {
 /// serenity's HTTP client, aimed at `api_base` when set. A custom base gets
 /// no rate limiter (serenity's would still call discord.com) and bypasses any
 /// HTTP proxy from the environment, since it is usually on loopback.
-pub fn http(token: &Secret, api_base: Option<&str>) -> Result<Http, DiscordError> {
+pub fn http(
+    token: &Secret,
+    api_base: Option<&str>,
+    timeout: Duration,
+) -> Result<Http, DiscordError> {
     let mut builder =
         HttpBuilder::new(token.expose()).default_allowed_mentions(render::no_mentions());
     // A request Discord never answers must not hold a person's reply (and
     // everything queued behind it) forever; the retries in `send` take over.
-    let client = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
+    let client = reqwest::Client::builder().timeout(timeout);
     match api_base {
         Some(base) => {
             let client = client
@@ -99,7 +100,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DiscordError> {
     let base = config.discord.api_base.as_deref();
-    let http = http(token, base)?;
+    let timeout = Duration::from_secs(config.discord.request_timeout_secs);
+    let http = http(token, base, timeout)?;
     // serenity falls back to the real gateway without a word if this fails;
     // mend says so and stops instead.
     let gateway = http
@@ -141,6 +143,16 @@ pub async fn serve(
             http: Arc::clone(&client.http),
         }),
     ));
+    let settling = {
+        let bot = Arc::clone(&bot);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                every.tick().await;
+                bot.settle().await;
+            }
+        })
+    };
     let shards = Arc::clone(&client.shard_manager);
     tokio::spawn(async move {
         shutdown.await;
@@ -159,6 +171,8 @@ pub async fn serve(
     if bot.busy() > 0 {
         warn!(people = bot.busy(), "stopped with replies still in flight");
     }
+    settling.abort();
+    bot.settle().await;
     retention.abort();
     checkins.abort();
     info!("stopped");

@@ -10,7 +10,7 @@ mod validate;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use model::{Action, Choice, Flow, Next, Piece, Script, Situation, Step, Target, pieces};
+pub use model::{Action, Choice, Flow, Next, Piece, Script, Situation, Step, Target, Tool, pieces};
 
 /// The longest message Discord will show.
 pub const MAX_MESSAGE_CHARS: usize = 2000;

@@ -99,6 +99,9 @@ pub struct Step {
     /// The name a choice's `value` is saved under, for steps that record one
     /// (the daily check-in's scale, for instance).
     pub save: Option<String>,
+    /// For an `ask` step: the edge setting the answer hands to instead of
+    /// keeping it as an answer (only [`Tool::CheckinOn`]).
+    pub tool: Option<Tool>,
 }
 
 impl Step {
@@ -158,6 +161,40 @@ pub struct Choice {
     pub situation: Option<Situation>,
     /// Saved under the step's `save` name when chosen.
     pub value: Option<String>,
+    /// Something the edge does when this is chosen, before the choice's
+    /// target is said (showing progress, changing check-in settings).
+    pub tool: Option<Tool>,
+}
+
+/// The things a flow can ask the edge to do with a person's settings and
+/// records: the same as the `/checkin` and `/progress` commands, so they
+/// can be reached from the DM menu too. The engine only names them; the edge
+/// does them, because they read and write more than one person's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// The progress view: the last 14 and 30 days, with a chart.
+    Progress,
+    /// The person's check-in time and the next one due.
+    CheckinShow,
+    /// Stop daily check-ins.
+    CheckinOff,
+    /// Pause daily check-ins for a number of days.
+    CheckinPause { days: i64 },
+    /// Turn check-ins on at the time and zone the person writes.
+    CheckinOn,
+}
+
+impl Tool {
+    /// Its name in a prompt file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Progress => "progress",
+            Tool::CheckinShow => "checkin-show",
+            Tool::CheckinOff => "checkin-off",
+            Tool::CheckinPause { .. } => "checkin-pause",
+            Tool::CheckinOn => "checkin-on",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,6 +40,7 @@ pub struct RawStep {
     pub next_for: BTreeMap<String, String>,
     #[serde(default)]
     pub end: bool,
+    pub tool: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +52,8 @@ pub struct RawChoice {
     pub consent: Option<bool>,
     pub situation: Option<String>,
     pub value: Option<String>,
+    pub tool: Option<String>,
+    pub days: Option<i64>,
 }
 
 /// Byte offsets of line starts, to turn a span into a line number.

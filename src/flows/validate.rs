@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::model::{
-    Action, Choice, Flow, Next, Piece, Script, Situation, Step, Target, is_quote_name, pieces,
+    Action, Choice, Flow, Next, Piece, Script, Situation, Step, Target, Tool, is_quote_name, pieces,
 };
 use super::raw::{RawChoice, RawFlow, RawStep};
 use super::{MAX_CHOICES, MAX_LABEL_CHARS, MAX_MESSAGE_CHARS, MENU, Problem, QUOTE_CHARS, WELCOME};
+use crate::checkins::MAX_PAUSE_DAYS;
 
 /// Ids end up inside Discord button ids (at most 100 characters), so they are
 /// short and plain.
@@ -302,6 +303,24 @@ fn check_step(
     {
         messages.push("a choice has an empty `value`".into());
     }
+    let tool = match step.tool.as_deref() {
+        None => None,
+        Some("checkin-on") if step.ask.is_some() => Some(Tool::CheckinOn),
+        Some("checkin-on") => {
+            messages.push(
+                "`tool = \"checkin-on\"` takes the person's written answer, so the step needs an `ask`"
+                    .into(),
+            );
+            None
+        }
+        Some(other) => {
+            messages.push(format!(
+                "a step's `tool` can only be `checkin-on`, not `{other}`; \
+                 the other tools go on a choice"
+            ));
+            None
+        }
+    };
     let next = step.next.as_ref().map(|default| Next {
         default: default.clone(),
         for_situation: next_for,
@@ -366,6 +385,7 @@ fn check_step(
         say_for,
         action: action?,
         save: step.save.clone(),
+        tool,
     })
 }
 
@@ -417,6 +437,7 @@ fn check_choice(
             None
         }
     };
+    let tool = check_tool(choice, label, messages);
     if messages.len() > before {
         return None;
     }
@@ -426,7 +447,62 @@ fn check_choice(
         consent: choice.consent,
         situation,
         value: choice.value.as_ref().map(|v| v.trim().to_owned()),
+        tool,
     })
+}
+
+/// A choice's `tool` and, for `checkin-pause`, its `days`.
+fn check_tool(choice: &RawChoice, label: &str, messages: &mut Vec<String>) -> Option<Tool> {
+    let Some(name) = choice.tool.as_deref() else {
+        if choice.days.is_some() {
+            messages.push(format!(
+                "the choice \"{label}\" has `days`, which only `tool = \"checkin-pause\"` uses"
+            ));
+        }
+        return None;
+    };
+    let tool = match name {
+        "progress" => Tool::Progress,
+        "checkin-show" => Tool::CheckinShow,
+        "checkin-off" => Tool::CheckinOff,
+        "checkin-pause" => match choice.days {
+            Some(days) if (1..=MAX_PAUSE_DAYS).contains(&days) => Tool::CheckinPause { days },
+            Some(days) => {
+                messages.push(format!(
+                    "the choice \"{label}\" pauses check-ins for {days} days; \
+                     expected 1 to {MAX_PAUSE_DAYS}"
+                ));
+                return None;
+            }
+            None => {
+                messages.push(format!(
+                    "the choice \"{label}\" pauses check-ins but says not for how long; \
+                     add `days = 7` (1 to {MAX_PAUSE_DAYS})"
+                ));
+                return None;
+            }
+        },
+        "checkin-on" => {
+            messages.push(format!(
+                "the choice \"{label}\" uses `checkin-on`, which needs a written time and zone; \
+                 put it on an `ask` step instead"
+            ));
+            return None;
+        }
+        other => {
+            messages.push(format!(
+                "the choice \"{label}\" uses the unknown tool `{other}`; expected one of: \
+                 progress, checkin-show, checkin-off, checkin-pause"
+            ));
+            return None;
+        }
+    };
+    if choice.days.is_some() && !matches!(tool, Tool::CheckinPause { .. }) {
+        messages.push(format!(
+            "the choice \"{label}\" has `days`, which only `tool = \"checkin-pause\"` uses"
+        ));
+    }
+    Some(tool)
 }
 
 /// Reachability from `start`, and no circles of carry-on steps.

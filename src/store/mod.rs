@@ -8,6 +8,7 @@ pub mod checkins;
 mod conversations;
 mod events;
 pub mod flags;
+mod outbox;
 mod people;
 pub mod privacy;
 mod processed;
@@ -22,8 +23,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::crypto::{Cipher, DataKey, Field};
-use crate::engine::{Event, Outcome, State};
+use crate::engine::{Consent, Event, Outcome, State};
 
+pub use outbox::Unsent;
 pub use people::PersonId;
 
 /// The daily check-in flow, whose answers are also kept per day.
@@ -81,12 +83,21 @@ pub struct Applied {
     pub flag: Option<flags::Raised>,
     /// Check-ins paused by themselves since the person last wrote: say so.
     pub checkins_paused: Option<checkins::PauseReason>,
+    /// Replies from an earlier turn were still unsent when this one began
+    /// (a crash, or Discord refusing for longer than mend retried): send
+    /// them first.
+    pub unsent_before: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
     cipher: std::sync::Arc<Cipher>,
+    /// Write transactions take turns here, in arrival order. SQLite runs one
+    /// writer at a time anyway; left to its busy handler, a burst of writers
+    /// sleeps and retries, throughput collapses, and waiting for a pooled
+    /// connection can time out, which would cost someone their message.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -130,6 +141,7 @@ impl Store {
         Ok(Store {
             pool,
             cipher: std::sync::Arc::new(cipher),
+            writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -150,7 +162,7 @@ impl Store {
         now: Timestamp,
         decide: impl FnOnce(&State) -> Outcome,
     ) -> Result<Applied, StoreError> {
-        let applied = self.transact(external_id, None, now, decide).await?;
+        let applied = self.transact(external_id, None, None, now, decide).await?;
         Ok(applied.expect("an input without an event key is always applied"))
     }
 
@@ -164,39 +176,114 @@ impl Store {
         now: Timestamp,
         decide: impl FnOnce(&State) -> Outcome,
     ) -> Result<Option<Applied>, StoreError> {
-        self.transact(external_id, Some(event_key), now, decide)
+        self.transact(external_id, Some(event_key), None, now, decide)
             .await
+    }
+
+    /// Like [`Store::apply_once`], and the turn's replies are kept in the
+    /// outbox, in the same transaction, until [`Store::sent`] says they went
+    /// out to `address`. A crash in between loses no reply.
+    pub async fn apply_once_to(
+        &self,
+        external_id: &str,
+        event_key: &str,
+        address: &str,
+        now: Timestamp,
+        decide: impl FnOnce(&State) -> Outcome,
+    ) -> Result<Option<Applied>, StoreError> {
+        self.transact(external_id, Some(event_key), Some(address), now, decide)
+            .await
+    }
+
+    /// A person's replies still waiting to be sent, oldest first.
+    pub async fn unsent(&self, external_id: &str) -> Result<Vec<Unsent>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        match people::find(&mut conn, external_id).await? {
+            Some(person) => outbox::unsent(&mut conn, &self.cipher, person).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The replies of `event_key` went out (or never can): forget them.
+    pub async fn sent(&self, event_key: &str) -> Result<(), StoreError> {
+        self.sent_all(&[event_key.to_owned()]).await
+    }
+
+    /// [`Store::sent`] for many events at once: one write for a batch, so
+    /// clearing the outbox does not cost a commit per message.
+    pub async fn sent_all(&self, event_keys: &[String]) -> Result<(), StoreError> {
+        if event_keys.is_empty() {
+            return Ok(());
+        }
+        let _turn = self.writer.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        outbox::sent_all(&mut tx, event_keys).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// People with replies waiting to be sent, by external id.
+    pub async fn waiting(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        outbox::waiting(&mut conn).await
     }
 
     async fn transact(
         &self,
         external_id: &str,
         event_key: Option<&str>,
+        address: Option<&str>,
         now: Timestamp,
         decide: impl FnOnce(&State) -> Outcome,
     ) -> Result<Option<Applied>, StoreError> {
-        // IMMEDIATE takes the write lock up front, so two writers wait for
-        // each other (busy timeout) instead of failing on a lock upgrade.
+        let _turn = self.writer.lock().await;
+        // IMMEDIATE takes the write lock up front, so a writer from another
+        // process waits (busy timeout) instead of failing on a lock upgrade.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(key) = event_key
             && !processed::record(&mut tx, key, now).await?
         {
             return Ok(None);
         }
-        let (person, profile) = people::enter(&mut tx, external_id, now).await?;
-        let before = load_rest(&mut tx, &self.cipher, person, profile).await?;
+        let entered = people::enter(&mut tx, external_id, now).await?;
+        let person = entered.id;
+        // Nothing is kept before consent, and declining clears it all; most
+        // people have written no answer, and need no second read.
+        let answers = if entered.has_answers && entered.profile.consent == Consent::Given {
+            answers::all(&mut tx, &self.cipher, person).await?
+        } else {
+            Default::default()
+        };
+        let before = assemble(entered.profile, entered.place, answers);
         let outcome = decide(&before);
         save(&mut tx, &self.cipher, person, &before, &outcome, now).await?;
         let flag = match &outcome.flag {
             Some(hit) => Some(flags::raise(&mut tx, &self.cipher, person, hit, now).await?),
             None => None,
         };
-        let checkins_paused = checkins::take_pause_notice(&mut tx, person).await?;
+        if let (Some(key), Some(address)) = (event_key, address) {
+            outbox::put(
+                &mut tx,
+                &self.cipher,
+                person,
+                key,
+                address,
+                &outcome.replies,
+                now,
+            )
+            .await?;
+        }
+        let checkins_paused = if entered.pause_notice {
+            checkins::take_pause_notice(&mut tx, person).await?
+        } else {
+            None
+        };
         tx.commit().await?;
         Ok(Some(Applied {
             outcome,
             flag,
             checkins_paused,
+            unsent_before: entered.unsent,
         }))
     }
 
@@ -239,6 +326,7 @@ impl Store {
         due_date: jiff::civil::Date,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        let _turn = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let person = people::find_or_create(&mut tx, external_id, now).await?;
         let time = schedule.time.strftime("%H:%M").to_string();
@@ -318,6 +406,7 @@ impl Store {
         by: privacy::ErasedBy,
         now: Timestamp,
     ) -> Result<Option<privacy::Erased>, StoreError> {
+        let _turn = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let erased = privacy::erase(&mut tx, &self.cipher, external_id, by, now).await?;
         tx.commit().await?;
@@ -335,6 +424,7 @@ impl Store {
         const BATCH: i64 = 100;
         let mut all = Vec::new();
         loop {
+            let _turn = self.writer.lock().await;
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let ids = privacy::inactive(&mut tx, cutoff, BATCH).await?;
             for id in &ids {
@@ -350,10 +440,13 @@ impl Store {
         }
     }
 
-    /// Forgets applied-event ids older than `cutoff` (see `processed::prune`).
+    /// Forgets applied-event ids, and replies that could not be sent,
+    /// older than `cutoff` (see `processed::prune`).
     pub async fn prune_processed(&self, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let _turn = self.writer.lock().await;
         let mut conn = self.pool.acquire().await?;
-        processed::prune(&mut conn, cutoff).await
+        let unsent = outbox::prune(&mut conn, cutoff).await?;
+        Ok(processed::prune(&mut conn, cutoff).await? + unsent)
     }
 
     /// Re-seals everything under `new` and binds the database to it, in one
@@ -377,28 +470,30 @@ async fn load(
     person: PersonId,
 ) -> Result<State, StoreError> {
     let profile = people::profile(conn, person).await?;
-    load_rest(conn, cipher, person, profile).await
+    let place = conversations::get(conn, person).await?;
+    let answers = answers::all(conn, cipher, person).await?;
+    Ok(assemble(profile, place, answers))
 }
 
-/// A person's state, given their profile already read.
-async fn load_rest(
-    conn: &mut SqliteConnection,
-    cipher: &Cipher,
-    person: PersonId,
+/// A person's state from what the tables hold: their profile, their place
+/// and whether they paused there, and their kept answers.
+fn assemble(
     profile: people::Profile,
-) -> Result<State, StoreError> {
-    let (place, paused) = match conversations::get(conn, person).await? {
+    place: Option<(crate::engine::Place, bool)>,
+    answers: std::collections::BTreeMap<(String, String), String>,
+) -> State {
+    let (place, paused) = match place {
         Some((place, paused)) => (Some(place), paused),
         None => (None, false),
     };
-    Ok(State {
+    State {
         consent: profile.consent,
         situation: profile.situation,
         crisis_replied_at: profile.crisis_replied_at,
         place,
         paused,
-        answers: answers::all(conn, cipher, person).await?,
-    })
+        answers,
+    }
 }
 
 async fn save(

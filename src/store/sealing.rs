@@ -18,7 +18,7 @@ struct Sealed {
     update: &'static str,
 }
 
-const SEALED: [Sealed; 4] = [
+const SEALED: [Sealed; 5] = [
     Sealed {
         table: "answers",
         column: "value",
@@ -46,6 +46,13 @@ const SEALED: [Sealed; 4] = [
         field: Field::FlagNote,
         select: "SELECT rowid, person_id, note FROM flags WHERE note IS NOT NULL",
         update: "UPDATE flags SET note = ? WHERE rowid = ?",
+    },
+    Sealed {
+        table: "outbox",
+        column: "reply",
+        field: Field::Outbox,
+        select: "SELECT rowid, person_id, reply FROM outbox",
+        update: "UPDATE outbox SET reply = ? WHERE rowid = ?",
     },
 ];
 

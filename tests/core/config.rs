@@ -93,6 +93,17 @@ fn a_bad_value_names_the_file_line_and_key() {
         err.contains("`database.busy_timeout_ms` must be more than 0"),
         "{err}"
     );
+
+    let err = Config::parse(
+        "[discord]\nrequest_timeout_secs = 0\n",
+        Path::new("my.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("`discord.request_timeout_secs` must be more than 0"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -24,14 +24,19 @@ pub fn test_key() -> mend::crypto::DataKey {
 /// A fresh database file in its own folder (dropped with the folder).
 pub async fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        &dir.path().join("mend.sqlite"),
+    let store = open_in(dir.path()).await;
+    (dir, store)
+}
+
+/// The store in `dir` (made by [`temp_store`]), opened again.
+pub async fn open_in(dir: &Path) -> Store {
+    Store::open(
+        &dir.join("mend.sqlite"),
         &StoreOptions::default(),
         &test_key(),
     )
     .await
-    .unwrap();
-    (dir, store)
+    .unwrap()
 }
 
 /// The smallest valid pair of flows, for tests to add a broken file to.

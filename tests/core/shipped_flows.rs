@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use mend::engine::{self, Consent, Input, Outcome, Place, State};
-use mend::flows::{Action, MENU, Script, Situation, Target, WELCOME};
+use mend::engine::{self, Consent, Input, Outcome, Place, State, Task};
+use mend::flows::{Action, MENU, Script, Situation, Target, Tool, WELCOME};
 use mend::referrals::Reply;
 
 use crate::helpers::{assert_links, shipped};
@@ -196,7 +196,7 @@ fn the_guides_flows_are_all_there() {
 fn flows_speak_differently_to_the_hurt_and_to_those_who_caused_it() {
     let script = shipped();
     for flow in script.flows() {
-        if [MENU, WELCOME, "daily"].contains(&flow.id.as_str()) {
+        if [MENU, WELCOME, "daily", "checkins"].contains(&flow.id.as_str()) {
             continue;
         }
         let hurt = flow
@@ -268,4 +268,81 @@ fn the_embedded_flows_are_the_shipped_files() {
             .collect::<Vec<_>>()
     };
     assert_eq!(ids(&embedded), ids(&on_disk));
+}
+
+#[test]
+fn the_menu_reaches_check_in_settings_and_progress() {
+    let script = shipped();
+    let menu = script.flow(MENU).unwrap();
+    let tools: Vec<Tool> = menu
+        .steps
+        .iter()
+        .flat_map(|s| s.choices())
+        .filter_map(|c| c.tool)
+        .collect();
+    assert_eq!(tools, [Tool::Progress]);
+    let settings = script.flow("checkins").expect("the check-in settings flow");
+    let mut offered: Vec<&str> = settings
+        .steps
+        .iter()
+        .flat_map(|s| s.choices().iter().filter_map(|c| c.tool).chain(s.tool))
+        .map(Tool::name)
+        .collect();
+    offered.sort();
+    offered.dedup();
+    assert_eq!(
+        offered,
+        [
+            "checkin-off",
+            "checkin-on",
+            "checkin-pause",
+            "checkin-show",
+            "progress"
+        ]
+    );
+}
+
+#[test]
+fn a_tool_is_handed_to_the_edge_and_the_flow_carries_on() {
+    let script = shipped();
+    let mut state = person(Consent::Given, Some(Situation::Hurt));
+    state.place = Some(Place {
+        flow: MENU.into(),
+        step: "pick".into(),
+    });
+    let outcome = engine::handle(
+        &script,
+        &state,
+        &Input::Text("How my check-ins have gone".into()),
+    );
+    assert_eq!(outcome.tasks, [Task::Progress]);
+    assert_eq!(outcome.state.place, state.place, "back at the menu");
+    assert!(
+        outcome.replies[0]
+            .text()
+            .starts_with("What would help right now?")
+    );
+
+    let outcome = engine::handle(&script, &state, &Input::Begin("checkins".into()));
+    assert!(outcome.tasks.is_empty(), "opening the flow changes nothing");
+    let outcome = engine::handle(&script, &outcome.state, &Input::Text("1".into()));
+    assert!(outcome.tasks.is_empty());
+    let typed = "20:30 Europe/London";
+    let after = engine::handle(&script, &outcome.state, &Input::Text(typed.into()));
+    assert_eq!(after.tasks, [Task::CheckinOn { when: typed.into() }]);
+    assert!(
+        after.state.answers.values().all(|a| a != typed),
+        "a setting is not kept as an answer"
+    );
+    assert_eq!(
+        after.replies[0].text(),
+        "Anything else about your check-ins?"
+    );
+
+    let paused = engine::handle(&script, &after.state, &Input::Text("3".into()));
+    assert_eq!(paused.tasks, [Task::CheckinPause { days: 7 }]);
+    // "Never mind" at the question changes nothing.
+    let asked = engine::handle(&script, &after.state, &Input::Text("1".into()));
+    let never = engine::handle(&script, &asked.state, &Input::Text("never mind".into()));
+    assert!(never.tasks.is_empty());
 }

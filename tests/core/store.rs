@@ -207,3 +207,113 @@ async fn many_inputs_at_once_are_all_applied() {
         assert_eq!(kinds.iter().filter(|k| *k == "flow_started").count(), 1);
     }
 }
+
+#[tokio::test]
+async fn replies_wait_in_the_outbox_sealed_until_sent_and_go_with_the_person() {
+    let (dir, store) = temp_store().await;
+    let script = shipped();
+    let now = Timestamp::now();
+    let person = "discord:42";
+    let apply = |key: &'static str, input: Input| {
+        let script = script.clone();
+        let store = store.clone();
+        async move {
+            store
+                .apply_once_to(person, key, "9001", now, |state| {
+                    engine::handle(&script, state, &input)
+                })
+                .await
+                .unwrap()
+                .expect("applied")
+        }
+    };
+    let first = apply("message:1", Input::Text("hello".into())).await;
+    assert!(!first.unsent_before);
+
+    // Kept in order, with their choices, until sent.
+    let unsent = store.unsent(person).await.unwrap();
+    assert_eq!(unsent.len(), first.outcome.replies.len());
+    for (position, (kept, reply)) in unsent.iter().zip(&first.outcome.replies).enumerate() {
+        assert_eq!(kept.reply, *reply);
+        assert_eq!(
+            (kept.event_key.as_str(), kept.address.as_str()),
+            ("message:1", "9001")
+        );
+        assert_eq!(kept.position, position);
+    }
+    // Sealed: a reply's words are not in the file.
+    store.close().await;
+    let raw = std::fs::read(dir.path().join("mend.sqlite")).unwrap();
+    let wal = std::fs::read(dir.path().join("mend.sqlite-wal")).unwrap_or_default();
+    let words = &first.outcome.replies[0].text()[..40];
+    for bytes in [&raw, &wal] {
+        assert!(
+            !bytes.windows(words.len()).any(|w| w == words.as_bytes()),
+            "a reply's words are in the database file"
+        );
+    }
+    let store = crate::helpers::open_in(dir.path()).await;
+
+    // The next turn learns that an earlier one is still unsent.
+    let second = store
+        .apply_once_to(person, "message:2", "9001", now, |state| {
+            engine::handle(&script, state, &Input::Text("help".into()))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(second.unsent_before);
+    assert_eq!(store.waiting().await.unwrap(), [person]);
+    store.sent("message:1").await.unwrap();
+    let left = store.unsent(person).await.unwrap();
+    assert!(left.iter().all(|u| u.event_key == "message:2"));
+
+    // Erasing the person erases what waits for them.
+    store
+        .forget(person, mend::store::privacy::ErasedBy::Person, now)
+        .await
+        .unwrap();
+    assert!(store.waiting().await.unwrap().is_empty());
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
+/// A person's unsent replies as (event, position, reply).
+async fn unsent(store: &Store, person: &str) -> Vec<(String, usize, mend::referrals::Reply)> {
+    store
+        .unsent(person)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.event_key, u.position, u.reply))
+        .collect()
+}
+
+#[tokio::test]
+async fn replies_waiting_to_be_sent_survive_a_key_rotation() {
+    let (dir, store) = temp_store().await;
+    let script = shipped();
+    let now = Timestamp::now();
+    store
+        .apply_once_to("discord:7", "message:1", "9001", now, |state| {
+            engine::handle(&script, state, &Input::Text("hello".into()))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let before = unsent(&store, "discord:7").await;
+    assert!(!before.is_empty());
+    let new = mend::crypto::DataKey::generate();
+    let path = dir.path().join("mend.sqlite");
+    store.rotate_key(&new, &path).await.unwrap();
+    store.close().await;
+
+    let store = Store::open(&path, &StoreOptions::default(), &new)
+        .await
+        .unwrap();
+    let after = unsent(&store, "discord:7").await;
+    assert_eq!(after, before);
+}

@@ -368,3 +368,51 @@ fn recorded_choices_need_a_name_and_values() {
         &["saves `scale` but none of its choices has a `value`"],
     );
 }
+
+#[test]
+fn tools_are_checked_by_name_place_and_days() {
+    let choice = |extra: &str| {
+        flow(&format!(
+            "[[steps]]\nid = \"a\"\nsay = \"Which?\"\nchoices = [{{ label = \"Go\", next = \"a\"{extra} }}]\n"
+        ))
+    };
+    let cases = [
+        (
+            choice(", tool = \"teleport\""),
+            "uses the unknown tool `teleport`; expected one of: progress, checkin-show, checkin-off, checkin-pause",
+        ),
+        (
+            choice(", tool = \"checkin-pause\""),
+            "pauses check-ins but says not for how long; add `days = 7` (1 to 60)",
+        ),
+        (
+            choice(", tool = \"checkin-pause\", days = 90"),
+            "pauses check-ins for 90 days; expected 1 to 60",
+        ),
+        (
+            choice(", days = 3"),
+            "has `days`, which only `tool = \"checkin-pause\"` uses",
+        ),
+        (
+            choice(", tool = \"checkin-on\""),
+            "uses `checkin-on`, which needs a written time and zone; put it on an `ask` step instead",
+        ),
+        (
+            flow("[[steps]]\nid = \"a\"\nsay = \"Bye.\"\ntool = \"checkin-on\"\nend = true\n"),
+            "`tool = \"checkin-on\"` takes the person's written answer, so the step needs an `ask`",
+        ),
+        (
+            flow(
+                "[[steps]]\nid = \"a\"\nsay = \"When?\"\nask = \"when\"\ntool = \"progress\"\nnext = \"b\"\n\n[[steps]]\nid = \"b\"\nsay = \"Bye.\"\nend = true\n",
+            ),
+            "a step's `tool` can only be `checkin-on`, not `progress`",
+        ),
+    ];
+    for (text, expected) in cases {
+        let message = problems("broken.toml", &text);
+        assert_names(
+            &message,
+            &["broken.toml", "flow `broken`", "step `a`", expected],
+        );
+    }
+}

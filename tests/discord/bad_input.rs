@@ -6,22 +6,10 @@ use serde_json::{Value, json};
 
 use crate::fake::FakeDiscord;
 use crate::helpers::{
-    Mend, Person, T, assert_every_message_is_safe, buttons, config, logs, temp_db,
+    Mend, Person, T, assert_every_message_is_safe, buttons, config, logs, temp_db, until,
 };
 
 const KIM: u64 = 450_000_000_000_000_001;
-
-/// Polls `ready` (which may ask the fake) until it holds.
-async fn until(what: &str, ready: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + T;
-    while !ready() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
 
 fn table() -> Vec<(&'static str, String)> {
     vec![

@@ -243,6 +243,10 @@ pub enum Fault {
     /// Carry the request out as usual, then answer with this status anyway, as when Discord
     /// did the work but the answer was lost (a 500 from a proxy, a dropped connection).
     AppliedThenStatus(u16),
+    /// Carry the request out as usual, then keep silent this long before
+    /// answering, as when Discord is slow: a client with a shorter timeout
+    /// gives up on a request that did in fact succeed.
+    AppliedThenSilence(std::time::Duration),
 }
 
 impl Fault {
@@ -539,6 +543,13 @@ impl FakeDiscord {
     /// Every REST request so far, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.lock().requests.clone()
+    }
+
+    /// The REST requests from index `start` on: cheap to poll when many
+    /// thousands have been recorded (the load bench).
+    pub fn requests_from(&self, start: usize) -> Vec<Recorded> {
+        let inner = self.inner.lock();
+        inner.requests.get(start..).unwrap_or_default().to_vec()
     }
 
     /// Forget recorded requests (stored messages etc. stay).
@@ -1104,6 +1115,8 @@ struct St {
     guild_default_channel: HashMap<u64, u64>,
     roles: HashMap<(u64, u64), Vec<u64>>,
     messages: HashMap<u64, Value>,
+    /// The bot's messages by (channel, nonce), for `enforce_nonce`.
+    nonces: HashMap<(u64, String), u64>,
     interactions: HashMap<u64, InteractionRec>,
     interaction_by_token: HashMap<String, u64>,
     global_commands: Vec<Value>,
@@ -1126,6 +1139,7 @@ impl St {
             guild_default_channel: HashMap::new(),
             roles: HashMap::new(),
             messages: HashMap::new(),
+            nonces: HashMap::new(),
             interactions: HashMap::new(),
             interaction_by_token: HashMap::new(),
             global_commands: Vec::new(),
@@ -1736,6 +1750,8 @@ fn fault_reply(fault: &Fault) -> Reply {
         } => Reply::error(*status, *code, message),
         Fault::Respond { status, body } => Reply::json(*status, body.clone()),
         Fault::AppliedThenStatus(status) => fault_reply(&Fault::Status(*status)),
+        // Carried out by the handler; answered late, not differently.
+        Fault::AppliedThenSilence(_) => Reply::no_content(),
     }
 }
 
@@ -1755,7 +1771,7 @@ async fn rest_handler(
         .to_string();
     let parsed = parse_body(&content_type, &body);
 
-    let (reply, faulted) = {
+    let (reply, faulted, silence) = {
         let mut st = inner.lock();
         let authorized = headers
             .get("authorization")
@@ -1766,7 +1782,12 @@ async fn rest_handler(
             Some(Fault::AppliedThenStatus(status)) => Some(*status),
             _ => None,
         };
-        let (reply, faulted) = if let Some(fault) = fault.filter(|_| applied_then.is_none()) {
+        let silence = match &fault {
+            Some(Fault::AppliedThenSilence(pause)) => Some(*pause),
+            _ => None,
+        };
+        let carried_out = applied_then.is_some() || silence.is_some();
+        let (reply, faulted) = if let Some(fault) = fault.filter(|_| !carried_out) {
             (fault_reply(&fault), true)
         } else if !authorized && path.starts_with("/api/") && path != "/api/v10/gateway" {
             // Like Discord, everything but GET /gateway needs `Authorization: Bot <token>`.
@@ -1788,7 +1809,7 @@ async fn rest_handler(
         };
         let (reply, faulted) = match applied_then {
             Some(status) => (fault_reply(&Fault::Status(status)), true),
-            None => (reply, faulted),
+            None => (reply, faulted || silence.is_some()),
         };
         st.requests.push(Recorded {
             method: method.as_str().to_string(),
@@ -1804,9 +1825,12 @@ async fn rest_handler(
             matched: reply.matched,
             faulted,
         });
-        (reply, faulted)
+        (reply, faulted, silence)
     };
     inner.changed.notify_waiters();
+    if let Some(pause) = silence {
+        tokio::time::sleep(pause).await;
+    }
     if !reply.matched {
         tracing::warn!(target: "fake_discord", "unknown route {method} {path} (answered 404)");
     } else if faulted {
@@ -1979,13 +2003,10 @@ fn route(
             // Like Discord: with enforce_nonce, a nonce already used in this channel by the
             // same author returns the message it made instead of making another.
             let nonce = body.get("nonce").filter(|n| !n.is_null()).cloned();
+            let nonce_key = nonce.as_ref().map(|n| (channel_id, n.to_string()));
             if body["enforce_nonce"] == true
-                && let Some(nonce) = &nonce
-                && let Some(existing) = st.messages.values().find(|m| {
-                    m["channel_id"] == c.to_string().as_str()
-                        && m["nonce"] == *nonce
-                        && m["author"]["id"] == st.bot_id.to_string().as_str()
-                })
+                && let Some(key) = &nonce_key
+                && let Some(existing) = st.nonces.get(key).and_then(|id| st.messages.get(id))
             {
                 return Reply::ok(existing.clone());
             }
@@ -2003,6 +2024,11 @@ fn route(
                         msg["message_reference"] = json!({
                             "type": 0, "message_id": referenced["id"], "channel_id": c,
                         });
+                    }
+                    if let Some(key) = nonce_key
+                        && let Some(id) = sf(&msg["id"])
+                    {
+                        st.nonces.insert(key, id);
                     }
                     store_and_echo(st, msg.clone(), true);
                     Reply::ok(msg)

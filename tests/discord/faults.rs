@@ -7,7 +7,7 @@ use mend::engine::{self, Input};
 use serde_json::Value;
 
 use crate::fake::{FakeDiscord, Fault};
-use crate::helpers::{Mend, Person, T, assert_every_message_is_safe, config, temp_db};
+use crate::helpers::{Mend, Person, T, assert_every_message_is_safe, config, temp_db, until};
 
 const ALI: u64 = 490_000_000_000_000_001;
 
@@ -78,10 +78,12 @@ async fn the_gateway_dropping_reconnecting_or_invalidating_loses_no_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rest_errors_are_retried_when_safe_and_each_reply_arrives_once() {
+async fn rest_errors_are_retried_when_safe_held_through_an_outage_and_each_reply_arrives_once() {
     let fake = FakeDiscord::start().await;
     let (_dir, db) = temp_db();
-    let mend = Mend::start(&fake, config(&fake, &db)).await;
+    let mut config = config(&fake, &db);
+    config.discord.request_timeout_secs = 1;
+    let mend = Mend::start(&fake, config).await;
     let mut ali = Person::new(&fake, ALI);
     ali.say("hello").await;
     let dm = ali.channel;
@@ -114,23 +116,44 @@ async fn rest_errors_are_retried_when_safe_and_each_reply_arrives_once() {
     let expected = engine::handle(ali.script(), &ali.expected, &Input::Text("menu".into()));
     fake.send_dm(ALI, "menu");
     ali.expected = expected.state;
-    let deadline = tokio::time::Instant::now() + T;
-    while posts(&fake)[before..]
-        .iter()
-        .filter(|r| r.status == 200)
-        .count()
-        < expected.replies.len()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the retry never came"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    until("the retry", || {
+        posts(&fake)[before..]
+            .iter()
+            .filter(|r| r.status == 200)
+            .count()
+            >= expected.replies.len()
+    })
+    .await;
     let shown: Vec<Value> = ali.sent()[shown_before..].to_vec();
     crate::helpers::assert_matches(&shown, &expected.replies);
     let statuses: Vec<u16> = posts(&fake)[before..].iter().map(|r| r.status).collect();
     assert_eq!(statuses[0], 502, "{statuses:?}");
+
+    // Discord is slow: it makes the message but answers only after mend has
+    // given up waiting (1 s here). The retry carries the same nonce, so the
+    // person still sees each reply once.
+    let before = posts(&fake).len();
+    let shown_before = ali.sent().len();
+    fake.fail_next(
+        "POST /channels/*/messages",
+        Fault::AppliedThenSilence(std::time::Duration::from_secs(3)),
+    );
+    let slow = engine::handle(ali.script(), &ali.expected, &Input::Text("help".into()));
+    fake.send_dm(ALI, "help");
+    ali.expected = slow.state;
+    until("the request that timed out to be tried again", || {
+        posts(&fake)[before..].len() > slow.replies.len()
+    })
+    .await;
+    let shown: Vec<Value> = ali.sent()[shown_before..].to_vec();
+    crate::helpers::assert_matches(&shown, &slow.replies);
+    let timed_out = &posts(&fake)[before];
+    assert!(timed_out.faulted, "the first attempt was the slow one");
+    assert_eq!(
+        posts(&fake)[before + 1].body["nonce"],
+        timed_out.body["nonce"],
+        "the retry is the same message"
+    );
 
     // A refusal is never retried: one attempt, and mend carries on.
     let before = posts(&fake).len();
@@ -162,6 +185,38 @@ async fn rest_errors_are_retried_when_safe_and_each_reply_arrives_once() {
         statuses[1..].iter().all(|s| *s == 200),
         "the refused message was not tried again: {statuses:?}"
     );
+
+    // An outage longer than mend's retries: the reply waits in the outbox
+    // and goes out with the next turn, first and once.
+    for _ in 0..4 {
+        fake.fail_next("POST /channels/*/messages", Fault::Status(503));
+    }
+    let held = engine::handle(ali.script(), &ali.expected, &Input::Text("menu".into()));
+    ali.expected = held.state.clone();
+    let before = ali.sent().len();
+    fake.send_dm(ALI, "menu");
+    fake.wait_for(
+        |reqs| reqs.iter().filter(|r| r.status == 503).count() == 4,
+        T,
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(ali.sent().len(), before, "nothing got through the outage");
+    let next = engine::handle(
+        ali.script(),
+        &ali.expected,
+        &Input::Text("resources".into()),
+    );
+    ali.expected = next.state.clone();
+    fake.send_dm(ALI, "resources");
+    let got = ali
+        .wait_messages(before, held.replies.len() + next.replies.len())
+        .await;
+    let mut owed = held.replies.clone();
+    owed.extend(next.replies.iter().cloned());
+    crate::helpers::assert_matches(&got, &owed);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(ali.sent().len(), before + owed.len(), "nothing twice");
 
     assert_every_message_is_safe(&fake);
     mend.stop().await.unwrap();

@@ -297,25 +297,23 @@ impl<'a> Person<'a> {
     }
 
     /// Waits for `count` messages from mend in this DM, beyond `before`.
+    /// Counts messages the fake keeps, not requests: a retried send that
+    /// Discord recognises by its nonce makes no second message.
     pub async fn wait_messages(&self, before: usize, count: usize) -> Vec<Value> {
-        let channel = self.channel.to_string();
-        let path = format!("/channels/{channel}/messages");
-        self.fake
-            .wait_for(
-                |reqs| {
-                    reqs.iter()
-                        .filter(|r| {
-                            r.method == "POST"
-                                && r.path.ends_with(&path)
-                                && (200..300).contains(&r.status)
-                        })
-                        .count()
-                        >= before + count
-                },
-                T,
-            )
-            .await;
-        self.sent()[before..].to_vec()
+        let deadline = tokio::time::Instant::now() + T;
+        loop {
+            let sent = self.sent();
+            if sent.len() >= before + count {
+                return sent[before..].to_vec();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {count} messages after {before}; mend sent {}:\n{}",
+                sent.len(),
+                self.fake.dump()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     fn predict(&mut self, input: &Input) -> Vec<Reply> {
@@ -387,4 +385,17 @@ pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mend.sqlite");
     (dir, path)
+}
+
+/// Polls `ready` (which may itself ask the fake) until it holds. The fake's
+/// own `wait_for` holds its lock while testing, so it cannot be used for that.
+pub async fn until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + T;
+    while !ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -7,25 +7,12 @@ use serde_json::{Value, json};
 use crate::fake::FakeDiscord;
 use crate::helpers::{
     GUILD, Mend, Person, T, assert_every_message_is_safe, bot_messages, buttons, config, temp_db,
-    with_moderators,
+    until, with_moderators,
 };
 
 const SAM: u64 = 440_000_000_000_000_001;
 const DANGER: &str = "some nights I want to kill myself";
 const WRITTEN: &str = "RIVER-walk-every-sunday-morning";
-
-/// Polls `ready` (which may itself ask the fake) until it holds. The fake's
-/// own `wait_for` holds its lock while testing, so it cannot be used here.
-async fn until(what: &str, ready: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + T;
-    while !ready() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
 
 /// The messages mend puts in a person's DM after the first `before`,
 /// whether sent directly or as an interaction's answer.

@@ -1,0 +1,151 @@
+//! The `outbox` table: a turn's replies, written in the turn's transaction
+//! and deleted once the edge has sent them. Whatever a crash interrupts is
+//! still here, and is sent before anything newer for that person.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteConnection;
+
+use super::{PersonId, StoreError};
+use crate::crypto::{Cipher, Field};
+use crate::referrals::{ChoiceButton, Reply};
+
+/// A reply as kept: its words and its choices (the links are added again
+/// by [`Reply::new`], as on every reply).
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    text: String,
+    choices: Vec<(String, String)>,
+}
+
+/// A reply waiting to be sent.
+#[derive(Debug, Clone)]
+pub struct Unsent {
+    /// The event whose turn made it, for the send's idempotency key.
+    pub event_key: String,
+    /// Where the edge sends it.
+    pub address: String,
+    /// Its place among that turn's replies.
+    pub position: usize,
+    pub reply: Reply,
+}
+
+pub async fn put(
+    conn: &mut SqliteConnection,
+    cipher: &Cipher,
+    person: PersonId,
+    event_key: &str,
+    address: &str,
+    replies: &[Reply],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    if replies.is_empty() {
+        return Ok(());
+    }
+    let mut sealed = Vec::with_capacity(replies.len());
+    for reply in replies {
+        let kept = Kept {
+            text: reply.text().to_owned(),
+            choices: reply
+                .choices()
+                .iter()
+                .map(|c| (c.id.clone(), c.label.clone()))
+                .collect(),
+        };
+        let json = serde_json::to_string(&kept).map_err(|_| StoreError::Corrupt {
+            table: "outbox",
+            column: "reply",
+        })?;
+        sealed.push(cipher.seal(Field::Outbox, person.0, &json));
+    }
+    // One statement for the whole turn: each is a trip to sqlx's worker.
+    let mut insert = sqlx::QueryBuilder::new(
+        "INSERT INTO outbox (person_id, event_key, address, position, reply, created_at) ",
+    );
+    insert.push_values(
+        sealed.into_iter().enumerate(),
+        |mut row, (position, reply)| {
+            row.push_bind(person)
+                .push_bind(event_key)
+                .push_bind(address)
+                .push_bind(position as i64)
+                .push_bind(reply)
+                .push_bind(now.as_millisecond());
+        },
+    );
+    insert.build().execute(conn).await?;
+    Ok(())
+}
+
+/// A person's unsent replies, oldest first.
+pub async fn unsent(
+    conn: &mut SqliteConnection,
+    cipher: &Cipher,
+    person: PersonId,
+) -> Result<Vec<Unsent>, StoreError> {
+    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT event_key, address, position, reply FROM outbox WHERE person_id = ? ORDER BY id",
+    )
+    .bind(person)
+    .fetch_all(&mut *conn)
+    .await?;
+    let corrupt = || StoreError::Corrupt {
+        table: "outbox",
+        column: "reply",
+    };
+    rows.into_iter()
+        .map(|(event_key, address, position, sealed)| {
+            let json = cipher
+                .open(Field::Outbox, person.0, &sealed)
+                .map_err(|_| corrupt())?;
+            let kept: Kept = serde_json::from_str(&json).map_err(|_| corrupt())?;
+            let choices = kept
+                .choices
+                .into_iter()
+                .map(|(id, label)| ChoiceButton { id, label })
+                .collect();
+            Ok(Unsent {
+                event_key,
+                address,
+                position: usize::try_from(position).unwrap_or(0),
+                reply: Reply::new(kept.text, choices),
+            })
+        })
+        .collect()
+}
+
+/// The replies of these events have been sent (or never can be): one
+/// statement for a batch of up to 500.
+pub async fn sent_all(
+    conn: &mut SqliteConnection,
+    event_keys: &[String],
+) -> Result<(), StoreError> {
+    for chunk in event_keys.chunks(500) {
+        let mut delete = sqlx::QueryBuilder::new("DELETE FROM outbox WHERE event_key IN (");
+        let mut keys = delete.separated(", ");
+        for key in chunk {
+            keys.push_bind(key);
+        }
+        keys.push_unseparated(")");
+        delete.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// People with replies waiting, by their external id.
+pub async fn waiting(conn: &mut SqliteConnection) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT people.external_id FROM outbox JOIN people ON people.id = outbox.person_id",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Drops replies older than `cutoff`: after a week they would only confuse.
+pub async fn prune(conn: &mut SqliteConnection, cutoff: Timestamp) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM outbox WHERE created_at < ?")
+        .bind(cutoff.as_millisecond())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}

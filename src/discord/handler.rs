@@ -25,6 +25,7 @@ use crate::progress;
 use crate::referrals::Reply;
 use crate::scheduler::Clock;
 use crate::store::Store;
+use crate::store::flags::Raised;
 
 /// Discord's error code for "Cannot send messages to this user".
 pub(crate) const CANNOT_MESSAGE: isize = 50007;
@@ -390,24 +391,21 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
     let extra_key = format!("{}+", queued.key);
     let mut outgoing = Vec::new();
     let mut kept = false;
+    let mut raised = None;
     match result {
         Ok(Some(applied)) => {
             for event in &applied.outcome.events {
                 debug!(kind = event.kind(), flow = event.flow(), "event");
             }
-            if let Some(flag) = applied.flag {
+            if let Some(flag) = &applied.flag {
                 info!(flag = flag.id, new = flag.new, "crisis flag raised");
-                if let Some(moderators) = &bot.moderators {
-                    // The person's reply goes first; the notice follows at once.
-                    let (ctx, store, moderators) = (ctx.clone(), bot.store.clone(), *moderators);
-                    tokio::spawn(async move {
-                        moderation::announce(&ctx, &store, &moderators, flag).await;
-                    });
-                }
             }
+            raised = applied.flag;
             if applied.unsent_before && !flush(bot, ctx, user, Some(&queued.key)).await {
                 // Older replies could not go out yet; this turn's wait
-                // behind them in the outbox, so the order holds.
+                // behind them in the outbox, so the order holds. The
+                // moderators still hear at once.
+                announce(bot, ctx, raised).await;
                 return;
             }
             if let Some(reason) = applied.checkins_paused {
@@ -456,11 +454,23 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
             .unwrap_or_else(|e| e.into_inner())
             .push(queued.key.clone());
     }
+    // The person's reply goes first; the notice follows at once.
+    announce(bot, ctx, raised).await;
     debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         replies = outgoing.len(),
         "answered"
     );
+}
+
+/// Tells the moderators about a flag this turn raised or updated. Awaited
+/// in the person's turn, so their next message cannot update the flag
+/// before its notice exists (which would post a second notice, and ping
+/// twice, instead of editing the first).
+async fn announce(bot: &Bot, ctx: &Context, raised: Option<Raised>) {
+    if let (Some(flag), Some(moderators)) = (raised, &bot.moderators) {
+        moderation::announce(ctx, &bot.store, moderators, flag).await;
+    }
 }
 
 /// One message to send, with the nonce that makes it arrive once however

@@ -1,8 +1,9 @@
 //! Crisis messages on Discord, and the moderators' queue.
 
 use serde_json::json;
+use std::time::Duration;
 
-use crate::fake::FakeDiscord;
+use crate::fake::{FakeDiscord, Fault};
 use crate::helpers::{
     GUILD, MOD_ROLE, Mend, Person, T, assert_every_message_is_safe, bot_messages, buttons, config,
     temp_db, test_key, with_moderators,
@@ -245,6 +246,13 @@ async fn repeated_hits_honour_the_cooldown_and_update_one_flag() {
     let mend = Mend::start(&fake, with_moderators(config(&fake, &db), &fake, true)).await;
     let mod_channel = fake.guild_channel_id(GUILD);
     let alex = Person::new(&fake, ALEX);
+    // Discord takes its time answering the first notice, so the second hit
+    // arrives while it is in flight: it must still edit that one notice,
+    // not post (and ping) a second.
+    fake.fail_next(
+        &format!("POST /channels/{mod_channel}/messages"),
+        Fault::AppliedThenSilence(Duration::from_millis(1500)),
+    );
 
     fake.send_dm(ALEX, DANGER);
     let first = alex.wait_messages(0, 1).await;

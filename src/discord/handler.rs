@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serenity::all::{
     ChannelId, CommandInteraction, ComponentInteraction, Context, CreateAttachment,
-    CreateInteractionResponse, CreateInteractionResponseMessage, EventHandler, Interaction,
+    CreateInteractionResponse, CreateInteractionResponseMessage, EventHandler, Http, Interaction,
     Message, Ready, UserId,
 };
 use serenity::async_trait;
@@ -90,6 +90,8 @@ pub struct Bot {
     sent: std::sync::Mutex<Vec<String>>,
     /// Held while clearing, so whoever asks waits for a clearing under way.
     settling: tokio::sync::Mutex<()>,
+    /// Flag notices are posted one at a time.
+    announcing: moderation::AnnounceTurns,
 }
 
 impl Bot {
@@ -111,6 +113,14 @@ impl Bot {
             clock,
             sent: std::sync::Mutex::new(Vec::new()),
             settling: tokio::sync::Mutex::new(()),
+            announcing: moderation::AnnounceTurns::default(),
+        }
+    }
+
+    /// Posts the flag notices still owed (see [`moderation::announce_owed`]).
+    pub async fn announce_owed(&self, http: &Http) {
+        if let Some(moderators) = &self.moderators {
+            moderation::announce_owed(http, &self.store, moderators, &self.announcing).await;
         }
     }
 
@@ -469,7 +479,8 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
 /// twice, instead of editing the first).
 async fn announce(bot: &Bot, ctx: &Context, raised: Option<Raised>) {
     if let (Some(flag), Some(moderators)) = (raised, &bot.moderators) {
-        moderation::announce(ctx, &bot.store, moderators, flag).await;
+        let turns = &bot.announcing;
+        moderation::announce(&ctx.http, &bot.store, moderators, turns, flag.id).await;
     }
 }
 

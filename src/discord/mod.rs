@@ -153,6 +153,16 @@ pub async fn serve(
             }
         })
     };
+    let owed = {
+        let (bot, http) = (Arc::clone(&bot), Arc::clone(&client.http));
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(NOTICES_OWED_EVERY);
+            loop {
+                every.tick().await;
+                bot.announce_owed(&http).await;
+            }
+        })
+    };
     let shards = Arc::clone(&client.shard_manager);
     tokio::spawn(async move {
         shutdown.await;
@@ -172,12 +182,17 @@ pub async fn serve(
         warn!(people = bot.busy(), "stopped with replies still in flight");
     }
     settling.abort();
+    owed.abort();
     bot.settle().await;
     retention.abort();
     checkins.abort();
     info!("stopped");
     Ok(())
 }
+
+/// How often notices that could not be posted are tried again (and at
+/// start, for a flag raised just before mend stopped).
+const NOTICES_OWED_EVERY: Duration = Duration::from_secs(60);
 
 /// How long the ids of applied Discord events are kept to spot a
 /// redelivery; Discord redelivers within minutes, so a week is generous.

@@ -8,7 +8,7 @@ use serenity::all::{
     ActionRowComponent, ButtonStyle, ChannelId, CommandDataOptionValue, CommandInteraction,
     CommandOptionType, ComponentInteraction, Context, CreateActionRow, CreateAllowedMentions,
     CreateButton, CreateCommand, CreateCommandOption, CreateInputText, CreateInteractionResponse,
-    CreateInteractionResponseMessage, CreateMessage, CreateModal, EditMessage, GuildId,
+    CreateInteractionResponseMessage, CreateMessage, CreateModal, EditMessage, GuildId, Http,
     InputTextStyle, Member, MessageId, ModalInteraction, RoleId,
 };
 use tracing::{error, info, warn};
@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 use super::render::{link_row, no_mentions};
 use crate::config::Moderation as Settings;
 use crate::store::Store;
-use crate::store::flags::{self, Action, Flag, Raised, Refusal};
+use crate::store::flags::{self, Action, Flag, Refusal};
 
 /// Where flags go and who may handle them; only built when config names all three.
 #[derive(Debug, Clone, Copy)]
@@ -99,13 +99,24 @@ pub fn notice_buttons(flag: &Flag) -> Vec<CreateActionRow> {
     ]
 }
 
-/// Posts a new flag's notice, or edits the notice of an updated one.
-pub async fn announce(ctx: &Context, store: &Store, moderators: &Moderators, raised: Raised) {
-    let flag = match flags::get(store.pool(), store.cipher(), raised.id).await {
+/// Posts a flag's notice, or edits it when there is one already.
+///
+/// Announcements take turns (a person's turn and [`announce_owed`] may both
+/// reach the same flag), and each reads the flag afresh, so the second edits
+/// what the first posted instead of posting, and pinging, again.
+pub async fn announce(
+    http: &Http,
+    store: &Store,
+    moderators: &Moderators,
+    turns: &AnnounceTurns,
+    id: i64,
+) {
+    let _turn = turns.0.lock().await;
+    let flag = match flags::get(store.pool(), store.cipher(), id).await {
         Ok(Some(flag)) => flag,
         Ok(None) => return,
         Err(err) => {
-            error!(flag = raised.id, error = %err, "could not read a flag to announce");
+            error!(flag = id, error = %err, "could not read a flag to announce");
             return;
         }
     };
@@ -113,7 +124,7 @@ pub async fn announce(ctx: &Context, store: &Store, moderators: &Moderators, rai
         flag.notice_channel.as_deref(),
         flag.notice_message.as_deref(),
     );
-    if let (false, Some(channel), Some(message)) = (raised.new, notice.0, notice.1)
+    if let (Some(channel), Some(message)) = notice
         && let (Ok(channel), Ok(message)) = (channel.parse::<u64>(), message.parse::<u64>())
     {
         let edit = EditMessage::new()
@@ -121,7 +132,7 @@ pub async fn announce(ctx: &Context, store: &Store, moderators: &Moderators, rai
             .components(notice_buttons(&flag))
             .allowed_mentions(no_mentions());
         if let Err(err) = ChannelId::new(channel)
-            .edit_message(&ctx.http, MessageId::new(message), edit)
+            .edit_message(http, MessageId::new(message), edit)
             .await
         {
             warn!(flag = flag.id, error = %err, "could not update a flag notice");
@@ -142,7 +153,7 @@ pub async fn announce(ctx: &Context, store: &Store, moderators: &Moderators, rai
         .content(content)
         .components(notice_buttons(&flag))
         .allowed_mentions(mentions);
-    match moderators.channel.send_message(&ctx.http, message).await {
+    match moderators.channel.send_message(http, message).await {
         Ok(sent) => {
             info!(flag = flag.id, "flag notice posted");
             let stored = flags::set_notice(
@@ -156,7 +167,39 @@ pub async fn announce(ctx: &Context, store: &Store, moderators: &Moderators, rai
                 error!(flag = flag.id, error = %err, "could not remember a flag notice");
             }
         }
-        Err(err) => error!(flag = flag.id, error = %err, "could not post a flag notice"),
+        Err(err) => error!(
+            flag = flag.id,
+            error = %err,
+            "could not post a flag notice; it will be tried again"
+        ),
+    }
+}
+
+/// Held while a notice is posted or edited; see [`announce`].
+#[derive(Debug, Default)]
+pub struct AnnounceTurns(tokio::sync::Mutex<()>);
+
+/// Posts the notices still owed: open and claimed flags from Discord whose
+/// notice was never posted, because Discord failed the post or mend
+/// stopped between raising the flag and announcing it.
+pub async fn announce_owed(
+    http: &Http,
+    store: &Store,
+    moderators: &Moderators,
+    turns: &AnnounceTurns,
+) {
+    let owed = match flags::active(store.pool(), store.cipher()).await {
+        Ok(active) => active
+            .into_iter()
+            .filter(|f| f.notice_message.is_none() && f.person.starts_with("discord:")),
+        Err(err) => {
+            warn!(error = %err, "could not read flags to find notices owed");
+            return;
+        }
+    };
+    for flag in owed {
+        info!(flag = flag.id, "posting a notice still owed");
+        announce(http, store, moderators, turns, flag.id).await;
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::fake::{FakeDiscord, Fault};
 use crate::helpers::{
     GUILD, MOD_ROLE, Mend, Person, T, assert_every_message_is_safe, bot_messages, buttons, config,
-    temp_db, test_key, with_moderators,
+    temp_db, test_key, until, with_moderators,
 };
 
 const ALEX: u64 = 410_000_000_000_000_001;
@@ -302,4 +302,67 @@ async fn repeated_hits_honour_the_cooldown_and_update_one_flag() {
     );
     assert_eq!(flag_row(&db).await.2, 2);
     mend.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_discord_refused_is_posted_when_mend_starts_again() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let config = with_moderators(config(&fake, &db), &fake, true);
+    let mend = Mend::start(&fake, config.clone()).await;
+    let mod_channel = fake.guild_channel_id(GUILD);
+    let notices = || {
+        fake.messages_sent()
+            .into_iter()
+            .filter(|r| r.path.contains(&mod_channel.to_string()))
+            .count()
+    };
+    let alex = Person::new(&fake, ALEX);
+    fake.fail_next(
+        &format!("POST /channels/{mod_channel}/messages"),
+        Fault::Status(500),
+    );
+
+    fake.send_dm(ALEX, DANGER);
+    alex.wait_messages(0, 1).await;
+    let refused = format!("/channels/{mod_channel}/messages");
+    fake.wait_for(
+        |reqs| {
+            reqs.iter()
+                .any(|r| r.path.ends_with(&refused) && r.status == 500)
+        },
+        T,
+    )
+    .await;
+    assert_eq!(notices(), 0, "Discord refused the notice");
+    assert_eq!(flag_row(&db).await.1, "open", "the flag is kept");
+    mend.stop().await.unwrap();
+
+    // Started again, mend posts what it still owes the moderators, once.
+    let mend = Mend::start(&fake, config).await;
+    until("the notice owed", || notices() == 1).await;
+    let notice = fake
+        .messages_sent()
+        .into_iter()
+        .find(|r| r.path.contains(&mod_channel.to_string()))
+        .unwrap();
+    let content = notice.body["content"].as_str().unwrap();
+    assert!(content.starts_with(&format!("<@&{MOD_ROLE}>")), "{content}");
+    assert_eq!(
+        notice.body["allowed_mentions"]["roles"],
+        json!([MOD_ROLE.to_string()])
+    );
+    let stored: Option<String> = {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT notice_message FROM flags")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(stored.as_deref(), notice.response["id"].as_str());
+    mend.stop().await.unwrap();
+    assert_eq!(notices(), 1, "posted once");
+    assert_every_message_is_safe(&fake);
 }

@@ -69,10 +69,7 @@ async fn press_label(fake: &FakeDiscord, robin: &Person<'_>, label: &str) -> Vec
     let id: u64 = message["id"].as_str().unwrap().parse().unwrap();
     let before = robin.sent().len();
     fake.press_button(robin.user, id, &custom_id);
-    until(label, || robin.sent().len() > before).await;
-    // Let a turn's several messages land.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    robin.sent()[before..].to_vec()
+    robin.wait_answer(before).await
 }
 
 fn utc(text: &str) -> Timestamp {

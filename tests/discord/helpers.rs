@@ -316,6 +316,25 @@ impl<'a> Person<'a> {
         }
     }
 
+    /// Waits for mend's answer when its length cannot be predicted (a
+    /// menu tool's report comes before the step): at least one message
+    /// beyond `before`, then none more for 300 ms.
+    pub async fn wait_answer(&self, before: usize) -> Vec<Value> {
+        let quiet = std::time::Duration::from_millis(300);
+        self.wait_messages(before, 1).await;
+        let mut seen = self.sent().len();
+        let mut since = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            let now = self.sent().len();
+            if now != seen {
+                (seen, since) = (now, tokio::time::Instant::now());
+            } else if since.elapsed() >= quiet {
+                return self.sent()[before..].to_vec();
+            }
+        }
+    }
+
     fn predict(&mut self, input: &Input) -> Vec<Reply> {
         let outcome = engine::handle(&self.script, &self.expected, input);
         self.expected = outcome.state;

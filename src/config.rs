@@ -151,6 +151,11 @@ pub struct Moderation {
     pub ping_role: bool,
 }
 
+/// The most check-ins a second the config may ask for: Discord's global
+/// limit for a bot is about 50 requests a second, and people's replies
+/// need some of it.
+pub const MAX_CHECKINS_PER_SECOND: u32 = 40;
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Checkins {
@@ -265,6 +270,16 @@ impl Config {
             if value == 0 {
                 return Err(invalid(None, format!("`{key}` must be at least 1")));
             }
+        }
+        if config.checkins.per_second > MAX_CHECKINS_PER_SECOND {
+            return Err(invalid(
+                None,
+                format!(
+                    "`checkins.per_second` is {}; expected at most {MAX_CHECKINS_PER_SECOND} \
+                     (Discord allows a bot about 50 requests a second in all)",
+                    config.checkins.per_second
+                ),
+            ));
         }
         let moderation = &config.moderation;
         let ids = [

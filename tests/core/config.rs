@@ -104,6 +104,20 @@ fn a_bad_value_names_the_file_line_and_key() {
         err.contains("`discord.request_timeout_secs` must be more than 0"),
         "{err}"
     );
+
+    // Past Discord's limits (and, far past, a zero pause between sends).
+    let err = Config::parse(
+        "[checkins]\nper_second = 4294967295\n",
+        Path::new("my.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("my.toml"), "{err}");
+    assert!(
+        err.contains("`checkins.per_second` is 4294967295; expected at most 40"),
+        "{err}"
+    );
+    Config::parse("[checkins]\nper_second = 40\n", Path::new("my.toml")).unwrap();
 }
 
 #[test]

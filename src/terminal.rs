@@ -3,6 +3,7 @@
 //! exactly one JSON line per input line so scripts can drive it turn by turn.
 
 use std::io::IsTerminal;
+use std::task::Poll;
 
 use jiff::Timestamp;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
@@ -84,8 +85,34 @@ where
     }
 }
 
-/// Applies one input; a storage failure becomes a kind message, never an error text.
+/// Applies one input; a storage failure or a bug becomes a kind message,
+/// never an error text or an end to the chat.
 async fn turn(companion: &Companion, store: &Store, person: &str, input: Input) -> Vec<Reply> {
+    match contained(applied(companion, store, person, input)).await {
+        Some(replies) => replies,
+        None => {
+            // The hook has logged where; the turn's transaction rolled back.
+            tracing::error!("a turn stopped short");
+            vec![Reply::new(TROUBLE, Vec::new())]
+        }
+    }
+}
+
+/// Runs `job` to its end, or None if it panicked (a bug): the person's chat
+/// goes on, as a Discord event's panic ends that event only.
+async fn contained<T>(job: impl Future<Output = T>) -> Option<T> {
+    let mut job = std::pin::pin!(job);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.as_mut().poll(cx))) {
+            Ok(Poll::Ready(value)) => Poll::Ready(Some(value)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(None),
+        }
+    })
+    .await
+}
+
+async fn applied(companion: &Companion, store: &Store, person: &str, input: Input) -> Vec<Reply> {
     let now = Timestamp::now();
     let result = store
         .apply(person, now, |state| companion.respond(state, &input, now))
@@ -186,6 +213,22 @@ pub fn render(reply: &Reply) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_a_turn_ends_that_turn_only() {
+        assert_eq!(contained(async { 7 }).await, Some(7));
+        let after_waiting = contained(async {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            7
+        });
+        assert_eq!(after_waiting.await, Some(7));
+        let bug = contained(async {
+            tokio::task::yield_now().await;
+            panic!("a bug in a turn");
+        });
+        assert_eq!(bug.await, None::<()>);
+    }
 
     #[test]
     fn button_ids_are_recognised_and_words_are_not() {

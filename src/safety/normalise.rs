@@ -413,8 +413,21 @@ fn fold_special(c: char) -> Option<&'static str> {
         'υ' | 'Υ' => "u",
         'χ' | 'Χ' => "x",
         'ζ' | 'Ζ' => "z",
+        // Letters in filled circles and squares, and regional indicators,
+        // which have no compatibility form but which fancy-text generators
+        // use for plain letters ("🅺🅸🅻🅻" is "kill").
+        '\u{1F150}'..='\u{1F169}' => letter(c as u32 - 0x1F150),
+        '\u{1F170}'..='\u{1F189}' => letter(c as u32 - 0x1F170),
+        '\u{1F1E6}'..='\u{1F1FF}' => letter(c as u32 - 0x1F1E6),
         _ => return None,
     })
+}
+
+/// The `i`th letter of the alphabet, from 0.
+fn letter(i: u32) -> &'static str {
+    const LETTERS: &str = "abcdefghijklmnopqrstuvwxyz";
+    let i = i as usize;
+    &LETTERS[i..=i]
 }
 
 /// Whole-word spellings unified to one form.

@@ -113,6 +113,15 @@ fn normalise_unicode_folding() {
     assert_eq!(normalise("STRAẞE"), "strasse");
     // Cyrillic look-alikes
     assert_eq!(normalise("k\u{0456}ll"), "kill");
+    // circled and squared letters, plain and filled (found by fuzzing: the
+    // filled ones have no compatibility form and were left upper-case)
+    assert_eq!(normalise("\u{24DA}\u{24D8}\u{24DB}\u{24DB}"), "kill");
+    assert_eq!(normalise("\u{1F13A}\u{1F138}\u{1F13B}\u{1F13B}"), "kill");
+    assert_eq!(normalise("\u{1F15A}\u{1F158}\u{1F15B}\u{1F15B}"), "kill");
+    assert_eq!(normalise("\u{1F17A}\u{1F178}\u{1F17B}\u{1F17B}"), "kill");
+    assert_eq!(normalise("I)\u{1F186}h"), "i wh");
+    // regional indicators, as in flags
+    assert_eq!(normalise("\u{1F1F0}\u{1F1EE}\u{1F1F1}\u{1F1F1}"), "kill");
 }
 
 #[test]

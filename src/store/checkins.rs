@@ -3,6 +3,7 @@
 
 use jiff::Timestamp;
 use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{PersonId, StoreError};
@@ -274,23 +275,23 @@ pub async fn take_pause_notice(
     Ok(reason.flatten().as_deref().and_then(PauseReason::parse))
 }
 
-/// Records one answer of the daily check-in for the day it was sent for
-/// (or `today` if none was sent), and resets the unanswered count.
+/// Records one answer of the daily check-in, and resets the unanswered
+/// count. See [`answer_day`] for the day it counts for.
 pub async fn record_answer(
     conn: &mut SqliteConnection,
     cipher: &Cipher,
     person: PersonId,
     name: &str,
     value: &str,
-    today: Date,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let sent: Option<Option<String>> =
-        sqlx::query_scalar("SELECT sent_date FROM checkins WHERE person_id = ?")
+    let setting: Option<(Option<String>, String)> =
+        sqlx::query_as("SELECT sent_date, zone FROM checkins WHERE person_id = ?")
             .bind(person)
             .fetch_optional(&mut *conn)
             .await?;
-    let day = sent.flatten().unwrap_or_else(|| today.to_string());
+    let (sent, zone) = setting.unzip();
+    let day = answer_day(sent.flatten().as_deref(), zone.as_deref(), now).to_string();
     let (scale, action, note) = match name {
         "scale" => (
             value.parse::<i64>().ok().filter(|n| (1..=5).contains(n)),
@@ -327,6 +328,23 @@ pub async fn record_answer(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The local day an answer counts for: the day of the last check-in sent,
+/// if that was today or yesterday (an evening check-in answered after
+/// midnight), else today, in the person's check-in zone (UTC for someone
+/// who never set one). A check-in sent days ago is not the one being
+/// answered: check-ins were paused or off, and the answer is today's.
+pub fn answer_day(sent: Option<&str>, zone: Option<&str>, now: Timestamp) -> Date {
+    let zone = zone
+        .and_then(|name| TimeZone::get(name).ok())
+        .unwrap_or(TimeZone::UTC);
+    let today = now.to_zoned(zone).date();
+    let yesterday = today.yesterday().unwrap_or(today);
+    match sent.and_then(|day| day.parse::<Date>().ok()) {
+        Some(sent) if sent >= yesterday => sent,
+        _ => today,
+    }
 }
 
 /// One local day's answers.

@@ -529,8 +529,7 @@ async fn save(
             let sealed = cipher.seal(Field::Answer, person.0, value);
             answers::set(conn, person, flow, name, &sealed, now).await?;
             if flow == DAILY {
-                let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
-                checkins::record_answer(conn, cipher, person, name, value, today, now).await?;
+                checkins::record_answer(conn, cipher, person, name, value, now).await?;
             }
         }
     }

@@ -233,25 +233,7 @@ async fn answering_counts_for_the_day_it_was_sent_and_resets_the_count() {
     run_pass(&store, &clock, &recorder).await;
 
     // Hours later (the next UTC day, even), the answer is for 1 June.
-    let later = utc("2027-06-02T01:00:00Z");
-    let companion = companion();
-    let script = &companion.script;
-    let state = store.state("discord:1").await.unwrap();
-    for line in route(script, &state, "we talked", |o: &Outcome| {
-        o.events
-            .iter()
-            .any(|e| matches!(e, mend::engine::Event::FlowFinished { .. }))
-    }) {
-        let input = if line.contains(':') {
-            Input::Choice(line)
-        } else {
-            Input::Text(line)
-        };
-        store
-            .apply("discord:1", later, |s| companion.respond(s, &input, later))
-            .await
-            .unwrap();
-    }
+    answer_daily(&store, utc("2027-06-02T01:00:00Z")).await;
     let days = store
         .checkin_days("discord:1", "2027-05-01".parse().unwrap())
         .await
@@ -268,6 +250,56 @@ async fn answering_counts_for_the_day_it_was_sent_and_resets_the_count() {
             .unanswered,
         0
     );
+}
+
+/// Answers the daily check-in from start to end at `at`.
+async fn answer_daily(store: &Store, at: Timestamp) {
+    let companion = companion();
+    let state = store.state("discord:1").await.unwrap();
+    for line in route(&companion.script, &state, "we talked", |o: &Outcome| {
+        o.events
+            .iter()
+            .any(|e| matches!(e, mend::engine::Event::FlowFinished { .. }))
+    }) {
+        let input = if line.contains(':') {
+            Input::Choice(line)
+        } else {
+            Input::Text(line)
+        };
+        store
+            .apply("discord:1", at, |s| companion.respond(s, &input, at))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_answer_days_after_the_last_check_in_counts_for_the_local_today() {
+    let (_dir, store) = temp_store().await;
+    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
+    opted_in(&store, "discord:1", clock.now()).await;
+    let recorder = Arc::new(Recorder::default());
+    clock.set(utc("2027-06-01T08:00:00Z"));
+    run_pass(&store, &clock, &recorder).await;
+    assert_eq!(recorder.sent.lock().unwrap().len(), 1, "1 June's check-in");
+
+    // Check-ins go quiet (paused, say); on 5 June, half past midnight in
+    // London (still 4 June in UTC), the person does one from the menu.
+    let at = utc("2027-06-04T23:30:00Z");
+    let companion = companion();
+    let begin = Input::Begin(mend::store::DAILY.into());
+    store
+        .apply("discord:1", at, |s| companion.respond(s, &begin, at))
+        .await
+        .unwrap();
+    answer_daily(&store, at).await;
+    let days = store
+        .checkin_days("discord:1", "2027-05-01".parse().unwrap())
+        .await
+        .unwrap();
+    let dates: Vec<String> = days.iter().map(|d| d.day.to_string()).collect();
+    assert_eq!(dates, ["2027-06-05"], "not 1 June's, nor the UTC date");
+    assert!(days[0].scale.is_some());
 }
 
 #[tokio::test]

@@ -112,6 +112,14 @@ fn zone_name(name: &str) -> Result<String, ScheduleError> {
         .ok_or_else(|| unknown(wanted))
 }
 
+/// The local date of an instant in a person's check-in zone as stored
+/// (already canonical, so looked up directly rather than searched for as
+/// [`parse_zone`] does); in UTC for someone who never set one.
+pub fn local_date_in(zone: Option<&str>, at: Timestamp) -> Date {
+    let zone = zone.and_then(|name| TimeZone::get(name).ok());
+    at.to_zoned(zone.unwrap_or(TimeZone::UTC)).date()
+}
+
 pub fn parse_zone(name: &str) -> Result<TimeZone, ScheduleError> {
     let canonical = zone_name(name)?;
     // Only IANA names: no "UTC+1" offsets, which would not follow clock changes.

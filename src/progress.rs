@@ -220,14 +220,8 @@ pub const CHART_FILE: &str = "progress.png";
 
 /// `/progress`: the last 14 and 30 days in words and a sparkline, with a chart.
 pub async fn progress(store: &Store, person: &str, now: Timestamp) -> Result<Report, StoreError> {
-    let zone = match store.checkin(person).await? {
-        Some(setting) => Schedule::new(&setting.local_time, &setting.zone).ok(),
-        None => None,
-    };
-    let today = match &zone {
-        Some(schedule) => schedule.local_date(now),
-        None => now.to_zoned(jiff::tz::TimeZone::UTC).date(),
-    };
+    let zone = store.checkin(person).await?.map(|setting| setting.zone);
+    let today = crate::checkins::local_date_in(zone.as_deref(), now);
     let start = today.checked_sub(29.days()).unwrap_or(today);
     let days = store.checkin_days(person, start).await?;
     let text = render(&days, today);

@@ -3,7 +3,6 @@
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{PersonId, StoreError};
@@ -336,10 +335,7 @@ pub async fn record_answer(
 /// who never set one). A check-in sent days ago is not the one being
 /// answered: check-ins were paused or off, and the answer is today's.
 pub fn answer_day(sent: Option<&str>, zone: Option<&str>, now: Timestamp) -> Date {
-    let zone = zone
-        .and_then(|name| TimeZone::get(name).ok())
-        .unwrap_or(TimeZone::UTC);
-    let today = now.to_zoned(zone).date();
+    let today = crate::checkins::local_date_in(zone, now);
     let yesterday = today.yesterday().unwrap_or(today);
     match sent.and_then(|day| day.parse::<Date>().ok()) {
         Some(sent) if sent >= yesterday => sent,

@@ -44,28 +44,51 @@ impl Deliver for Recorder {
     }
 }
 
-/// A consenting person opted in at 09:00 London.
-async fn opted_in(store: &Store, person: &str, now: Timestamp) {
+/// Applies, at `at`, the presses and words that take `person` from where
+/// they are to an outcome that is `done` (typing `text` where asked).
+async fn follow(
+    store: &Store,
+    person: &str,
+    at: Timestamp,
+    text: &str,
+    done: impl Fn(&Outcome) -> bool,
+) {
     let companion = companion();
-    let script = &companion.script;
-    store
-        .apply(person, now, |s| companion.respond(s, &Input::Start, now))
-        .await
-        .unwrap();
     let state = store.state(person).await.unwrap();
-    for line in route(script, &state, "ok", |o: &Outcome| {
-        o.state.consent == Consent::Given
-    }) {
+    for line in route(&companion.script, &state, text, done) {
         let input = if line.contains(':') {
             Input::Choice(line)
         } else {
             Input::Text(line)
         };
         store
-            .apply(person, now, |s| companion.respond(s, &input, now))
+            .apply(person, at, |s| companion.respond(s, &input, at))
             .await
             .unwrap();
     }
+}
+
+/// One check-in sent: opted in at 09:00 London, sent at 09:00 on 1 June.
+async fn one_check_in_sent(store: &Store) -> Arc<Recorder> {
+    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
+    opted_in(store, "discord:1", clock.now()).await;
+    let recorder = Arc::new(Recorder::default());
+    clock.set(utc("2027-06-01T08:00:00Z"));
+    run_pass(store, &clock, &recorder).await;
+    recorder
+}
+
+/// A consenting person opted in at 09:00 London.
+async fn opted_in(store: &Store, person: &str, now: Timestamp) {
+    let companion = companion();
+    store
+        .apply(person, now, |s| companion.respond(s, &Input::Start, now))
+        .await
+        .unwrap();
+    follow(store, person, now, "ok", |o: &Outcome| {
+        o.state.consent == Consent::Given
+    })
+    .await;
     let schedule = Schedule::new("09:00", "Europe/London").unwrap();
     let (due, date) = schedule.next_after(now);
     store
@@ -226,11 +249,7 @@ async fn unanswered_check_ins_pause_and_the_person_is_told_next_time() {
 #[tokio::test]
 async fn answering_counts_for_the_day_it_was_sent_and_resets_the_count() {
     let (_dir, store) = temp_store().await;
-    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
-    opted_in(&store, "discord:1", clock.now()).await;
-    let recorder = Arc::new(Recorder::default());
-    clock.set(utc("2027-06-01T08:00:00Z"));
-    run_pass(&store, &clock, &recorder).await;
+    one_check_in_sent(&store).await;
 
     // Hours later (the next UTC day, even), the answer is for 1 June.
     answer_daily(&store, utc("2027-06-02T01:00:00Z")).await;
@@ -254,33 +273,18 @@ async fn answering_counts_for_the_day_it_was_sent_and_resets_the_count() {
 
 /// Answers the daily check-in from start to end at `at`.
 async fn answer_daily(store: &Store, at: Timestamp) {
-    let companion = companion();
-    let state = store.state("discord:1").await.unwrap();
-    for line in route(&companion.script, &state, "we talked", |o: &Outcome| {
+    follow(store, "discord:1", at, "we talked", |o: &Outcome| {
         o.events
             .iter()
             .any(|e| matches!(e, mend::engine::Event::FlowFinished { .. }))
-    }) {
-        let input = if line.contains(':') {
-            Input::Choice(line)
-        } else {
-            Input::Text(line)
-        };
-        store
-            .apply("discord:1", at, |s| companion.respond(s, &input, at))
-            .await
-            .unwrap();
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_answer_days_after_the_last_check_in_counts_for_the_local_today() {
     let (_dir, store) = temp_store().await;
-    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
-    opted_in(&store, "discord:1", clock.now()).await;
-    let recorder = Arc::new(Recorder::default());
-    clock.set(utc("2027-06-01T08:00:00Z"));
-    run_pass(&store, &clock, &recorder).await;
+    let recorder = one_check_in_sent(&store).await;
     assert_eq!(recorder.sent.lock().unwrap().len(), 1, "1 June's check-in");
 
     // Check-ins go quiet (paused, say); on 5 June, half past midnight in

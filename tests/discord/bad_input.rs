@@ -120,9 +120,7 @@ async fn strange_input_gets_a_kind_reply_or_is_ignored_and_nothing_is_lost() {
 
     // After all of it Kim is still where they were, and mend still answers.
     let state = {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
-            .await
-            .unwrap();
+        let pool = crate::helpers::open_db(&db).await;
         let row: (String, String) = sqlx::query_as("SELECT flow, step FROM conversations")
             .fetch_one(&pool)
             .await

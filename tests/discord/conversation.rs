@@ -146,9 +146,7 @@ async fn stale_and_double_presses_are_handled_gently_and_applied_once() {
         applied.state
     };
     let events: i64 = {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
-            .await
-            .unwrap();
+        let pool = crate::helpers::open_db(&db).await;
         sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'stale_choice'")
             .fetch_one(&pool)
             .await
@@ -281,9 +279,7 @@ async fn bots_are_ignored_and_50007_does_not_stop_the_bot() {
     // mend is still there for the next message, and for others.
     sam.expected = mend::engine::State::default();
     let retry_state = {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
-            .await
-            .unwrap();
+        let pool = crate::helpers::open_db(&db).await;
         let places: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversations")
             .fetch_one(&pool)
             .await
@@ -315,9 +311,7 @@ async fn after_a_restart_the_person_carries_on_where_they_were() {
     // The next press continues from the saved place, not from the start.
     go(&mut sam, |o| o.state.situation == Some(Situation::Together)).await;
     let stored = {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
-            .await
-            .unwrap();
+        let pool = crate::helpers::open_db(&db).await;
         let situation: Option<String> = sqlx::query_scalar("SELECT situation FROM people")
             .fetch_one(&pool)
             .await

@@ -400,6 +400,13 @@ pub fn test_key() -> mend::crypto::DataKey {
 /// [`test_key`] as the binary reads it from MEND_DATA_KEY.
 pub const TEST_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
+/// A connection pool on a test's database, to look at what mend stored.
+pub async fn open_db(db: &std::path::Path) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+        .await
+        .unwrap()
+}
+
 pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mend.sqlite");

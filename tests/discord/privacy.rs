@@ -22,9 +22,7 @@ async fn new_messages(sam: &Person<'_>, before: usize) -> Vec<Value> {
 }
 
 async fn people(db: &std::path::Path) -> Vec<String> {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
-        .await
-        .unwrap();
+    let pool = crate::helpers::open_db(db).await;
     sqlx::query_scalar("SELECT external_id FROM people")
         .fetch_all(&pool)
         .await

@@ -15,9 +15,7 @@ const STRANGER: u64 = 430_000_000_000_000_001;
 const DANGER: &str = "I can't do this anymore, I want to kill myself";
 
 async fn audit(db: &std::path::Path) -> Vec<(String, String)> {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
-        .await
-        .unwrap();
+    let pool = crate::helpers::open_db(db).await;
     sqlx::query_as("SELECT actor, action FROM audit ORDER BY id")
         .fetch_all(&pool)
         .await
@@ -25,9 +23,7 @@ async fn audit(db: &std::path::Path) -> Vec<(String, String)> {
 }
 
 async fn flag_row(db: &std::path::Path) -> (i64, String, i64, Option<String>, Option<String>) {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
-        .await
-        .unwrap();
+    let pool = crate::helpers::open_db(db).await;
     let (id, status, hits, handled_by, note, person): (
         i64,
         String,
@@ -352,15 +348,10 @@ async fn a_notice_discord_refused_is_posted_when_mend_starts_again() {
         notice.body["allowed_mentions"]["roles"],
         json!([MOD_ROLE.to_string()])
     );
-    let stored: Option<String> = {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
-            .await
-            .unwrap();
-        sqlx::query_scalar("SELECT notice_message FROM flags")
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-    };
+    let stored: Option<String> = sqlx::query_scalar("SELECT notice_message FROM flags")
+        .fetch_one(&crate::helpers::open_db(&db).await)
+        .await
+        .unwrap();
     assert_eq!(stored.as_deref(), notice.response["id"].as_str());
     mend.stop().await.unwrap();
     assert_eq!(notices(), 1, "posted once");

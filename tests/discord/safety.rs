@@ -348,10 +348,19 @@ async fn a_notice_discord_refused_is_posted_when_mend_starts_again() {
         notice.body["allowed_mentions"]["roles"],
         json!([MOD_ROLE.to_string()])
     );
-    let stored: Option<String> = sqlx::query_scalar("SELECT notice_message FROM flags")
-        .fetch_one(&crate::helpers::open_db(&db).await)
-        .await
-        .unwrap();
+    // mend stores the notice's id once Discord has answered the post.
+    let pool = crate::helpers::open_db(&db).await;
+    let deadline = tokio::time::Instant::now() + T;
+    let stored = loop {
+        let stored: Option<String> = sqlx::query_scalar("SELECT notice_message FROM flags")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if stored.is_some() || tokio::time::Instant::now() > deadline {
+            break stored;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(stored.as_deref(), notice.response["id"].as_str());
     mend.stop().await.unwrap();
     assert_eq!(notices(), 1, "posted once");

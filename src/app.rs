@@ -203,6 +203,10 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Said of a flag raised after mend asked and the person answered yes or
+/// not sure, wherever moderators see it.
+pub const ASKED_NOTE: &str = "  (mend asked whether they were safe; they answered yes or not sure)";
+
 /// The crisis screen from a prompts folder's `safety.toml`, or the built-in one.
 pub fn load_screen(dir: Option<&Path>) -> Result<Screen, SafetyError> {
     match dir {
@@ -429,6 +433,10 @@ pub async fn flags(
             flag.hits,
             if flag.hits == 1 { "" } else { "s" },
         ));
+        if flag.asked {
+            text.push_str(ASKED_NOTE);
+            text.push('\n');
+        }
         if let Some(excerpt) = &flag.excerpt {
             text.push_str(&format!("    > {}\n", excerpt.replace('\n', " ")));
         }

@@ -157,6 +157,7 @@ pub enum Field {
     FlagNote,
     KeyCheck,
     Outbox,
+    AskExcerpt,
 }
 
 impl Field {
@@ -168,6 +169,7 @@ impl Field {
             Field::FlagNote => "flags.note",
             Field::KeyCheck => "keycheck.sealed",
             Field::Outbox => "outbox.reply",
+            Field::AskExcerpt => "people.ask_excerpt",
         }
     }
 }

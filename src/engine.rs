@@ -9,7 +9,7 @@ use crate::flows::{
     pieces,
 };
 use crate::referrals::{ChoiceButton, Reply};
-use crate::safety::{CrisisReplies, Hit, Screen};
+use crate::safety::{Action as Screened, CrisisReplies, Hit, Screen};
 use jiff::{SignedDuration, Timestamp};
 
 /// The longest written answer mend keeps. Discord itself stops at 4,000.
@@ -62,6 +62,12 @@ pub struct State {
     pub answers: BTreeMap<(String, String), String>,
     /// When this person last had the full crisis reply, for the cooldown.
     pub crisis_replied_at: Option<Timestamp>,
+    /// When mend last asked whether they were safe, so it does not ask on
+    /// every line.
+    pub asked_at: Option<Timestamp>,
+    /// What a worrying but unclear message showed, while mend waits for the
+    /// answer to its question.
+    pub pending_ask: Option<Hit>,
 }
 
 /// One thing a person did.
@@ -82,20 +88,36 @@ pub enum Input {
 /// anything the person wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    FlowStarted { flow: String },
-    FlowFinished { flow: String },
-    AnswerSaved { flow: String, name: String },
-    AnswerNotKept { flow: String },
+    FlowStarted {
+        flow: String,
+    },
+    FlowFinished {
+        flow: String,
+    },
+    AnswerSaved {
+        flow: String,
+        name: String,
+    },
+    AnswerNotKept {
+        flow: String,
+    },
     ConsentGiven,
     ConsentDeclined,
     SituationChosen,
     Paused,
     Resumed,
-    Reasked { flow: String, step: String },
+    Reasked {
+        flow: String,
+        step: String,
+    },
     StaleChoice,
     PlaceLost,
     CrisisReplied,
     CrisisReminded,
+    /// mend asked whether the person was safe.
+    Asked,
+    /// They answered "No, I'm safe".
+    AskedSafe,
 }
 
 impl Event {
@@ -115,6 +137,8 @@ impl Event {
             Event::PlaceLost => "place_lost",
             Event::CrisisReplied => "crisis_replied",
             Event::CrisisReminded => "crisis_reminded",
+            Event::Asked => "asked",
+            Event::AskedSafe => "asked_safe",
         }
     }
 
@@ -137,6 +161,9 @@ pub struct Outcome {
     pub events: Vec<Event>,
     /// A crisis signal the screen found, for the moderators' queue.
     pub flag: Option<Hit>,
+    /// The flag was raised because the person answered mend's question
+    /// "yes" or "not sure", which the moderators are told.
+    pub flag_asked: bool,
     /// What the edge is asked to do once the turn is kept; the words each
     /// task returns go before `replies`.
     pub tasks: Vec<Task>,
@@ -174,24 +201,197 @@ impl Companion {
     pub fn respond(&self, state: &State, input: &Input, now: Timestamp) -> Outcome {
         respond(self, state, input, now)
     }
+
+    /// What the screen finds in an input: only typed words are screened.
+    /// The edges call this before they touch the store, so the crisis reply
+    /// never waits for the database.
+    pub fn screen(&self, input: &Input) -> Option<Hit> {
+        match input {
+            Input::Text(text) => self.screen.screen(text),
+            _ => None,
+        }
+    }
+
+    /// One turn whose input was already screened (see [`Companion::screen`]).
+    pub fn respond_screened(
+        &self,
+        state: &State,
+        input: &Input,
+        hit: Option<Hit>,
+        now: Timestamp,
+    ) -> Outcome {
+        respond_screened(self, state, input, hit, now)
+    }
+
+    /// The crisis reply on its own, for when a person's state cannot be
+    /// read (the store is failing): the full reply, with no buttons that
+    /// would need a place to go back to.
+    pub fn crisis_alone(&self, hit: &Hit) -> Reply {
+        Reply::new(self.crisis.full(hit.category), Vec::new())
+    }
 }
 
 /// One turn with screening first: every written message is screened before
 /// the flows see it, whatever the step and whether or not the person has
-/// consented. A hit interrupts the flow: the crisis reply comes at once, the
-/// person's place is kept, and the written text goes no further.
+/// consented. A clear hit interrupts the flow: the crisis reply comes at
+/// once, the person's place is kept, and the written text goes no further.
+/// An unclear one is met with a direct, kind question whose answer decides.
 pub fn respond(companion: &Companion, state: &State, input: &Input, now: Timestamp) -> Outcome {
+    let hit = companion.screen(input);
+    respond_screened(companion, state, input, hit, now)
+}
+
+fn respond_screened(
+    companion: &Companion,
+    state: &State,
+    input: &Input,
+    hit: Option<Hit>,
+    now: Timestamp,
+) -> Outcome {
     let script = &companion.script;
-    let hit = match input {
-        Input::Text(text) => companion.screen.screen(text),
-        _ => None,
-    };
-    let Some(hit) = hit else {
-        return handle(script, state, input);
-    };
     let mut turn = Turn::new(script, state);
+    if let Some(asked) = state.pending_ask.clone() {
+        turn.state.pending_ask = None;
+        match (&hit, answer(input)) {
+            (Some(h), _) if h.action == Screened::Crisis => {}
+            (_, Some(Answer::Yes | Answer::Unsure)) => {
+                turn.crisis(companion, &asked, now);
+                let mut outcome = turn.outcome(Some(asked));
+                outcome.flag_asked = true;
+                return outcome;
+            }
+            (_, Some(Answer::Safe)) => {
+                turn.events.push(Event::AskedSafe);
+                turn.say(companion.crisis.ask_safe());
+                turn.carry_on();
+                return turn.outcome(None);
+            }
+            // Typed words that answer nothing: asked again, once, gently.
+            (None, None) if matches!(input, Input::Text(t) if word(t).is_none()) => {
+                turn.state.pending_ask = Some(asked.clone());
+                turn.replies.push(Reply::new(
+                    format!(
+                        "{} You can press a button, or type yes, not sure or no.",
+                        companion.crisis.ask(asked.category)
+                    ),
+                    ask_buttons(),
+                ));
+                return turn.outcome(None);
+            }
+            // Anything else (a menu word, a button from before, a new
+            // worry): they have moved on, and the turn goes on as usual.
+            _ => {}
+        }
+    }
+    let Some(hit) = hit else {
+        if matches!(input, Input::Choice(id) if id.starts_with(ASK_PREFIX)) {
+            // An answer to a question already answered or gone.
+            turn.apply(&Input::Start);
+            return turn.outcome(None);
+        }
+        turn.apply(input);
+        return turn.outcome(None);
+    };
+    if hit.action == Screened::Ask {
+        let recent = |at: Option<Timestamp>| {
+            at.is_some_and(|at| now.duration_since(at) < companion.cooldown)
+        };
+        if recent(state.crisis_replied_at) {
+            // They have the contacts from moments ago: the short reminder,
+            // with that category's own line.
+            turn.crisis(companion, &hit, now);
+            return turn.outcome(None);
+        }
+        if !recent(state.asked_at) {
+            turn.events.push(Event::Asked);
+            turn.state.asked_at = Some(now);
+            turn.replies.push(Reply::new(
+                companion.crisis.ask(hit.category),
+                ask_buttons(),
+            ));
+            turn.state.pending_ask = Some(hit);
+            return turn.outcome(None);
+        }
+        // Asked a moment ago and told they were safe: not asked again on
+        // every line; the words go on to the conversation.
+        turn.apply(input);
+        return turn.outcome(None);
+    }
     turn.crisis(companion, &hit, now);
     turn.outcome(Some(hit))
+}
+
+/// The question's buttons, and what typed answers they stand for.
+const ASK_PREFIX: &str = "ask:";
+const ASK_YES: &str = "ask:yes";
+const ASK_UNSURE: &str = "ask:unsure";
+const ASK_SAFE: &str = "ask:safe";
+
+fn ask_buttons() -> Vec<ChoiceButton> {
+    [
+        (ASK_YES, "Yes"),
+        (ASK_UNSURE, "I'm not sure"),
+        (ASK_SAFE, "No, I'm safe"),
+    ]
+    .into_iter()
+    .map(|(id, label)| ChoiceButton {
+        id: id.to_owned(),
+        label: label.to_owned(),
+    })
+    .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Yes,
+    Unsure,
+    Safe,
+}
+
+/// The answer a press or typed words give to mend's question, if any.
+fn answer(input: &Input) -> Option<Answer> {
+    match input {
+        Input::Choice(id) => match id.as_str() {
+            ASK_YES => Some(Answer::Yes),
+            ASK_UNSURE => Some(Answer::Unsure),
+            ASK_SAFE => Some(Answer::Safe),
+            _ => None,
+        },
+        Input::Text(text) => {
+            let words = loose(text);
+            match words.as_str() {
+                "1" | "yes" | "y" | "yeah" | "yep" | "yup" | "ya" | "yh" | "i am" | "yes i am"
+                | "sort of" | "kind of" | "kinda" | "a bit" | "maybe yes" | "i think so"
+                | "yes i think so" | "sometimes" | "i do" | "yes i do" | "yes they are"
+                | "yes he is" | "yes she is" => Some(Answer::Yes),
+                "2"
+                | "not sure"
+                | "im not sure"
+                | "i m not sure"
+                | "unsure"
+                | "maybe"
+                | "idk"
+                | "i dont know"
+                | "i don t know"
+                | "dunno"
+                | "dont know"
+                | "don t know"
+                | "i m not sure really"
+                | "no idea"
+                | "possibly"
+                | "perhaps" => Some(Answer::Unsure),
+                "3" | "no" | "n" | "nope" | "nah" | "no i m safe" | "no im safe" | "i m safe"
+                | "im safe" | "i am safe" | "safe" | "no i am safe" | "i m ok" | "im ok"
+                | "i m okay" | "im okay" | "i m fine" | "im fine" | "no i m fine"
+                | "no im fine" | "no i m ok" | "no im ok" | "no not at all" | "not at all"
+                | "no thanks" | "no i m not" | "no im not" | "i m not" | "im not" => {
+                    Some(Answer::Safe)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Applies one input to one person's state.
@@ -315,7 +515,23 @@ impl<'a> Turn<'a> {
             replies: self.replies,
             events: self.events,
             flag,
+            flag_asked: false,
             tasks: self.tasks,
+        }
+    }
+
+    /// Back to where the person was, after a question answered "safe":
+    /// their step again, or the welcome for someone new.
+    fn carry_on(&mut self) {
+        let place = self
+            .state
+            .place
+            .clone()
+            .and_then(|p| self.script.step(&p.flow, &p.step).map(|step| (p, step)));
+        match place {
+            Some((place, step)) => self.present(&place.flow, step),
+            None if self.state.place.is_none() => self.begin(WELCOME),
+            None => self.place_lost(),
         }
     }
 
@@ -646,7 +862,7 @@ impl<'a> Turn<'a> {
             .is_some_and(|at| now.duration_since(at) < companion.cooldown);
         let text = if recent {
             self.events.push(Event::CrisisReminded);
-            companion.crisis.reminder()
+            companion.crisis.reminder(hit.category)
         } else {
             self.events.push(Event::CrisisReplied);
             self.state.crisis_replied_at = Some(now);

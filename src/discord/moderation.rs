@@ -62,6 +62,9 @@ pub fn notice_text(flag: &Flag) -> String {
         flag.created_at.strftime("%Y-%m-%d %H:%M UTC"),
         flag.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
     );
+    if flag.asked {
+        text.push_str("_mend asked whether they were safe, and they answered yes or not sure._\n");
+    }
     match &flag.excerpt {
         Some(excerpt) => text.push_str(&format!("> {}\n", excerpt.replace('\n', " "))),
         None => text.push_str("_The excerpt has been erased._\n"),

@@ -1,37 +1,46 @@
-//! Crisis screening: does a message suggest someone may be in danger?
+//! Crisis screening: does a message suggest someone may be in danger, and
+//! should mend answer with the crisis reply at once or ask first?
 //!
-//! The phrase lists live in `prompts/safety.toml` (written for counsellors).
-//! A [`Screen`] is built from that file once; [`Screen::screen`] then
-//! normalises a message (see [`normalise`]) and finds every listed phrase in a
-//! single Aho-Corasick pass. Matches must start and end on word boundaries
-//! (or lie inside letters that were spaced out, "k i l l m y s e l f").
-//! A hit is dropped when a harmless idiom ("dying to know") covers it; the
-//! most severe remaining hit is returned.
+//! The rules live in `prompts/safety.toml`, written for counsellors: named
+//! concepts (`{pills}`), frames built from words and concepts with bounded
+//! gaps (`{i} took .. {quantity}? .. {pills}`), and scope rules. A
+//! [`Screen`] is compiled from that file once (see [`rules`]). To screen a
+//! message it is cut into clauses at sentence ends and at "but"; each clause
+//! is normalised (see [`normalise`]), split into words and stemmed, and every
+//! frame is tried where its first word stands. Then scope decides what
+//! counts: a negation just before a hit ("I would never"), someone else or a
+//! film in a clause whose hit never names the writer, the past told as over,
+//! a joke, or a harmless idiom cancel or lower it; a plan, a time, a means or
+//! an act already done raise an `ask` to `crisis`. The strongest remaining
+//! hit is returned.
 //!
 //! The module is pure: no I/O except [`Screen::load`], no clock, no async.
 
-mod config;
 mod crisis;
 mod normalise;
+mod rules;
 
 use std::cell::RefCell;
 use std::fmt;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use rust_stemmers::Stemmer;
 use serde::{Deserialize, Serialize};
 
-pub use config::SafetyError;
-use config::{Compiled, Target};
 pub use crisis::{Contact, CrisisError, CrisisReplies, EMBEDDED_CRISIS_TOML};
 pub use normalise::normalise;
 use normalise::{Normalised, One, normalise_into};
+pub use rules::SafetyError;
+use rules::{Class, Frame, Rules, UNKNOWN};
 
-/// What kind of danger a phrase suggests.
+/// What kind of danger a message suggests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
+    /// Thoughts, plans or acts of ending one's life.
+    Suicide,
+    /// Injuring oneself without (stated) suicidal intent, and overdoses.
     SelfHarm,
     HarmOthers,
     Abuse,
@@ -39,21 +48,28 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 4] = [
+    pub const ALL: [Category; 5] = [
+        Category::Suicide,
         Category::SelfHarm,
         Category::HarmOthers,
         Category::Abuse,
         Category::SexualViolence,
     ];
 
-    /// The name used in `safety.toml` and in JSON.
+    /// The name used in `safety.toml`, `crisis.toml` and in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
+            Category::Suicide => "suicide",
             Category::SelfHarm => "self_harm",
             Category::HarmOthers => "harm_others",
             Category::Abuse => "abuse",
             Category::SexualViolence => "sexual_violence",
         }
+    }
+
+    /// The category named `name` in the files, if any.
+    pub fn parse(name: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.as_str() == name)
     }
 }
 
@@ -91,12 +107,39 @@ impl fmt::Display for Severity {
     }
 }
 
-/// The most severe phrase found in a message.
+/// What mend does about a hit. Ordered: `Crisis > Ask`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Worrying but unclear: ask the person directly and kindly, and let
+    /// their answer decide.
+    Ask,
+    /// The full crisis reply at once, and a flag for the moderators.
+    Crisis,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Ask => "ask",
+            Action::Crisis => "crisis",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The strongest hit found in a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Hit {
     pub category: Category,
     pub severity: Severity,
-    /// The phrase as listed in `safety.toml` (slots such as `{he}` unexpanded).
+    pub action: Action,
+    /// The frame as written in `safety.toml`.
     pub matched: String,
     /// At most [`EXCERPT_MAX`] bytes of the normalised text around the match.
     pub excerpt: String,
@@ -109,12 +152,11 @@ pub const EXCERPT_MAX: usize = 120;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScreenSummary {
     pub categories: Vec<CategorySummary>,
-    /// Harmless idioms as listed.
-    pub idioms: usize,
-    /// Slots defined under `[slots]`.
-    pub slots: usize,
-    /// Patterns in the automaton, after expanding slots and adding run-together forms.
-    pub patterns: usize,
+    pub concepts: usize,
+    /// Scope frames (negation, someone else, past, joke, raise, idioms).
+    pub scope: usize,
+    /// Distinct stemmed words the rules know.
+    pub words: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -122,10 +164,7 @@ pub struct CategorySummary {
     pub category: Category,
     /// The category's default severity.
     pub severity: Severity,
-    /// Phrases as listed.
-    pub phrases: usize,
-    /// Phrases after expanding slots such as `{he}`.
-    pub expanded: usize,
+    pub frames: usize,
 }
 
 impl fmt::Display for ScreenSummary {
@@ -133,44 +172,46 @@ impl fmt::Display for ScreenSummary {
         for c in &self.categories {
             writeln!(
                 f,
-                "  {:<16} {:>4} phrases ({} after slots), default severity {}",
+                "  {:<16} {:>4} frames, default severity {}",
                 c.category.as_str(),
-                c.phrases,
-                c.expanded,
+                c.frames,
                 c.severity
             )?;
         }
         write!(
             f,
-            "  {:<16} {:>4} harmless idioms; {} slots; {} patterns in all",
-            "idioms", self.idioms, self.slots, self.patterns
+            "  {:<16} {:>4} scope frames; {} concepts; {} words",
+            "scope", self.scope, self.concepts, self.words
         )
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Pattern {
-    target: Target,
-    len: u32,
-}
-
-/// A compiled set of crisis phrases and harmless idioms.
+/// A compiled set of crisis rules.
 #[derive(Debug, Clone)]
 pub struct Screen {
-    ac: AhoCorasick,
-    patterns: Vec<Pattern>,
-    /// Normalised text of each pattern (for comparisons and diagnostics).
-    texts: std::sync::Arc<[Box<str>]>,
-    phrases: Vec<config::Listed>,
+    rules: Arc<Rules>,
     summary: ScreenSummary,
 }
 
-/// Shortest pattern allowed to match inside a spaced-out word without its
-/// own word boundaries ("iwanttodie" from "i w a n t t o d i e").
-const MIN_INSIDE_RUN: usize = 6;
+/// A run-together word is split into known words only when at least this
+/// long ("killmyself", "iwanttodie").
+const MIN_SPLIT: usize = 6;
+/// How many words before a hit a negation may stand ("I would never ...").
+const NEGATION_REACH: usize = 2;
+/// Words that start a new clause for scope ("..., but I ...").
+const CLAUSE_WORDS: [&str; 4] = ["but", "however", "although", "though"];
+
+/// Reused buffers, so screening allocates little.
+#[derive(Default)]
+struct Scratch {
+    norm: Normalised,
+    words: Vec<Word>,
+    found: Vec<Found>,
+    stemmer: Option<Stemmer>,
+}
 
 thread_local! {
-    static SCRATCH: RefCell<Normalised> = RefCell::new(Normalised::default());
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 static EMBEDDED: OnceLock<Screen> = OnceLock::new();
@@ -178,11 +219,82 @@ static EMBEDDED: OnceLock<Screen> = OnceLock::new();
 /// The file compiled into the binary.
 pub const EMBEDDED_TOML: &str = include_str!("../../prompts/safety.toml");
 
+/// One word of a clause: its id, and where it sits in the normalised text.
+#[derive(Debug, Clone, Copy)]
+struct Word {
+    /// Stemmed.
+    id: u32,
+    /// As written (for idioms).
+    surface: u32,
+    start: u32,
+    end: u32,
+}
+
+/// A frame found in a clause, as word positions.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    frame: u32,
+    start: usize,
+    end: usize,
+    /// The frame's own words, without its gaps (see [`Match::taken`]).
+    taken: u128,
+    names_me: bool,
+}
+
+impl Found {
+    /// Whether every word of `other` is one of this frame's own words.
+    fn owns(&self, other: &Found) -> bool {
+        (other.start..other.end).all(|p| {
+            p.checked_sub(self.start)
+                .filter(|&b| b < 128)
+                .is_some_and(|b| self.taken & (1 << b) != 0)
+        })
+    }
+}
+
+/// A hit that survived scope, with what ranks it.
+#[derive(Debug, Clone)]
+struct Best {
+    category: Category,
+    severity: Severity,
+    action: Action,
+    frame: u32,
+    own: u32,
+    excerpt: String,
+}
+
+impl Best {
+    fn rank(&self) -> (Action, Severity, u32) {
+        (self.action, self.severity, self.own)
+    }
+}
+
 impl Screen {
     /// Parse and check a safety file; `file` is only used in error messages.
     pub fn from_toml(source: &str, file: &Path) -> Result<Screen, SafetyError> {
-        let compiled = config::compile(source, file)?;
-        Ok(Screen::build(compiled))
+        let rules = rules::compile(source, file)?;
+        let summary = ScreenSummary {
+            categories: Category::ALL
+                .iter()
+                .zip(rules.per_category)
+                .map(|(&category, (severity, frames))| CategorySummary {
+                    category,
+                    severity,
+                    frames,
+                })
+                .collect(),
+            concepts: rules.concepts,
+            scope: rules
+                .frames
+                .iter()
+                .filter(|f| !matches!(f.class, Class::Hit { .. }))
+                .count(),
+            words: rules.vocab.len(),
+        };
+        Ok(Screen {
+            rules: Arc::new(rules),
+            summary,
+        })
     }
 
     /// Read a safety file from disk and check it.
@@ -205,168 +317,459 @@ impl Screen {
             .clone()
     }
 
-    fn build(c: Compiled) -> Screen {
-        let mut texts: Vec<String> = Vec::with_capacity(c.patterns.len() * 2);
-        let mut patterns = Vec::with_capacity(c.patterns.len() * 2);
-        let mut have: std::collections::HashSet<String> =
-            c.patterns.iter().map(|(t, _)| t.clone()).collect();
-        for (text, target) in &c.patterns {
-            patterns.push(Pattern {
-                target: *target,
-                len: u32::try_from(text.len()).unwrap_or(u32::MAX),
-            });
-            texts.push(text.clone());
-        }
-        // Run-together forms: "kill myself" also as "killmyself", which is
-        // what typing without spaces or spacing every letter produces.
-        for (compact, target) in &c.compact {
-            if compact.len() >= MIN_INSIDE_RUN && have.insert(compact.clone()) {
-                patterns.push(Pattern {
-                    target: *target,
-                    len: u32::try_from(compact.len()).unwrap_or(u32::MAX),
-                });
-                texts.push(compact.clone());
-            }
-        }
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&texts)
-            .or_else(|_| {
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(&texts)
-            })
-            .expect("patterns are short non-empty strings, so the automaton builds");
-        let categories = Category::ALL
-            .iter()
-            .zip(c.per_category)
-            .map(
-                |(&category, (severity, phrases, expanded))| CategorySummary {
-                    category,
-                    severity,
-                    phrases,
-                    expanded,
-                },
-            )
-            .collect();
-        let summary = ScreenSummary {
-            categories,
-            idioms: c.idioms,
-            slots: c.slots,
-            patterns: texts.len(),
-        };
-        Screen {
-            ac,
-            patterns,
-            texts: texts.into_iter().map(String::into_boxed_str).collect(),
-            phrases: c.phrases,
-            summary,
-        }
-    }
-
-    /// Every crisis phrase in its normalised, slot-expanded form (idioms and
-    /// run-together forms left out). For benchmarks and diagnostics.
-    pub fn normalised_phrases(&self) -> impl Iterator<Item = &str> {
-        self.texts
-            .iter()
-            .zip(&self.patterns)
-            .filter(|(_, p)| matches!(p.target, Target::Phrase(_)))
-            .map(|(t, _)| &**t)
-            .take(self.summary.categories.iter().map(|c| c.expanded).sum())
-    }
-
-    /// Counts per category and idioms, for `mend check`.
+    /// Counts per category and scope, for `mend check`.
     pub fn summary(&self) -> ScreenSummary {
         self.summary.clone()
     }
 
-    /// The most severe hit in `text`, or `None` when it reads as clear.
+    /// The strongest hit in `text`, or `None` when it reads as clear.
     pub fn screen(&self, text: &str) -> Option<Hit> {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut n) => self.screen_with(text, &mut n),
-            Err(_) => self.screen_with(text, &mut Normalised::default()),
+            Ok(mut s) => self.screen_with(text, &mut s),
+            Err(_) => self.screen_with(text, &mut Scratch::default()),
         })
     }
 
-    fn screen_with(&self, text: &str, n: &mut Normalised) -> Option<Hit> {
-        normalise_into(text, One::I, n);
-        let first = self.scan(n);
-        if !n.ambiguous_one {
-            return first.map(|f| self.hit(f, &n.text));
-        }
-        // "ki11" reads as "kiii" above; try the 1s as l. A hit's offsets
-        // belong to the text it was found in, so the first reading is kept
-        // for its excerpt (fuzzing found the excerpt cut from the second).
-        let first = first.map(|f| (f, n.text.clone()));
-        normalise_into(text, One::L, n);
-        match (first, self.scan(n)) {
-            (Some((f, _)), Some(other)) if other.rank() > f.rank() => {
-                Some(self.hit(other, &n.text))
+    fn screen_with(&self, text: &str, s: &mut Scratch) -> Option<Hit> {
+        let mut message = MessageScope {
+            joke: LAUGHS.iter().any(|l| text.contains(l)),
+            ..MessageScope::default()
+        };
+        let mut hits: Vec<(Best, ClauseScope)> = Vec::new();
+        for (i, clause) in clauses(text).enumerate() {
+            message.clauses.push(Tense::default());
+            normalise_into(clause, One::I, &mut s.norm);
+            let ambiguous = s.norm.ambiguous_one;
+            self.read_clause(s, i, &mut message, &mut hits);
+            if ambiguous {
+                // "ki11" reads as "kiii" above; read the 1s as l too.
+                normalise_into(clause, One::L, &mut s.norm);
+                self.read_clause(s, i, &mut message, &mut hits);
             }
-            (Some((f, first_text)), _) => Some(self.hit(f, &first_text)),
-            (None, other) => other.map(|o| self.hit(o, &n.text)),
+        }
+        let tense = |i: usize| message.clauses.get(i).copied().unwrap_or_default();
+        hits.into_iter()
+            .filter_map(|(mut best, clause)| {
+                // The past as over, said in the hit's part of its clause or
+                // in the sentence after ("... It was years ago"), unless
+                // something there says it is happening now.
+                let (here, next) = (tense(clause.clause), tense(clause.clause + 1));
+                if (clause.past || next.past) && !(here.present || next.present) {
+                    return None;
+                }
+                if clause.accident
+                    && matches!(best.category, Category::SelfHarm | Category::HarmOthers)
+                {
+                    return None;
+                }
+                if message.raise && best.action == Action::Ask {
+                    best.action = Action::Crisis;
+                    best.severity = best.severity.max(Severity::High);
+                }
+                if message.joke && !message.raise {
+                    match best.category {
+                        Category::HarmOthers => return None,
+                        Category::Suicide | Category::SelfHarm => best.action = Action::Ask,
+                        Category::Abuse | Category::SexualViolence => {}
+                    }
+                }
+                Some(best)
+            })
+            .max_by_key(Best::rank)
+            .map(|best| Hit {
+                category: best.category,
+                severity: best.severity,
+                action: best.action,
+                matched: self.rules.frames[best.frame as usize].text.to_string(),
+                excerpt: best.excerpt,
+            })
+    }
+
+    /// Reads the clause normalised in `s.norm`: its words, then every frame
+    /// in each part of it between clause words.
+    fn read_clause(
+        &self,
+        s: &mut Scratch,
+        clause: usize,
+        message: &mut MessageScope,
+        hits: &mut Vec<(Best, ClauseScope)>,
+    ) {
+        let stemmer = s.stemmer.get_or_insert_with(rules::stemmer);
+        self.words_of(&s.norm, stemmer, &mut s.words);
+        let text = &s.norm.text;
+        if s.words.is_empty() {
+            return;
+        }
+        s.found.clear();
+        self.find(&s.words, &mut s.found);
+        self.judge(text, clause, &s.words, &s.found, message, hits);
+    }
+
+    /// Which part of the clause, between clause words ("but"), each word
+    /// stands in: scope such as "my friend" or "years ago" holds only there.
+    fn parts_of(&self, text: &str, words: &[Word]) -> Vec<u16> {
+        let mut part = 0u16;
+        words
+            .iter()
+            .map(|w| {
+                if self.is_clause_word(text, w) {
+                    part = part.saturating_add(1);
+                }
+                part
+            })
+            .collect()
+    }
+
+    fn is_clause_word(&self, text: &str, w: &Word) -> bool {
+        let surface = &text[w.start as usize..w.end as usize];
+        CLAUSE_WORDS.contains(&surface)
+    }
+
+    /// The clause's words as ids; run-together words ("killmyself") are
+    /// split into words the rules know.
+    fn words_of(&self, n: &Normalised, stemmer: &Stemmer, out: &mut Vec<Word>) {
+        out.clear();
+        let rules = &*self.rules;
+        let text = n.text.as_str();
+        let mut offset = 0usize;
+        for surface in text.split(' ') {
+            let start = offset;
+            offset += surface.len() + 1;
+            if surface.is_empty() {
+                continue;
+            }
+            let (s, e) = (start as u32, (start + surface.len()) as u32);
+            let mut push = |w: &str| {
+                let id = rules
+                    .vocab
+                    .get(stemmer.stem(w).as_ref())
+                    .copied()
+                    .unwrap_or(UNKNOWN);
+                let surface = rules.surface.get(w).copied().unwrap_or(UNKNOWN);
+                out.push(Word {
+                    id,
+                    surface,
+                    start: s,
+                    end: e,
+                });
+            };
+            let id = rules
+                .vocab
+                .get(stemmer.stem(surface).as_ref())
+                .copied()
+                .unwrap_or(UNKNOWN);
+            // Dropped g's: "thinkin", "endin", "cuttin".
+            if id == UNKNOWN && surface.len() > 4 && surface.ends_with("in") {
+                let full = format!("{surface}g");
+                if rules.vocab.contains_key(stemmer.stem(&full).as_ref()) {
+                    push(&full);
+                    continue;
+                }
+            }
+            if id == UNKNOWN && surface.len() >= MIN_SPLIT {
+                let spaced = n
+                    .collapsed
+                    .iter()
+                    .any(|r| r.start <= start && start + surface.len() <= r.end);
+                if let Some(pieces) = split_run(rules, surface)
+                    && (spaced || pieces.iter().any(|p| rules.first_person_surface(p)))
+                {
+                    for p in pieces {
+                        push(p);
+                    }
+                    continue;
+                }
+            }
+            rules::words(surface, &mut push);
         }
     }
 
-    fn scan(&self, n: &Normalised) -> Option<Found> {
-        let hay = n.text.as_bytes();
-        let mut idioms: Vec<(usize, usize)> = Vec::new();
-        let mut found: Vec<Found> = Vec::new();
-        for m in self.ac.find_overlapping_iter(hay) {
-            let (s, e) = (m.start(), m.end());
-            let on_words = (s == 0 || hay[s - 1] == b' ') && (e == hay.len() || hay[e] == b' ');
-            let in_run = !on_words
-                && e - s >= MIN_INSIDE_RUN
-                && n.collapsed.iter().any(|r| r.start <= s && e <= r.end);
-            if !(on_words || in_run) {
-                continue;
-            }
-            let p = self.patterns[m.pattern().as_usize()];
-            match p.target {
-                Target::Idiom => idioms.push((s, e)),
-                Target::Phrase(i) => {
-                    let listed = &self.phrases[i as usize];
+    /// Every frame that matches in `words`.
+    fn find(&self, words: &[Word], found: &mut Vec<Found>) {
+        let rules = &*self.rules;
+        for start in 0..words.len() {
+            let stemmed = rules.index.get(&words[start].id).into_iter().flatten();
+            let exact = rules
+                .exact_index
+                .get(&words[start].surface)
+                .into_iter()
+                .flatten();
+            for &f in stemmed.chain(exact) {
+                let frame = &rules.frames[f as usize];
+                let mut m = Match {
+                    start,
+                    ..Match::default()
+                };
+                if match_parts(frame, &frame.parts, words, start, true, 0, &mut m, rules) {
                     found.push(Found {
-                        phrase: i,
-                        severity: listed.severity,
-                        len: p.len,
-                        start: s,
-                        end: e,
+                        frame: f,
+                        start,
+                        end: m.end,
+                        taken: m.taken,
+                        names_me: m.names_me,
                     });
                 }
             }
         }
-        found
-            .into_iter()
-            .filter(|f| !idioms.iter().any(|&(is, ie)| is <= f.start && f.end <= ie))
-            .max_by_key(Found::rank)
     }
 
-    fn hit(&self, f: Found, text: &str) -> Hit {
-        let listed = &self.phrases[f.phrase as usize];
-        Hit {
-            category: listed.category,
-            severity: listed.severity,
-            matched: listed.text.clone(),
-            excerpt: excerpt(text, f.start, f.end),
+    /// Applies clause scope to what `find` found; keeps the surviving hits.
+    fn judge(
+        &self,
+        text: &str,
+        clause: usize,
+        words: &[Word],
+        found: &[Found],
+        message: &mut MessageScope,
+        hits: &mut Vec<(Best, ClauseScope)>,
+    ) {
+        let rules = &*self.rules;
+        let parts = self.parts_of(text, words);
+        let here = ClauseScope {
+            clause,
+            ..ClauseScope::default()
+        };
+        let mut scopes = vec![here; usize::from(parts.last().copied().unwrap_or(0)) + 1];
+        let tense = &mut message.clauses[clause];
+        for f in found {
+            let scope = &mut scopes[usize::from(parts[f.start])];
+            match rules.frames[f.frame as usize].class {
+                Class::NotMe => scope.not_me = true,
+                Class::Accident => scope.accident = true,
+                Class::Past => {
+                    scope.past = true;
+                    tense.past = true;
+                }
+                Class::Present => tense.present = true,
+                Class::Joke => message.joke = true,
+                Class::Raise => message.raise = true,
+                Class::Hit { .. } | Class::Negation | Class::Idiom => {}
+            }
+        }
+        for f in found {
+            let Class::Hit {
+                category,
+                severity,
+                action,
+            } = rules.frames[f.frame as usize].class
+            else {
+                continue;
+            };
+            let covered = found.iter().any(|o| {
+                let class = rules.frames[o.frame as usize].class;
+                match class {
+                    // An idiom that holds the hit's last word ("my husband
+                    // would kill me if he knew").
+                    Class::Idiom => o.start < f.end && f.end <= o.end,
+                    // A negation just before the hit, or inside its gaps,
+                    // that is not one of the frame's own words.
+                    Class::Negation => {
+                        o.start + NEGATION_REACH >= f.start && o.start < f.end && !f.owns(o)
+                    }
+                    _ => false,
+                }
+            });
+            let clause = scopes[usize::from(parts[f.start])];
+            if covered || (clause.not_me && !f.names_me) {
+                continue;
+            }
+            let best = Best {
+                category,
+                severity,
+                action,
+                frame: f.frame,
+                own: f.taken.count_ones(),
+                excerpt: excerpt(
+                    text,
+                    words[f.start].start as usize,
+                    words[f.end - 1].end as usize,
+                ),
+            };
+            hits.push((best, clause));
         }
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Found {
-    phrase: u32,
-    severity: Severity,
-    len: u32,
-    start: usize,
-    end: usize,
+/// Scope that holds for the whole message.
+#[derive(Debug, Default, Clone)]
+struct MessageScope {
+    /// Per clause, in order.
+    clauses: Vec<Tense>,
+    joke: bool,
+    raise: bool,
 }
 
-impl Found {
-    /// Most severe, then longest (most specific), then earliest.
-    fn rank(&self) -> (Severity, u32, std::cmp::Reverse<usize>) {
-        (self.severity, self.len, std::cmp::Reverse(self.start))
+/// Scope that holds for one clause.
+#[derive(Debug, Default, Clone, Copy)]
+struct ClauseScope {
+    /// Which clause of the message.
+    clause: usize,
+    not_me: bool,
+    past: bool,
+    accident: bool,
+}
+
+/// What a clause says about when.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tense {
+    past: bool,
+    present: bool,
+}
+
+/// Emoji that laugh: a message with one reads as a joke unless raised.
+const LAUGHS: [&str; 5] = ["😂", "🤣", "😆", "😹", "💀"];
+
+/// What one attempt to match a frame learned.
+#[derive(Default)]
+struct Match {
+    start: usize,
+    end: usize,
+    /// Bit `p - start` is set for each word the frame's parts took (not its
+    /// gaps); words past the 128th are not recorded.
+    taken: u128,
+    names_me: bool,
+}
+
+impl Match {
+    fn mark(&mut self, from: usize, to: usize) {
+        for p in from..to {
+            if let Some(bit) = p.checked_sub(self.start).filter(|&b| b < 128) {
+                self.taken |= 1 << bit;
+            }
+        }
+    }
+
+    fn unmark(&mut self, from: usize, to: usize) {
+        for p in from..to {
+            if let Some(bit) = p.checked_sub(self.start).filter(|&b| b < 128) {
+                self.taken &= !(1 << bit);
+            }
+        }
+    }
+}
+
+/// Tries `parts` from `pos`. The first part must start at `pos` exactly;
+/// each later part may follow a gap of up to its `gap` words.
+#[allow(clippy::too_many_arguments)]
+fn match_parts(
+    frame: &Frame,
+    parts: &[rules::Part],
+    words: &[Word],
+    pos: usize,
+    first: bool,
+    carry: usize,
+    m: &mut Match,
+    rules: &Rules,
+) -> bool {
+    let Some((part, rest)) = parts.split_first() else {
+        m.end = pos;
+        return true;
+    };
+    // A skipped optional part hands its gap on to the next.
+    let max_gap = if first { 0 } else { part.gap as usize + carry };
+    for gap in 0..=max_gap {
+        let at = pos + gap;
+        if at >= words.len() {
+            break;
+        }
+        for seq in &part.seqs {
+            let end = at + seq.len();
+            if end <= words.len()
+                && words[at..end]
+                    .iter()
+                    .zip(seq.iter())
+                    .all(|(w, &id)| id == if frame.exact { w.surface } else { w.id })
+            {
+                let me = m.names_me;
+                m.mark(at, end);
+                m.names_me |= seq.iter().any(|id| rules.first_person.contains(id));
+                if match_parts(frame, rest, words, end, false, 0, m, rules) {
+                    return true;
+                }
+                m.unmark(at, end);
+                m.names_me = me;
+            }
+        }
+    }
+    part.optional && match_parts(frame, rest, words, pos, first, max_gap, m, rules)
+}
+
+/// `word` as known words, if it can be cut wholly into them ("killmyself").
+fn split_run<'w>(rules: &Rules, word: &'w str) -> Option<Vec<&'w str>> {
+    let n = word.len();
+    if n > 64 || !word.is_ascii() {
+        return None;
+    }
+    // best[i]: fewest pieces covering word[..i], and where the last began.
+    let mut best: Vec<Option<(usize, usize)>> = vec![None; n + 1];
+    best[0] = Some((0, 0));
+    for end in 1..=n {
+        for start in end.saturating_sub(rules.longest_surface)..end {
+            let Some((count, _)) = best[start] else {
+                continue;
+            };
+            let piece = &word[start..end];
+            // Single letters other than "i" make almost anything splittable.
+            if (piece.len() > 1 || piece == "i") && rules.surface.contains_key(piece) {
+                let better = best[end].is_none_or(|(c, _)| count + 1 < c);
+                if better {
+                    best[end] = Some((count + 1, start));
+                }
+            }
+        }
+    }
+    let mut pieces = Vec::new();
+    let mut end = n;
+    while end > 0 {
+        let (_, start) = best[end]?;
+        pieces.push(&word[start..end]);
+        end = start;
+    }
+    pieces.reverse();
+    (pieces.len() > 1).then_some(pieces)
+}
+
+/// The clauses of `text`: cut after `.`, `!`, `?`, `;` or a line break that
+/// ends a sentence (a `.` or `!` inside a word, as in "k.i.l.l" or "d!e",
+/// does not).
+fn clauses(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let b = bytes[i];
+            i += 1;
+            let ends = match b {
+                b'\n' | b'?' | b';' => true,
+                b'.' | b'!' => {
+                    i == bytes.len()
+                        || bytes[i].is_ascii_whitespace()
+                        || matches!(bytes[i], b'.' | b'!' | b'?')
+                }
+                _ => false,
+            };
+            if ends {
+                let clause = &text[from..i];
+                from = i;
+                if !clause.trim().is_empty() {
+                    return Some(clause);
+                }
+            }
+        }
+        if from < bytes.len() {
+            let clause = &text[from..];
+            from = bytes.len();
+            return Some(clause);
+        }
+        None
+    })
+}
+
+impl Rules {
+    fn first_person_surface(&self, piece: &str) -> bool {
+        matches!(piece, "i" | "im" | "me" | "my" | "myself" | "ive")
+            && self.vocab.contains_key(piece)
     }
 }
 
@@ -413,19 +816,22 @@ fn excerpt(text: &str, start: usize, end: usize) -> String {
 }
 
 /// One JSON line for logs and `mend screen`:
-/// `{"flagged":true,"category":"abuse","severity":"high","matched":"..."}`,
-/// with nulls when nothing was flagged. The excerpt is left out on purpose:
-/// it is the person's own words.
+/// `{"flagged":true,"action":"ask","category":"abuse","severity":"high","matched":"..."}`,
+/// with `"action":"none"` and nulls when nothing was found; `flagged` is
+/// true exactly when `action` is not `none`. The excerpt is left out on
+/// purpose: it is the person's own words.
 pub fn screen_json_line(hit: Option<&Hit>) -> String {
     let value = match hit {
         Some(h) => serde_json::json!({
             "flagged": true,
+            "action": h.action,
             "category": h.category,
             "severity": h.severity,
             "matched": h.matched,
         }),
         None => serde_json::json!({
             "flagged": false,
+            "action": "none",
             "category": null,
             "severity": null,
             "matched": null,

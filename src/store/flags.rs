@@ -89,6 +89,8 @@ pub struct Flag {
     pub notice_message: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Raised because the person answered mend's question "yes" or "not sure".
+    pub asked: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -107,6 +109,7 @@ struct Row {
     notice_message: Option<String>,
     created_at: i64,
     updated_at: i64,
+    asked: bool,
 }
 
 impl Row {
@@ -155,6 +158,7 @@ impl Row {
                 .map_err(|_| corrupt("created_at"))?,
             updated_at: Timestamp::from_millisecond(row.updated_at)
                 .map_err(|_| corrupt("updated_at"))?,
+            asked: row.asked,
         })
     }
 }
@@ -164,7 +168,7 @@ macro_rules! select_flags {
     () => {
         "SELECT f.id, f.person_id, p.external_id AS person, f.category, f.severity, f.excerpt,
         f.hits, f.status, f.handled_by, f.note, f.notice_channel, f.notice_message,
-        f.created_at, f.updated_at
+        f.created_at, f.updated_at, f.asked
     FROM flags f JOIN people p ON p.id = f.person_id"
     };
 }
@@ -184,11 +188,12 @@ pub async fn raise(
     cipher: &Cipher,
     person: PersonId,
     hit: &Hit,
+    asked: bool,
     now: Timestamp,
 ) -> Result<Raised, StoreError> {
     let excerpt = cipher.seal(Field::FlagExcerpt, person.0, &hit.excerpt);
     let updated: Option<i64> = sqlx::query_scalar(
-        "UPDATE flags SET hits = hits + 1, excerpt = ?, updated_at = ?,
+        "UPDATE flags SET hits = hits + 1, excerpt = ?, updated_at = ?, asked = MAX(asked, ?),
              severity = CASE
                  WHEN ? = 'critical' OR severity = 'critical' THEN 'critical'
                  WHEN ? = 'high' OR severity = 'high' THEN 'high'
@@ -198,6 +203,7 @@ pub async fn raise(
     )
     .bind(&excerpt)
     .bind(now.as_millisecond())
+    .bind(asked)
     .bind(hit.severity.as_str())
     .bind(hit.severity.as_str())
     .bind(person)
@@ -207,8 +213,8 @@ pub async fn raise(
         return Ok(Raised { id, new: false });
     }
     let id = sqlx::query_scalar(
-        "INSERT INTO flags (person_id, category, severity, excerpt, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO flags (person_id, category, severity, excerpt, created_at, updated_at, asked)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(person)
     .bind(hit.category.as_str())
@@ -216,6 +222,7 @@ pub async fn raise(
     .bind(&excerpt)
     .bind(now.as_millisecond())
     .bind(now.as_millisecond())
+    .bind(asked)
     .fetch_one(conn)
     .await?;
     Ok(Raised { id, new: true })

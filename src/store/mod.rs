@@ -254,11 +254,18 @@ impl Store {
         } else {
             Default::default()
         };
-        let before = assemble(entered.profile, entered.place, answers);
+        let pending_ask = if entered.has_ask {
+            people::pending_ask(&mut tx, &self.cipher, person).await?
+        } else {
+            None
+        };
+        let before = assemble(entered.profile, entered.place, answers, pending_ask);
         let outcome = decide(&before);
         save(&mut tx, &self.cipher, person, &before, &outcome, now).await?;
         let flag = match &outcome.flag {
-            Some(hit) => Some(flags::raise(&mut tx, &self.cipher, person, hit, now).await?),
+            Some(hit) => Some(
+                flags::raise(&mut tx, &self.cipher, person, hit, outcome.flag_asked, now).await?,
+            ),
             None => None,
         };
         if let (Some(key), Some(address)) = (event_key, address) {
@@ -472,7 +479,8 @@ async fn load(
     let profile = people::profile(conn, person).await?;
     let place = conversations::get(conn, person).await?;
     let answers = answers::all(conn, cipher, person).await?;
-    Ok(assemble(profile, place, answers))
+    let pending_ask = people::pending_ask(conn, cipher, person).await?;
+    Ok(assemble(profile, place, answers, pending_ask))
 }
 
 /// A person's state from what the tables hold: their profile, their place
@@ -481,6 +489,7 @@ fn assemble(
     profile: people::Profile,
     place: Option<(crate::engine::Place, bool)>,
     answers: std::collections::BTreeMap<(String, String), String>,
+    pending_ask: Option<crate::safety::Hit>,
 ) -> State {
     let (place, paused) = match place {
         Some((place, paused)) => (Some(place), paused),
@@ -490,6 +499,8 @@ fn assemble(
         consent: profile.consent,
         situation: profile.situation,
         crisis_replied_at: profile.crisis_replied_at,
+        asked_at: profile.asked_at,
+        pending_ask,
         place,
         paused,
         answers,
@@ -509,9 +520,13 @@ async fn save(
         consent: s.consent,
         situation: s.situation,
         crisis_replied_at: s.crisis_replied_at,
+        asked_at: s.asked_at,
     };
     if profile(after) != profile(before) {
         people::set_profile(conn, person, &profile(after), now).await?;
+    }
+    if after.pending_ask != before.pending_ask {
+        people::set_pending_ask(conn, cipher, person, after.pending_ask.as_ref()).await?;
     }
     match &after.place {
         Some(place) if (Some(place), after.paused) != (before.place.as_ref(), before.paused) => {

@@ -5,8 +5,10 @@ use jiff::Timestamp;
 use sqlx::SqliteConnection;
 
 use super::StoreError;
+use crate::crypto::{Cipher, Field};
 use crate::engine::{Consent, Place};
 use crate::flows::Situation;
+use crate::safety::{Action, Category, Hit, Severity};
 
 /// A row id in `people`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
@@ -49,6 +51,7 @@ struct ProfileRow {
     consent: String,
     situation: Option<String>,
     crisis_replied_at: Option<i64>,
+    asked_at: Option<i64>,
 }
 
 /// What the engine knows of a person beyond their place and answers.
@@ -57,6 +60,7 @@ pub struct Profile {
     pub consent: Consent,
     pub situation: Option<Situation>,
     pub crisis_replied_at: Option<Timestamp>,
+    pub asked_at: Option<Timestamp>,
 }
 
 /// What a turn needs to know before the engine runs, read in the same
@@ -72,6 +76,8 @@ pub struct Entered {
     pub unsent: bool,
     /// Whether any written answer is kept (only ever after consent).
     pub has_answers: bool,
+    /// Whether a question about their safety waits for an answer.
+    pub has_ask: bool,
 }
 
 /// [`find_or_create`], [`profile`], their place, and whether a check-in
@@ -86,7 +92,8 @@ pub async fn enter(
     let row: EnterRow = sqlx::query_as(
         "INSERT INTO people (external_id, created_at, updated_at, last_seen) VALUES (?, ?, ?, ?)
          ON CONFLICT (external_id) DO UPDATE SET last_seen = excluded.last_seen
-         RETURNING id, consent, situation, crisis_replied_at,
+         RETURNING id, consent, situation, crisis_replied_at, asked_at,
+             ask_category IS NOT NULL AS has_ask,
              (SELECT flow FROM conversations WHERE person_id = people.id) AS flow,
              (SELECT step FROM conversations WHERE person_id = people.id) AS step,
              (SELECT paused FROM conversations WHERE person_id = people.id) AS paused,
@@ -106,6 +113,8 @@ pub async fn enter(
         consent,
         situation,
         crisis_replied_at,
+        asked_at,
+        has_ask,
         flow,
         step,
         paused,
@@ -117,6 +126,7 @@ pub async fn enter(
         consent,
         situation,
         crisis_replied_at,
+        asked_at,
     })?;
     let place = match (flow, step) {
         (Some(flow), Some(step)) => Some((Place { flow, step }, paused.unwrap_or(false))),
@@ -129,6 +139,7 @@ pub async fn enter(
         pause_notice,
         unsent,
         has_answers,
+        has_ask,
     })
 }
 
@@ -138,6 +149,8 @@ struct EnterRow {
     consent: String,
     situation: Option<String>,
     crisis_replied_at: Option<i64>,
+    asked_at: Option<i64>,
+    has_ask: bool,
     flow: Option<String>,
     step: Option<String>,
     paused: Option<bool>,
@@ -147,11 +160,12 @@ struct EnterRow {
 }
 
 pub async fn profile(conn: &mut SqliteConnection, person: PersonId) -> Result<Profile, StoreError> {
-    let row: ProfileRow =
-        sqlx::query_as("SELECT consent, situation, crisis_replied_at FROM people WHERE id = ?")
-            .bind(person)
-            .fetch_one(conn)
-            .await?;
+    let row: ProfileRow = sqlx::query_as(
+        "SELECT consent, situation, crisis_replied_at, asked_at FROM people WHERE id = ?",
+    )
+    .bind(person)
+    .fetch_one(conn)
+    .await?;
     parse_profile(row)
 }
 
@@ -167,19 +181,20 @@ fn parse_profile(row: ProfileRow) -> Result<Profile, StoreError> {
         })?),
         None => None,
     };
-    let crisis_replied_at = match row.crisis_replied_at {
-        Some(ms) => Some(
-            Timestamp::from_millisecond(ms).map_err(|_| StoreError::Corrupt {
+    let at = |ms: Option<i64>, column| match ms {
+        Some(ms) => Timestamp::from_millisecond(ms)
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt {
                 table: "people",
-                column: "crisis_replied_at",
-            })?,
-        ),
-        None => None,
+                column,
+            }),
+        None => Ok(None),
     };
     Ok(Profile {
         consent,
         situation,
-        crisis_replied_at,
+        crisis_replied_at: at(row.crisis_replied_at, "crisis_replied_at")?,
+        asked_at: at(row.asked_at, "asked_at")?,
     })
 }
 
@@ -190,13 +205,87 @@ pub async fn set_profile(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE people SET consent = ?, situation = ?, crisis_replied_at = ?, updated_at = ?
+        "UPDATE people SET consent = ?, situation = ?, crisis_replied_at = ?, asked_at = ?,
+             updated_at = ?
          WHERE id = ?",
     )
     .bind(profile.consent.as_str())
     .bind(profile.situation.map(Situation::as_str))
     .bind(profile.crisis_replied_at.map(|t| t.as_millisecond()))
+    .bind(profile.asked_at.map(|t| t.as_millisecond()))
     .bind(now.as_millisecond())
+    .bind(person)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct AskRow {
+    ask_category: Option<String>,
+    ask_severity: Option<String>,
+    ask_matched: Option<String>,
+    ask_excerpt: Option<String>,
+}
+
+/// The question about their safety that waits for this person's answer:
+/// what the screen found, the excerpt opened.
+pub async fn pending_ask(
+    conn: &mut SqliteConnection,
+    cipher: &Cipher,
+    person: PersonId,
+) -> Result<Option<Hit>, StoreError> {
+    let row: AskRow = sqlx::query_as(
+        "SELECT ask_category, ask_severity, ask_matched, ask_excerpt FROM people WHERE id = ?",
+    )
+    .bind(person)
+    .fetch_one(conn)
+    .await?;
+    let (Some(category), Some(severity)) = (row.ask_category, row.ask_severity) else {
+        return Ok(None);
+    };
+    let corrupt = |column| StoreError::Corrupt {
+        table: "people",
+        column,
+    };
+    let excerpt = match row.ask_excerpt {
+        Some(sealed) => cipher
+            .open(Field::AskExcerpt, person.0, &sealed)
+            .map_err(|_| StoreError::Sealed {
+                table: "people",
+                column: "ask_excerpt",
+            })?,
+        None => String::new(),
+    };
+    Ok(Some(Hit {
+        category: Category::parse(&category).ok_or(corrupt("ask_category"))?,
+        severity: match severity.as_str() {
+            "concern" => Severity::Concern,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return Err(corrupt("ask_severity")),
+        },
+        action: Action::Ask,
+        matched: row.ask_matched.unwrap_or_default(),
+        excerpt,
+    }))
+}
+
+/// Keeps (or, with `None`, clears) the question waiting for an answer.
+pub async fn set_pending_ask(
+    conn: &mut SqliteConnection,
+    cipher: &Cipher,
+    person: PersonId,
+    hit: Option<&Hit>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE people SET ask_category = ?, ask_severity = ?, ask_matched = ?, ask_excerpt = ?
+         WHERE id = ?",
+    )
+    .bind(hit.map(|h| h.category.as_str()))
+    .bind(hit.map(|h| h.severity.as_str()))
+    .bind(hit.map(|h| h.matched.as_str()))
+    .bind(hit.map(|h| cipher.seal(Field::AskExcerpt, person.0, &h.excerpt)))
     .bind(person)
     .execute(conn)
     .await?;

@@ -18,7 +18,7 @@ struct Sealed {
     update: &'static str,
 }
 
-const SEALED: [Sealed; 5] = [
+const SEALED: [Sealed; 6] = [
     Sealed {
         table: "answers",
         column: "value",
@@ -46,6 +46,13 @@ const SEALED: [Sealed; 5] = [
         field: Field::FlagNote,
         select: "SELECT rowid, person_id, note FROM flags WHERE note IS NOT NULL",
         update: "UPDATE flags SET note = ? WHERE rowid = ?",
+    },
+    Sealed {
+        table: "people",
+        column: "ask_excerpt",
+        field: Field::AskExcerpt,
+        select: "SELECT rowid, id, ask_excerpt FROM people WHERE ask_excerpt IS NOT NULL",
+        update: "UPDATE people SET ask_excerpt = ? WHERE rowid = ?",
     },
     Sealed {
         table: "outbox",

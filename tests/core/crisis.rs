@@ -161,7 +161,7 @@ async fn repeated_hits_update_one_flag_and_moderators_move_it_along() {
         .unwrap();
     assert_eq!(flag.hits, 3);
     assert_eq!(flag.status, Status::Open);
-    assert_eq!(flag.category, "self_harm");
+    assert_eq!(flag.category, "suicide");
     assert_eq!(flag.person, person);
     // Kept before consent (vital interests), but only an excerpt.
     assert_eq!(store.state(person).await.unwrap().consent, Consent::Unasked);

@@ -341,10 +341,16 @@ fn screen_command_prints_one_json_line_per_message_and_no_excerpt() {
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["flagged"], false);
     assert_eq!(lines[0]["category"], serde_json::Value::Null);
+    assert_eq!(lines[0]["action"], "none");
     assert_eq!(lines[1]["flagged"], true);
-    assert_eq!(lines[1]["category"], "self_harm");
+    assert_eq!(lines[1]["action"], "crisis");
+    assert_eq!(lines[1]["category"], "suicide");
     assert_eq!(lines[2]["flagged"], false);
     assert_eq!(lines[3]["category"], "abuse");
+    for line in &lines {
+        // `flagged` is true exactly when there is something to do.
+        assert_eq!(line["flagged"] == true, line["action"] != "none", "{line}");
+    }
     assert!(!stdout.contains("tonight"), "no excerpt of the message");
 }
 

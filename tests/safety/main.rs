@@ -32,15 +32,16 @@ fn parse(name: &str, text: &str) -> Vec<Row> {
             );
         };
         let crisis = match label {
-            "crisis" => true,
+            "crisis" | "urgent" => true,
             "ok" => false,
             other => panic!(
-                "{name} line {}: label {other:?}, expected crisis or ok",
+                "{name} line {}: label {other:?}, expected urgent, crisis or ok",
                 i + 1
             ),
         };
         let category = match cat {
             "-" => None,
+            "suicide" => Some(Category::Suicide),
             "self_harm" => Some(Category::SelfHarm),
             "harm_others" => Some(Category::HarmOthers),
             "abuse" => Some(Category::Abuse),

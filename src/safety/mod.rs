@@ -196,7 +196,8 @@ pub struct Screen {
 /// A run-together word is split into known words only when at least this
 /// long ("killmyself", "iwanttodie").
 const MIN_SPLIT: usize = 6;
-/// How many words before a hit a negation may stand ("I would never ...").
+/// A negation may end at most this many words before a hit ("I would
+/// never ever ..."); one further back belongs to something else.
 const NEGATION_REACH: usize = 2;
 /// Words that start a new clause for scope ("..., but I ...").
 const CLAUSE_WORDS: [&str; 4] = ["but", "however", "although", "though"];
@@ -354,11 +355,14 @@ impl Screen {
                 // in the sentence after ("... It was years ago"), unless
                 // something there says it is happening now.
                 let (here, next) = (tense(clause.clause), tense(clause.clause + 1));
-                if (clause.past || next.past) && !(here.present || next.present) {
+                if (clause.past || next.opens_past) && !(here.present || next.present) {
                     return None;
                 }
                 if clause.accident
-                    && matches!(best.category, Category::SelfHarm | Category::HarmOthers)
+                    && matches!(
+                        best.category,
+                        Category::SelfHarm | Category::HarmOthers | Category::Abuse
+                    )
                 {
                     return None;
                 }
@@ -538,7 +542,9 @@ impl Screen {
                 Class::Accident => scope.accident = true,
                 Class::Past => {
                     scope.past = true;
-                    tense.past = true;
+                    // Only a sentence that opens on the past ("It was years
+                    // ago ...") speaks for the sentence before it.
+                    tense.opens_past |= f.start <= 2;
                 }
                 Class::Present => tense.present = true,
                 Class::Joke => message.joke = true,
@@ -564,7 +570,9 @@ impl Screen {
                     // A negation just before the hit, or inside its gaps,
                     // that is not one of the frame's own words.
                     Class::Negation => {
-                        o.start + NEGATION_REACH >= f.start && o.start < f.end && !f.owns(o)
+                        let before = o.end <= f.start && o.end + NEGATION_REACH > f.start;
+                        let inside = f.start <= o.start && o.start < f.end && !f.owns(o);
+                        before || inside
                     }
                     _ => false,
                 }
@@ -612,7 +620,7 @@ struct ClauseScope {
 /// What a clause says about when.
 #[derive(Debug, Default, Clone, Copy)]
 struct Tense {
-    past: bool,
+    opens_past: bool,
     present: bool,
 }
 

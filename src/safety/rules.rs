@@ -366,7 +366,7 @@ impl Compiler<'_> {
                 return Err(self.err(
                     line,
                     key,
-                    format!("{text:?}: idioms are matched word for word, so they take no `{{concepts}}`; list each idiom in full"),
+                    format!("{text:?}: scope phrases (all but `raise`) are matched word for word, so they take no `{{concepts}}`; list each phrase in full"),
                 ));
             }
             let mut choices: Vec<Vec<u32>> = if let Some(inner) = body.strip_prefix('{') {
@@ -705,7 +705,10 @@ pub(crate) fn compile(source: &str, file: &Path) -> Result<Rules, SafetyError> {
         ("idioms", Class::Idiom, scope.idioms),
     ] {
         let key = format!("scope.{name}");
-        c.exact = class == Class::Idiom;
+        // Scope words are matched as written: stemmed, "gardening" would
+        // read as "garden" and "shows" as "show". Only raising cues, which
+        // can never flag a message by themselves, meet other word forms.
+        c.exact = class != Class::Raise;
         for f in list {
             let line = line_of(source, f.span().start);
             let parts = c.frame(f.get_ref(), line, &key)?;

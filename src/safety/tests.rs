@@ -1,11 +1,524 @@
+//! The screen's rules (`prompts/safety.toml`) and its reading of messages.
+
+use std::path::Path;
+
 use super::*;
 
 fn screen() -> Screen {
     Screen::embedded()
 }
 
-#[test]
-fn the_embedded_rules_load() {
-    let _ = screen();
+fn hit(text: &str) -> Option<Hit> {
+    screen().screen(text)
 }
 
+/// What the screen does with `text`: the action and category, or None.
+fn read(text: &str) -> Option<(Action, Category)> {
+    hit(text).map(|h| (h.action, h.category))
+}
+
+fn crisis(category: Category) -> Option<(Action, Category)> {
+    Some((Action::Crisis, category))
+}
+
+fn ask(category: Category) -> Option<(Action, Category)> {
+    Some((Action::Ask, category))
+}
+
+#[test]
+fn embedded_loads_and_summarises() {
+    let summary = screen().summary();
+    assert_eq!(summary.categories.len(), 5);
+    assert!(
+        summary.categories.iter().all(|c| c.frames >= 20),
+        "{summary}"
+    );
+    assert!(summary.concepts >= 20 && summary.scope >= 50, "{summary}");
+    let shown = summary.to_string();
+    assert!(
+        shown.contains("suicide") && shown.contains("scope"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn word_forms_meet_through_stemming() {
+    // Frames list one form; the others meet it.
+    assert_eq!(
+        read("she pressured me into sex"),
+        crisis(Category::SexualViolence)
+    );
+    assert_eq!(
+        read("she keeps pressuring me into having sex"),
+        crisis(Category::SexualViolence)
+    );
+    assert_eq!(read("he strangled me"), crisis(Category::Abuse));
+    assert_eq!(read("he's strangling me"), crisis(Category::Abuse));
+    // Dropped g's and run-together words.
+    assert!(read("been thinkin about endin it all").is_some());
+    assert_eq!(read("i wanna killmyself"), crisis(Category::Suicide));
+    // ... but a long ordinary word is never split into alarming pieces.
+    assert_eq!(read("my therapist is lovely"), None);
+}
+
+#[test]
+fn suicide_and_self_harm_are_told_apart() {
+    assert_eq!(read("I want to end my life"), crisis(Category::Suicide));
+    assert_eq!(
+        read("i cut my arms again last night"),
+        crisis(Category::SelfHarm)
+    );
+    assert_eq!(
+        read("took a handful of my tablets to numb out, not to die"),
+        crisis(Category::SelfHarm)
+    );
+    let overdose = hit("i've taken all my pills an hour ago").expect("an overdose taken");
+    assert_eq!(
+        (overdose.action, overdose.severity),
+        (Action::Crisis, Severity::Critical)
+    );
+}
+
+#[test]
+fn a_negation_right_before_cancels_but_a_frame_can_own_one() {
+    assert_eq!(read("I would never kill myself"), None);
+    assert_eq!(read("I'm not going to hurt myself, don't worry"), None);
+    assert_eq!(
+        read("I don't want to live anymore"),
+        crisis(Category::Suicide)
+    );
+    // A negation further back belongs to something else.
+    assert_eq!(
+        read("I don't know why, I want to die"),
+        crisis(Category::Suicide)
+    );
+}
+
+#[test]
+fn someone_else_or_a_story_does_not_count_unless_it_names_the_writer() {
+    assert_eq!(
+        read("my friend told me she is suicidal, how do I help"),
+        None
+    );
+    assert_eq!(read("we watched a documentary about suicide"), None);
+    assert_eq!(read("I'm suicidal"), crisis(Category::Suicide));
+    // The story is in another clause: the writer's own words still count.
+    assert_eq!(
+        read("We watched a film last night. I want to kill myself."),
+        crisis(Category::Suicide)
+    );
+}
+
+#[test]
+fn the_past_told_as_over_does_not_count_unless_it_is_back() {
+    assert_eq!(
+        read("years ago I used to cut myself, but I'm in a much better place now"),
+        None
+    );
+    assert_eq!(
+        read("I used to cut myself years ago and I've started again"),
+        crisis(Category::SelfHarm)
+    );
+    assert_eq!(
+        read("I was assaulted at uni. It was a long time ago and I had support."),
+        None
+    );
+}
+
+#[test]
+fn jokes_and_idioms_of_anger_do_not_count_without_a_plan() {
+    assert_eq!(read("I'll kill him if he eats my chips again lol"), None);
+    assert_eq!(read("this week is killing me"), None);
+    assert_eq!(read("I could murder a cup of tea"), None);
+    assert_eq!(
+        read("I'm going to kill him tonight, I've got the knife ready"),
+        crisis(Category::HarmOthers)
+    );
+    // Idioms are matched word for word: "killing me" never covers "kill me".
+    assert_eq!(read("he threatened to kill me"), crisis(Category::Abuse));
+}
+
+#[test]
+fn unclear_messages_are_asked_about_and_a_plan_raises_them() {
+    assert_eq!(
+        read("what's the point of anything anymore"),
+        ask(Category::Suicide)
+    );
+    assert_eq!(read("I don't feel safe"), ask(Category::Abuse));
+    assert_eq!(
+        read("what's the point of anything anymore, it ends tonight"),
+        crisis(Category::Suicide)
+    );
+}
+
+#[test]
+fn one_dangerous_clause_in_a_long_ordinary_message_counts() {
+    let ordinary = "We had counselling on Tuesday and it went well, the kids are fine, \
+                    and we're planning a weekend away in the spring. ";
+    let text = format!(
+        "{}I have the rope in the garage. {}",
+        ordinary.repeat(10),
+        ordinary.repeat(10)
+    );
+    assert!(text.chars().count() > 2000);
+    assert_eq!(read(&text), crisis(Category::Suicide));
+    assert_eq!(read(&ordinary.repeat(16)), None);
+}
+
+#[test]
+fn text_speak_without_punctuation_is_read() {
+    assert_eq!(read("kms"), crisis(Category::Suicide));
+    assert_eq!(read("he hit me agen last nite"), crisis(Category::Abuse));
+    assert_eq!(read("im on the bridge rn"), crisis(Category::Suicide));
+}
+
+#[test]
+fn json_line_names_the_action() {
+    let none: serde_json::Value = serde_json::from_str(&screen_json_line(None)).unwrap();
+    assert_eq!(none["flagged"], false);
+    assert_eq!(none["action"], "none");
+    let h = hit("what's the point of anything anymore").unwrap();
+    let asked: serde_json::Value = serde_json::from_str(&screen_json_line(Some(&h))).unwrap();
+    assert_eq!(asked["flagged"], true);
+    assert_eq!(asked["action"], "ask");
+    assert_eq!(asked["category"], "suicide");
+    assert!(asked.get("excerpt").is_none(), "never the person's words");
+}
+
+/// A small valid file, with `frame` added to the abuse frames.
+fn minimal(frame: &str) -> String {
+    format!(
+        r#"[concepts]
+i = ["i", "im"]
+he = ["he", "she"]
+
+[suicide]
+severity = "high"
+frames = ["{{i}} .. want to die"]
+
+[self_harm]
+severity = "high"
+frames = ["{{i}} .. cut myself"]
+
+[harm_others]
+severity = "high"
+frames = ["{{i}} .. going to stab him"]
+
+[abuse]
+severity = "high"
+frames = ["{{he}} hit me", {frame}]
+
+[sexual_violence]
+severity = "high"
+frames = ["{{he}} raped me"]
+
+[scope]
+first_person = ["i", "me", "my"]
+negation = ["never"]
+not_me = ["my friend"]
+accident = ["by accident"]
+past = ["years ago"]
+present = ["again"]
+joke = ["lol"]
+raise = ["tonight"]
+idioms = ["hit me up"]
+"#
+    )
+}
+
+/// The problem a broken file is refused with: (line, key, problem).
+fn refused(source: &str) -> (usize, String, String) {
+    match Screen::from_toml(source, Path::new("safety.toml")) {
+        Err(SafetyError::Invalid {
+            line, key, problem, ..
+        }) => (line, key, problem),
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("accepted a broken file"),
+    }
+}
+
+#[test]
+fn a_minimal_file_loads_and_screens() {
+    let s = Screen::from_toml(
+        &minimal(r#""{he} .. locked me in""#),
+        Path::new("safety.toml"),
+    )
+    .expect("valid");
+    assert_eq!(
+        s.screen("she has locked me in").map(|h| h.category),
+        Some(Category::Abuse)
+    );
+    assert_eq!(s.screen("she would never hit me"), None, "negation");
+    assert_eq!(s.screen("hit me up later"), None, "idiom");
+}
+
+#[test]
+fn an_unknown_concept_names_the_line_and_the_nearest_name() {
+    let (line, key, problem) = refused(&minimal(r#""{hee} .. locked me in""#));
+    assert_eq!((line, key.as_str()), (19, "abuse.frames"));
+    assert!(
+        problem.contains("{hee}") && problem.contains("did you mean `{he}`"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn gaps_are_checked() {
+    let (line, key, problem) = refused(&minimal(r#"".. locked me in""#));
+    assert_eq!((line, key.as_str()), (19, "abuse.frames"));
+    assert!(problem.contains("between two words"), "{problem}");
+    let (_, _, problem) = refused(&minimal(r#""{he} ..9 locked me in""#));
+    assert!(problem.contains("from 1 to 8"), "{problem}");
+    let (_, _, problem) = refused(&minimal(r#""{he} .. ..2 locked me in""#));
+    assert!(problem.contains("twice in a row"), "{problem}");
+}
+
+#[test]
+fn other_mistakes_in_frames_are_named() {
+    let (_, _, problem) = refused(&minimal(r#""{he} hit me""#));
+    assert!(
+        problem.contains("listed twice") && problem.contains("line 19"),
+        "{problem}"
+    );
+    let (_, _, problem) = refused(&minimal(r#""really?""#));
+    assert!(problem.contains("optional"), "{problem}");
+    let (_, _, problem) = refused(&minimal(r#""{he} .. a||b""#));
+    assert!(problem.contains("empty choice"), "{problem}");
+    let (_, _, problem) = refused(&minimal(r#""{he .. hit""#));
+    assert!(problem.contains("brace"), "{problem}");
+    let (_, _, problem) = refused(&minimal(r#""{he} !!!?""#));
+    assert!(problem.contains("no words left"), "{problem}");
+}
+
+#[test]
+fn concepts_are_checked() {
+    let looped = minimal("\"{he} hit\"").replace(
+        "he = [\"he\", \"she\"]",
+        "he = [\"he\", \"{she}\"]\nshe = [\"{he}\"]",
+    );
+    let (_, key, problem) = refused(&looped);
+    assert!(key.starts_with("concepts."), "{key}");
+    assert!(problem.contains("loop"), "{problem}");
+    let piped = minimal("\"{he} hit\"").replace("he = [\"he\", \"she\"]", "he = [\"he|she\"]");
+    let (line, key, problem) = refused(&piped);
+    assert_eq!((line, key.as_str()), (3, "concepts.he"));
+    assert!(problem.contains("belong in frames"), "{problem}");
+    let idiom = minimal("\"{he} hit\"")
+        .replace("idioms = [\"hit me up\"]", "idioms = [\"{he} hit me up\"]");
+    let (_, key, problem) = refused(&idiom);
+    assert_eq!(key, "scope.idioms");
+    assert!(problem.contains("word for word"), "{problem}");
+}
+
+#[test]
+fn toml_mistakes_name_the_key() {
+    let (_, _, problem) = refused(&minimal("\"x\"").replace("[abuse]", "[abuze]"));
+    assert!(
+        problem.contains("abuze") || problem.contains("abuse"),
+        "{problem}"
+    );
+    let (line, _, problem) = refused(&minimal("\"x\"").replace(
+        "severity = \"high\"\nframes = [\"{he} raped me\"]",
+        "severity = \"urgent\"\nframes = [\"{he} raped me\"]",
+    ));
+    assert!(line > 1 && problem.contains("urgent"), "{line} {problem}");
+}
+
+#[test]
+fn normalise_basics() {
+    assert_eq!(normalise("  Hello,   WORLD!!  "), "hello world");
+    assert_eq!(normalise(""), "");
+    assert_eq!(normalise("!!! ... ???"), "");
+    assert_eq!(normalise("self-harm"), "self harm");
+    assert_eq!(normalise("line\nbreak\ttab"), "line break tab");
+}
+
+#[test]
+fn normalise_apostrophes_and_quotes() {
+    assert_eq!(normalise("can't"), "cant");
+    assert_eq!(normalise("can\u{2019}t"), "cant");
+    assert_eq!(normalise("can\u{02BC}t"), "cant");
+    assert_eq!(normalise("cannot"), "cant");
+    assert_eq!(normalise("can not"), "cant");
+    assert_eq!(normalise("\u{201C}stop\u{201D}"), "stop");
+    assert_eq!(normalise("don't want to"), normalise("do not want to"));
+    assert_eq!(normalise("I'm"), normalise("i am"));
+}
+
+#[test]
+fn normalise_unicode_folding() {
+    // fullwidth
+    assert_eq!(normalise("\u{FF4B}\u{FF49}\u{FF4C}\u{FF4C}"), "kill");
+    // mathematical bold
+    assert_eq!(normalise("\u{1D424}\u{1D422}\u{1D425}\u{1D425}"), "kill");
+    // accents stripped
+    assert_eq!(normalise("Kíll mÿsëlf"), "kill myself");
+    // case folding beyond ASCII
+    assert_eq!(normalise("STRAẞE"), "strasse");
+    // Cyrillic look-alikes
+    assert_eq!(normalise("k\u{0456}ll"), "kill");
+    // circled and squared letters, plain and filled (found by fuzzing: the
+    // filled ones have no compatibility form and were left upper-case)
+    assert_eq!(normalise("\u{24DA}\u{24D8}\u{24DB}\u{24DB}"), "kill");
+    assert_eq!(normalise("\u{1F13A}\u{1F138}\u{1F13B}\u{1F13B}"), "kill");
+    assert_eq!(normalise("\u{1F15A}\u{1F158}\u{1F15B}\u{1F15B}"), "kill");
+    assert_eq!(normalise("\u{1F17A}\u{1F178}\u{1F17B}\u{1F17B}"), "kill");
+    assert_eq!(normalise("I)\u{1F186}h"), "i wh");
+    // regional indicators, as in flags
+    assert_eq!(normalise("\u{1F1F0}\u{1F1EE}\u{1F1F1}\u{1F1F1}"), "kill");
+}
+
+#[test]
+fn normalise_invisible_characters() {
+    for ch in [
+        '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{202A}', '\u{202E}',
+        '\u{2066}', '\u{2069}', '\u{00AD}',
+    ] {
+        let text = format!("k{ch}i{ch}ll my{ch}self");
+        assert_eq!(normalise(&text), "kill myself", "U+{:04X}", ch as u32);
+    }
+}
+
+#[test]
+fn normalise_leetspeak() {
+    assert_eq!(normalise("k1ll"), "kill");
+    assert_eq!(normalise("d13"), "die");
+    assert_eq!(normalise("h4te"), "hate");
+    assert_eq!(normalise("m0ney"), "money");
+    assert_eq!(normalise("my5elf"), "myself");
+    assert_eq!(normalise("s7op"), "stop");
+    assert_eq!(normalise("r@ped"), "raped");
+    assert_eq!(normalise("$uicide"), "suicide");
+    assert_eq!(normalise("d!e"), "die");
+    // numbers on their own stay numbers, and `!` at the end is punctuation
+    assert_eq!(normalise("5 years, 10 months"), "5 years 10 months");
+    assert_eq!(normalise("help me!"), "help me");
+    assert_eq!(normalise("$50"), "50");
+}
+
+#[test]
+fn normalise_spaced_letters() {
+    assert_eq!(normalise("k i l l m y s e l f"), "killmyself");
+    assert_eq!(normalise("k.i.l.l"), "kill");
+    assert_eq!(normalise("d-i-e"), "die");
+    assert_eq!(normalise("i am a mess"), "im a mess");
+    // two single letters are left alone; words are not glued
+    assert_eq!(normalise("plan a or b"), "plan a or b");
+    assert_eq!(normalise("a b, c"), "a b c");
+}
+
+#[test]
+fn obfuscations_are_caught() {
+    let cases = [
+        "I want to k i l l m y s e l f",
+        "i w a n t t o d i e",
+        "I want to k1ll myself",
+        "ki11 myself",
+        "I want to k!ll my5elf",
+        "I don\u{2019}t want to be here anymore",
+        "\u{FF49} \u{FF57}\u{FF41}\u{FF4E}\u{FF54} \u{FF54}\u{FF4F} \u{FF44}\u{FF49}\u{FF45}",
+        "kill\u{200B}myself",
+        "su1c1dal",
+        "K.I.L.L M.Y.S.E.L.F",
+        "he r@ped me",
+        "he h1t me",
+    ];
+    for text in cases {
+        assert!(hit(text).is_some(), "missed {text:?}");
+    }
+}
+
+#[test]
+fn excerpt_is_short_and_around_the_match() {
+    let filler = "we talked about the garden and the weekend plans ".repeat(40);
+    let text = format!("{filler} and then he hit me again {filler}");
+    let h = hit(&text).expect("hit");
+    assert!(h.excerpt.len() <= EXCERPT_MAX, "{}", h.excerpt.len());
+    assert!(h.excerpt.contains("he hit me"), "{}", h.excerpt);
+    let short = hit("He hit me.").expect("hit");
+    assert_eq!(short.excerpt, "he hit me");
+}
+
+#[test]
+fn odd_input_never_panics() {
+    let s = screen();
+    let big = "a".repeat(100_000);
+    let big_words = "kill ".repeat(20_000);
+    let spaced = "k ".repeat(50_000);
+    let odd = [
+        "",
+        " ",
+        "\u{0}",
+        "\u{FFFD}\u{FFFF}",
+        "\u{10FFFF}",
+        "\u{0301}\u{0301}\u{0301}",
+        "\u{200B}\u{200B}",
+        "🔪🔪🔪",
+        "ß\u{1E9E}İı",
+        "ﷺ",
+        "\u{FDFD}\u{FB01}",
+        "1111111",
+        "!@$!@$",
+        "'''''",
+        big.as_str(),
+        big_words.as_str(),
+        spaced.as_str(),
+    ];
+    for text in odd {
+        let _ = s.screen(text);
+        let _ = normalise(text);
+    }
+    let long_hit = format!("{big} I want to die {big}");
+    let h = s.screen(&long_hit).expect("hit in a long message");
+    assert!(h.excerpt.len() <= EXCERPT_MAX);
+}
+
+#[test]
+fn load_reports_missing_file() {
+    let err = Screen::load(Path::new("/nonexistent/safety.toml")).expect_err("missing");
+    assert!(
+        err.to_string().contains("/nonexistent/safety.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_hit_from_the_first_reading_keeps_its_own_text() {
+    let bytes = b"?h 1m4\x92l4 1Mh 1m4\x92l\x00h 1m4\x92l\x00`\x00 1Mm4 1Mm4\x92\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0\xf0441444444444444444PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xffPPPPQPPPPPPPPPPPPPPPPPPPPPPPPPPP44\xff\xff\xff\x9b\xdf\xce\x8c\xfa\x00\x00\x00\x7fh\xef\x9b\xce\x8c\xf5\x8b\x0an\xf5I 4444441444444444444444PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xffsu1c1dal again in cutt\xff";
+    let text = String::from_utf8_lossy(bytes);
+    let hit = hit(&text).expect("\"su1c1dal\" reads as suicidal");
+    assert!(hit.excerpt.len() <= EXCERPT_MAX);
+    assert!(hit.excerpt.contains("suicidal"), "{:?}", hit.excerpt);
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn screen_never_panics(text in any::<String>()) {
+            let s = Screen::embedded();
+            if let Some(h) = s.screen(&text) {
+                prop_assert!(h.excerpt.len() <= EXCERPT_MAX);
+            }
+            let n = normalise(&text);
+            prop_assert!(!n.starts_with(' ') && !n.ends_with(' ') && !n.contains("  "));
+        }
+
+        #[test]
+        fn normalise_is_idempotent_on_plain_words(words in proptest::collection::vec("[a-z]{2,8}", 0..12)) {
+            let text = words.join(" ");
+            let once = normalise(&text);
+            prop_assert_eq!(normalise(&once), once);
+        }
+
+        #[test]
+        fn phrase_found_inside_any_padding(pre in "[a-z ]{0,40}", post in "[a-z ]{0,40}") {
+            let text = format!("{pre} i want to kill myself {post}");
+            prop_assert!(Screen::embedded().screen(&text).is_some());
+        }
+    }
+}

@@ -366,16 +366,18 @@ impl Screen {
                 {
                     return None;
                 }
+                // A joke lowers a hit unless a plan, a time or a means
+                // anywhere in the message says otherwise.
+                if message.joke && !message.raise {
+                    match (best.category, best.action) {
+                        (Category::HarmOthers, _) | (Category::Abuse, Action::Ask) => return None,
+                        (Category::Suicide | Category::SelfHarm, _) => best.action = Action::Ask,
+                        _ => {}
+                    }
+                }
                 if message.raise && best.action == Action::Ask {
                     best.action = Action::Crisis;
                     best.severity = best.severity.max(Severity::High);
-                }
-                if message.joke && !message.raise {
-                    match best.category {
-                        Category::HarmOthers => return None,
-                        Category::Suicide | Category::SelfHarm => best.action = Action::Ask,
-                        Category::Abuse | Category::SexualViolence => {}
-                    }
                 }
                 Some(best)
             })

@@ -20,6 +20,7 @@ const SETS: &[(&str, &str)] = &[
     ("holdout2.tsv", include_str!("holdout2.tsv")),
     ("blind.tsv", include_str!("blind.tsv")),
     ("train.tsv", include_str!("train.tsv")),
+    ("blind_r1.tsv", include_str!("blind_r1.tsv")),
 ];
 
 struct Row {
@@ -161,9 +162,9 @@ fn the_sets_it_was_tuned_on_keep_their_figures() {
     // tuned, so a change that loses ground fails. Raising them must come
     // from general work on the rules; the fresh blind sets are the measure.
     let f = evaluate(&all_rows());
-    assert!(f.crisis >= 600 && f.ok >= 700, "the sets are too small");
-    assert!(f.recall >= 0.88, "recall {:.3}", f.recall);
-    assert!(f.precision >= 0.93, "precision {:.3}", f.precision);
+    assert!(f.crisis >= 850 && f.ok >= 900, "the sets are too small");
+    assert!(f.recall >= 0.91, "recall {:.3}", f.recall);
+    assert!(f.precision >= 0.95, "precision {:.3}", f.precision);
     assert!(
         f.category_accuracy >= 0.93,
         "category {:.3}",

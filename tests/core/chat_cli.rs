@@ -160,3 +160,67 @@ fn quit_ends_the_session_kindly() {
     assert_eq!(printed.len(), 2, "nothing is read after quit");
     assert!(printed[1].contains("Take care of yourself"));
 }
+
+/// The question for an unclear message, answered in `mend chat` by typing.
+#[test]
+fn mend_chat_asks_about_an_unclear_message_and_the_answer_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    let unclear = "whats the point of anything anymore".to_owned();
+    let safe = chat(
+        dir.path(),
+        &[unclear.clone(), "no, I'm safe".into(), unclear.clone()],
+    );
+    let question: serde_json::Value = serde_json::from_str(&safe[1]).unwrap();
+    assert!(
+        question[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("ending your life"),
+        "{question}"
+    );
+    let labels: Vec<&str> = question[0]["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["Yes", "I'm not sure", "No, I'm safe"]);
+    let thanked: serde_json::Value = serde_json::from_str(&safe[2]).unwrap();
+    assert!(
+        thanked[0]["text"].as_str().unwrap().contains("Thank you"),
+        "{thanked}"
+    );
+    assert!(
+        thanked.as_array().unwrap().len() >= 2,
+        "and the conversation goes on: {thanked}"
+    );
+    let later: serde_json::Value = serde_json::from_str(&safe[3]).unwrap();
+    assert!(
+        !later.to_string().contains("ending your life"),
+        "not asked on every line: {later}"
+    );
+
+    let mut command = mend(dir.path());
+    command.args(["chat", "--json", "--db", "talk.sqlite", "--as", "alex"]);
+    let (status, stdout, stderr) = run_mend(command, &format!("{unclear}\n2\n"));
+    assert!(status.success(), "{stderr}");
+    let replies: Vec<&str> = stdout.lines().collect();
+    assert!(
+        replies[2].contains("116 123"),
+        "not sure gives the crisis reply: {}",
+        replies[2]
+    );
+    let mut flags = mend(dir.path());
+    flags.args(["flags", "--db", "talk.sqlite"]);
+    let (status, listed, stderr) = run_mend(flags, "");
+    assert!(status.success(), "{stderr}");
+    assert!(
+        listed.contains("terminal:alex") && listed.contains("suicide"),
+        "{listed}"
+    );
+    assert!(listed.contains("answered yes or not sure"), "{listed}");
+    assert!(
+        !listed.contains("terminal:sam"),
+        "no flag for the one who was safe: {listed}"
+    );
+}

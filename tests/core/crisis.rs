@@ -279,3 +279,196 @@ fn every_step_screens_written_text() {
         state = companion.respond(&state, &input, at(1)).state;
     }
 }
+
+/// Worrying but unclear: asked about, not flagged, and not asked again.
+const UNCLEAR: &str = "what's the point of anything anymore";
+
+#[test]
+fn an_unclear_message_is_asked_about_kindly_with_three_buttons() {
+    let companion = companion();
+    let started = companion.respond(&State::default(), &Input::Start, at(0));
+    let asked = companion.respond(&started.state, &Input::Text(UNCLEAR.into()), at(1));
+    assert!(asked.flag.is_none(), "asking is not flagging");
+    assert_eq!(asked.replies.len(), 1);
+    let question = &asked.replies[0];
+    assert!(
+        question.text().contains("ending your life"),
+        "{}",
+        question.text()
+    );
+    let labels: Vec<&str> = question
+        .choices()
+        .iter()
+        .map(|c| c.label.as_str())
+        .collect();
+    assert_eq!(labels, ["Yes", "I'm not sure", "No, I'm safe"]);
+    assert_links(&asked.replies);
+    assert!(asked.state.pending_ask.is_some());
+    assert_eq!(asked.state.place, started.state.place, "the place is kept");
+}
+
+#[test]
+fn yes_or_not_sure_pressed_or_typed_gives_the_crisis_reply_and_a_flag_that_says_so() {
+    let companion = companion();
+    let started = companion.respond(&State::default(), &Input::Start, at(0));
+    let asked = companion.respond(&started.state, &Input::Text(UNCLEAR.into()), at(1));
+    let id = |label: &str| {
+        asked.replies[0]
+            .choices()
+            .iter()
+            .find(|c| c.label == label)
+            .unwrap()
+            .id
+            .clone()
+    };
+    for answer in [
+        Input::Choice(id("Yes")),
+        Input::Choice(id("I'm not sure")),
+        Input::Text("yeah".into()),
+        Input::Text("I don't know".into()),
+        Input::Text("2".into()),
+    ] {
+        let outcome = companion.respond(&asked.state, &answer, at(2));
+        let flag = outcome
+            .flag
+            .as_ref()
+            .unwrap_or_else(|| panic!("{answer:?}"));
+        assert!(
+            outcome.flag_asked,
+            "{answer:?}: the moderators are told it was asked"
+        );
+        assert_eq!(flag.category, mend::safety::Category::Suicide);
+        assert!(outcome.replies[0].text().contains("116 123"), "{answer:?}");
+        assert!(outcome.state.pending_ask.is_none());
+        assert_links(&outcome.replies);
+    }
+}
+
+#[test]
+fn no_im_safe_is_thanked_and_the_conversation_carries_on_without_asking_again() {
+    let companion = companion();
+    let started = companion.respond(&State::default(), &Input::Start, at(0));
+    let asked = companion.respond(&started.state, &Input::Text(UNCLEAR.into()), at(1));
+    for answer in [
+        Input::Choice("ask:safe".into()),
+        Input::Text("no, I'm safe".into()),
+        Input::Text("nope".into()),
+    ] {
+        let safe = companion.respond(&asked.state, &answer, at(2));
+        assert!(safe.flag.is_none(), "{answer:?}");
+        assert!(safe.replies[0].text().contains("Thank you"), "{answer:?}");
+        assert!(
+            safe.replies.len() >= 2,
+            "{answer:?}: and the step again, no dead end"
+        );
+        assert_eq!(safe.state.place, started.state.place);
+        // The same kind of words a moment later are not met with the question.
+        let again = companion.respond(&safe.state, &Input::Text(UNCLEAR.into()), at(3));
+        assert!(
+            again.state.pending_ask.is_none(),
+            "{answer:?}: asked on every line"
+        );
+        assert!(again.flag.is_none());
+    }
+    // A clear danger is never held back by an earlier "no".
+    let safe = companion.respond(&asked.state, &Input::Text("no".into()), at(2));
+    let clear = companion.respond(&safe.state, &Input::Text(DANGER.into()), at(3));
+    assert!(clear.flag.is_some());
+}
+
+#[test]
+fn words_that_answer_nothing_are_asked_again_once_gently_and_a_crisis_still_wins() {
+    let companion = companion();
+    let started = companion.respond(&State::default(), &Input::Start, at(0));
+    let asked = companion.respond(&started.state, &Input::Text(UNCLEAR.into()), at(1));
+    let unclear = companion.respond(
+        &asked.state,
+        &Input::Text("why are you asking".into()),
+        at(2),
+    );
+    assert!(unclear.flag.is_none());
+    assert!(unclear.state.pending_ask.is_some());
+    assert_eq!(unclear.replies[0].choices().len(), 3);
+    let crisis = companion.respond(&asked.state, &Input::Text(DANGER.into()), at(2));
+    assert!(crisis.flag.is_some() && !crisis.flag_asked);
+    // Moving on (a menu word) drops the question; nothing is flagged.
+    let menu = companion.respond(&asked.state, &Input::Text("menu".into()), at(2));
+    assert!(menu.flag.is_none() && menu.state.pending_ask.is_none());
+}
+
+#[tokio::test]
+async fn a_question_survives_a_restart_and_its_flag_is_marked_asked() {
+    let (dir, store) = temp_store().await;
+    let companion = companion();
+    let person = "terminal:sam";
+    for (input, minute) in [(Input::Start, 0), (Input::Text(UNCLEAR.into()), 1)] {
+        store
+            .apply(person, at(minute), |s| {
+                companion.respond(s, &input, at(minute))
+            })
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    let store = crate::helpers::open_in(dir.path()).await;
+    let kept = store.state(person).await.unwrap();
+    let pending = kept.pending_ask.as_ref().expect("the question is kept");
+    assert!(
+        pending.excerpt.contains("point"),
+        "its excerpt opened again"
+    );
+    let applied = store
+        .apply(person, at(2), |s| {
+            companion.respond(s, &Input::Choice("ask:yes".into()), at(2))
+        })
+        .await
+        .unwrap();
+    let raised = applied.flag.expect("flagged after yes");
+    let flag = flags::get(store.pool(), store.cipher(), raised.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(flag.asked);
+    assert_eq!(flag.category, "suicide");
+    assert!(store.state(person).await.unwrap().pending_ask.is_none());
+}
+
+#[test]
+fn every_category_reply_carries_its_contacts_and_the_links_within_discords_limit() {
+    use mend::safety::Category;
+    let companion = companion();
+    let cases = [
+        (Category::Suicide, "I want to end my life", "116 123"),
+        (Category::SelfHarm, "I cut my arms again last night", "A&E"),
+        (Category::HarmOthers, "I'm going to stab him tonight", "999"),
+        (
+            Category::Abuse,
+            "he hit me again last night",
+            "0808 2000 247",
+        ),
+        (Category::SexualViolence, "he raped me", "0808 500 2222"),
+    ];
+    for (category, message, contact) in cases {
+        let outcome = companion.respond(&State::default(), &Input::Text(message.into()), at(0));
+        let flag = outcome.flag.as_ref().expect(message);
+        assert_eq!(flag.category, category, "{message}");
+        let reply = &outcome.replies[0];
+        assert!(
+            reply.text().contains(contact),
+            "{category}: {}",
+            reply.text()
+        );
+        assert!(reply.text().chars().count() <= 2000, "{category}");
+        assert_links(&outcome.replies);
+        // Within the cooldown, the reminder names this category's own line.
+        let again = companion.respond(&outcome.state, &Input::Text(message.into()), at(1));
+        let reminder = again.replies[0].text();
+        assert!(reminder.chars().count() <= 2000);
+        if category == Category::Abuse {
+            assert!(reminder.contains("0808 2000 247"), "{reminder}");
+        }
+        assert!(reminder.contains("999"), "{reminder}");
+        let alone = companion.crisis_alone(flag);
+        assert_eq!(alone.text(), companion.crisis.full(category));
+    }
+}

@@ -366,3 +366,80 @@ async fn a_notice_discord_refused_is_posted_when_mend_starts_again() {
     assert_eq!(notices(), 1, "posted once");
     assert_every_message_is_safe(&fake);
 }
+
+/// Worrying but unclear: mend asks, and the answer, pressed or typed, decides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unclear_message_is_asked_about_and_pressed_or_typed_answers_decide() {
+    const UNCLEAR: &str = "whats the point of anything anymore";
+    const SAM: u64 = 410_000_000_000_000_002;
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, with_moderators(config(&fake, &db), &fake, false)).await;
+    let mod_channel = fake.guild_channel_id(GUILD).to_string();
+
+    // Pressed: "No, I'm safe" is thanked and the conversation carries on.
+    let mut alex = Person::new(&fake, ALEX);
+    alex.say("hello").await;
+    let before = alex.sent().len();
+    fake.send_dm(ALEX, UNCLEAR);
+    let asked = alex.wait_messages(before, 1).await;
+    let text = asked[0]["content"].as_str().unwrap();
+    assert!(text.contains("ending your life"), "{text}");
+    let (ids, urls) = buttons(&asked[0]);
+    assert_eq!(ids, ["ask:yes", "ask:unsure", "ask:safe"]);
+    assert_eq!(urls.len(), 3, "the three links, as on every message");
+    let message: u64 = asked[0]["id"].as_str().unwrap().parse().unwrap();
+    let before = alex.sent().len();
+    fake.press_button(ALEX, message, "ask:safe");
+    let safe = alex.wait_messages(before, 2).await;
+    assert!(
+        safe[0]["content"].as_str().unwrap().contains("Thank you"),
+        "{safe:?}"
+    );
+    assert!(
+        !buttons(&safe[1]).0.is_empty(),
+        "the step again, with its choices"
+    );
+
+    // Typed: "not sure" gives the crisis reply, and the moderators hear that
+    // mend asked first.
+    let mut sam = Person::new(&fake, SAM);
+    sam.say("hello").await;
+    let before = sam.sent().len();
+    fake.send_dm(SAM, UNCLEAR);
+    sam.wait_messages(before, 1).await;
+    let before = sam.sent().len();
+    fake.send_dm(SAM, "not sure");
+    let crisis = sam.wait_messages(before, 1).await;
+    let text = crisis[0]["content"].as_str().unwrap();
+    assert!(text.contains("116 123") && text.contains("999"), "{text}");
+    let notice = fake
+        .wait_for(
+            |reqs| {
+                reqs.iter()
+                    .any(|r| r.is("POST /channels/*/messages") && r.path.contains(&mod_channel))
+            },
+            T,
+        )
+        .await;
+    let notice = notice
+        .iter()
+        .find(|r| r.path.contains(&mod_channel))
+        .unwrap();
+    let content = notice.body["content"].as_str().unwrap();
+    assert!(
+        content.contains("mend asked whether they were safe"),
+        "{content}"
+    );
+    assert!(content.contains("suicide"), "{content}");
+
+    // One flag, Sam's; none for Alex, who was safe.
+    let pool = crate::helpers::open_db(&db).await;
+    let flags: Vec<(i64,)> = sqlx::query_as("SELECT asked FROM flags")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(flags, vec![(1,)]);
+    assert_every_message_is_safe(&fake);
+    mend.stop().await.unwrap();
+}

@@ -31,6 +31,17 @@ pub struct Person {
     pub first_seen: String,
     pub last_seen: Option<String>,
     pub last_crisis_reply: Option<String>,
+    /// When mend last asked whether they were safe.
+    pub last_asked: Option<String>,
+    /// A question about their safety still waiting for an answer: the kind
+    /// of danger and the excerpt of the words that prompted it.
+    pub pending_question: Option<PendingQuestion>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingQuestion {
+    pub category: String,
+    pub excerpt: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -200,14 +211,15 @@ pub async fn export(
     let Some(person) = people::find(conn, external_id).await? else {
         return Ok(None);
     };
-    let (consent, situation, created_at, last_seen, crisis): (
+    let (consent, situation, created_at, last_seen, crisis, asked): (
         String,
         Option<String>,
         i64,
         Option<i64>,
         Option<i64>,
+        Option<i64>,
     ) = sqlx::query_as(
-        "SELECT consent, situation, created_at, last_seen, crisis_replied_at
+        "SELECT consent, situation, created_at, last_seen, crisis_replied_at, asked_at
          FROM people WHERE id = ?",
     )
     .bind(person)
@@ -331,6 +343,13 @@ pub async fn export(
             first_seen: at(created_at),
             last_seen: last_seen.map(at),
             last_crisis_reply: crisis.map(at),
+            last_asked: asked.map(at),
+            pending_question: people::pending_ask(conn, cipher, person).await?.map(|hit| {
+                PendingQuestion {
+                    category: hit.category.as_str().to_owned(),
+                    excerpt: hit.excerpt,
+                }
+            }),
         },
         conversation: conversation.map(|(flow, step, paused, updated_at)| Conversation {
             flow,

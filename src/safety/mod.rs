@@ -540,7 +540,9 @@ impl Screen {
         for f in found {
             let scope = &mut scopes[usize::from(parts[f.start])];
             match rules.frames[f.frame as usize].class {
-                Class::NotMe => scope.not_me = true,
+                Class::NotMe => {
+                    scope.not_me_at = Some(scope.not_me_at.map_or(f.start, |at| at.min(f.start)));
+                }
                 Class::Accident => scope.accident = true,
                 Class::Past => {
                     scope.past = true;
@@ -580,7 +582,10 @@ impl Screen {
                 }
             });
             let clause = scopes[usize::from(parts[f.start])];
-            if covered || (clause.not_me && !f.names_me) {
+            // Someone else, or a story, named before the hit: "my friend is
+            // suicidal", not "...since he left me for my best mate".
+            let about_another = clause.not_me_at.is_some_and(|at| at < f.start);
+            if covered || (about_another && !f.names_me) {
                 continue;
             }
             let best = Best {
@@ -614,7 +619,8 @@ struct MessageScope {
 struct ClauseScope {
     /// Which clause of the message.
     clause: usize,
-    not_me: bool,
+    /// Where the first mention of someone else, or of a story, starts.
+    not_me_at: Option<usize>,
     past: bool,
     accident: bool,
 }

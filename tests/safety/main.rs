@@ -21,6 +21,7 @@ const SETS: &[(&str, &str)] = &[
     ("blind.tsv", include_str!("blind.tsv")),
     ("train.tsv", include_str!("train.tsv")),
     ("blind_r1.tsv", include_str!("blind_r1.tsv")),
+    ("blind_r2.tsv", include_str!("blind_r2.tsv")),
 ];
 
 struct Row {

@@ -370,7 +370,8 @@ impl Screen {
                 // anywhere in the message says otherwise.
                 if message.joke && !message.raise {
                     match (best.category, best.action) {
-                        (Category::HarmOthers, _) | (Category::Abuse, Action::Ask) => return None,
+                        (Category::HarmOthers | Category::Abuse, Action::Ask) => return None,
+                        (Category::HarmOthers, Action::Crisis) => best.action = Action::Ask,
                         (Category::Suicide | Category::SelfHarm, _) => best.action = Action::Ask,
                         _ => {}
                     }

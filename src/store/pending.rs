@@ -35,6 +35,7 @@ pub struct PendingFlag {
 pub struct PendingFlags {
     queue: std::sync::Mutex<Vec<PendingFlag>>,
     /// One retry at a time, so no flag is written twice.
+    /// Only a retry removes flags, so the first is still the one tried.
     retrying: tokio::sync::Mutex<()>,
     /// The file the waiting flags were loaded from, kept in step with the
     /// queue until it is empty, then deleted.
@@ -82,15 +83,21 @@ impl PendingFlags {
 
     /// Writes the waiting flags, oldest first, and returns those written.
     /// Stops at the first failure: the store is still failing, and the rest
-    /// wait for the next try. Cheap when nothing waits.
+    /// wait for the next try. Cheap when nothing waits, and returns at once
+    /// when another retry is under way, so turns never queue behind a store
+    /// that keeps each try waiting for its busy timeout.
     pub async fn retry(&self, store: &Store) -> Vec<Raised> {
         if self.is_empty() {
             return Vec::new();
         }
-        let _one_at_a_time = self.retrying.lock().await;
+        let Ok(_one_at_a_time) = self.retrying.try_lock() else {
+            return Vec::new();
+        };
+        self.write_waiting(store).await
+    }
+
+    async fn write_waiting(&self, store: &Store) -> Vec<Raised> {
         let mut written = Vec::new();
-        // Only a retry removes, and retries take turns, so the first flag
-        // is still the one tried when it is removed.
         while let Some(next) = self.first() {
             match store
                 .raise_flag(&next.person, &next.hit, next.asked, next.at)
@@ -140,7 +147,8 @@ impl PendingFlags {
     /// At a clean stop: one more try, then whatever still waits is written
     /// to `path`. Returns how many went to the file.
     pub async fn stop(&self, store: &Store, path: &Path) -> usize {
-        self.retry(store).await;
+        let _last = self.retrying.lock().await;
+        self.write_waiting(store).await;
         let waiting = self.lock().clone();
         if waiting.is_empty() {
             return 0;

@@ -105,7 +105,12 @@ fn main() {
     println!(
         "screen built in {:.1} ms; {} frames and scope rules over {} words",
         built.elapsed().as_secs_f64() * 1e3,
-        screen.summary().categories.iter().map(|c| c.frames).sum::<usize>()
+        screen
+            .summary()
+            .categories
+            .iter()
+            .map(|c| c.frames)
+            .sum::<usize>()
             + screen.summary().scope,
         screen.summary().words
     );

@@ -8,4 +8,3 @@ fn screen() -> Screen {
 fn the_embedded_rules_load() {
     let _ = screen();
 }
-

@@ -13,6 +13,7 @@ use crate::flows::{self, LoadError, Script};
 use crate::safety::{CrisisError, CrisisReplies, SafetyError, Screen};
 use crate::scheduler::{Clock, SystemClock};
 use crate::secret::Secret;
+use crate::store::pending::{self, PendingFlags};
 use crate::store::{Store, StoreError};
 use crate::terminal::{self, ChatOptions};
 
@@ -98,8 +99,14 @@ pub async fn chat(config: &Config, args: &ChatArgs) -> Result<(), AppError> {
     let db = args.db.as_deref().unwrap_or(&config.database.path);
     let store = open_local(config, db, args.key.clone()).await?;
     let options = ChatOptions::new(args.person.as_deref().unwrap_or("you"), args.json);
+    // Crisis flags a failing store kept from the last run are written first.
+    let pending = PendingFlags::new();
+    let kept = pending::file_for(db);
+    pending.load(&kept, store.cipher());
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-    let result = terminal::run(&companion, &store, &options, stdin, tokio::io::stdout()).await;
+    let output = tokio::io::stdout();
+    let result = terminal::run(&companion, &store, &pending, &options, stdin, output).await;
+    pending.stop(&store, &kept).await;
     store.close().await;
     match result {
         // The reader went away (a closed pipe): nothing more to say to anyone.

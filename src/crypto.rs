@@ -158,6 +158,8 @@ pub enum Field {
     KeyCheck,
     Outbox,
     AskExcerpt,
+    /// A crisis flag's excerpt kept in a file while the database failed.
+    PendingExcerpt,
 }
 
 impl Field {
@@ -170,6 +172,7 @@ impl Field {
             Field::KeyCheck => "keycheck.sealed",
             Field::Outbox => "outbox.reply",
             Field::AskExcerpt => "people.ask_excerpt",
+            Field::PendingExcerpt => "pending-flags.excerpt",
         }
     }
 }

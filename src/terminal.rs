@@ -10,7 +10,9 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::engine::{Companion, Input, Task};
 use crate::referrals::Reply;
-use crate::store::Store;
+use crate::safety::Hit;
+use crate::store::pending::{PendingFlag, PendingFlags};
+use crate::store::{Store, StoreError};
 
 /// How the session talks.
 #[derive(Debug, Clone)]
@@ -38,10 +40,12 @@ const FAREWELL: &str = "Take care of yourself. Your place is saved, so we can pi
 const TROUBLE: &str = "Something went wrong on my side and I couldn't save that. \
                        Nothing you told me before is lost; please try again in a moment.";
 
-/// Runs a chat until end of input or `quit`.
+/// Runs a chat until end of input or `quit`. Crisis flags that could not be
+/// written wait in `pending` and are tried again before each turn.
 pub async fn run<R, W>(
     companion: &Companion,
     store: &Store,
+    pending: &PendingFlags,
     options: &ChatOptions,
     input: R,
     mut output: W,
@@ -50,8 +54,11 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let greeting = turn(companion, store, &options.person, Input::Start).await;
+    pending.retry(store).await;
+    let greeting = turn(companion, store, pending, &options.person, Input::Start).await;
     write_replies(&mut output, &greeting, options).await?;
+    // The ids of the choices last shown, which a typed number stands for.
+    let mut shown = shown_choices(&greeting).unwrap_or_default();
 
     let mut input = input;
     let mut line = Vec::new();
@@ -75,26 +82,92 @@ where
             let farewell = [Reply::new(FAREWELL, Vec::new())];
             return write_replies(&mut output, &farewell, options).await;
         }
-        let input = if looks_like_button(text) {
-            Input::Choice(text.trim().to_owned())
-        } else {
-            Input::Text(text.to_owned())
+        // Only a number is a press; everything else typed is words, and
+        // screened, however much it looks like a button id.
+        let input = match chosen(text, &shown) {
+            Some(id) => Input::Choice(id.to_owned()),
+            None => Input::Text(text.to_owned()),
         };
-        let replies = turn(companion, store, &options.person, input).await;
+        // Flags still waiting are written first, unless this turn is a
+        // crisis: then its reply goes out first, and the retry follows.
+        let worrying = companion.screen(&input).is_some();
+        if !worrying {
+            pending.retry(store).await;
+        }
+        let replies = turn(companion, store, pending, &options.person, input).await;
         write_replies(&mut output, &replies, options).await?;
+        if let Some(ids) = shown_choices(&replies) {
+            shown = ids;
+        }
+        if worrying {
+            pending.retry(store).await;
+        }
     }
+}
+
+/// The ids of the last message's choices among `replies`, numbered as
+/// [`render`] shows them; None if none of them offered any.
+fn shown_choices(replies: &[Reply]) -> Option<Vec<String>> {
+    let last = replies.iter().rev().find(|r| !r.choices().is_empty())?;
+    Some(last.choices().iter().map(|c| c.id.clone()).collect())
+}
+
+/// The choice a typed line picks: a number among those last shown.
+fn chosen<'a>(text: &str, shown: &'a [String]) -> Option<&'a str> {
+    let number: usize = text.trim().trim_end_matches('.').parse().ok()?;
+    shown.get(number.checked_sub(1)?).map(String::as_str)
 }
 
 /// Applies one input; a storage failure or a bug becomes a kind message,
 /// never an error text or an end to the chat.
-async fn turn(companion: &Companion, store: &Store, person: &str, input: Input) -> Vec<Reply> {
-    match contained(applied(companion, store, person, input)).await {
-        Some(replies) => replies,
+async fn turn(
+    companion: &Companion,
+    store: &Store,
+    pending: &PendingFlags,
+    person: &str,
+    input: Input,
+) -> Vec<Reply> {
+    // Screened before the store is touched, so a failing store cannot keep
+    // the crisis reply from the person.
+    let hit = companion.screen(&input);
+    let now = Timestamp::now();
+    match contained(applied(companion, store, person, &input, hit.clone(), now)).await {
+        Some(Ok(replies)) => replies,
+        Some(Err(err)) => {
+            tracing::error!(error = %err, crisis = hit.is_some(), "could not apply an input");
+            unapplied(companion, pending, person, hit, now)
+        }
         None => {
             // The hook has logged where; the turn's transaction rolled back.
             tracing::error!("a turn stopped short");
-            vec![Reply::new(TROUBLE, Vec::new())]
+            unapplied(companion, pending, person, hit, now)
         }
+    }
+}
+
+/// What a person is told when their turn could not be applied. A worrying
+/// message still gets the full crisis reply (an uncertain one too: its
+/// question could not be kept, so the contacts are the safer answer), and
+/// its flag waits to be written.
+fn unapplied(
+    companion: &Companion,
+    pending: &PendingFlags,
+    person: &str,
+    hit: Option<Hit>,
+    now: Timestamp,
+) -> Vec<Reply> {
+    match hit {
+        Some(hit) => {
+            let reply = companion.crisis_alone(&hit);
+            pending.push(PendingFlag {
+                person: person.to_owned(),
+                hit,
+                asked: false,
+                at: now,
+            });
+            vec![reply]
+        }
+        None => vec![Reply::new(TROUBLE, Vec::new())],
     }
 }
 
@@ -112,31 +185,31 @@ async fn contained<T>(job: impl Future<Output = T>) -> Option<T> {
     .await
 }
 
-async fn applied(companion: &Companion, store: &Store, person: &str, input: Input) -> Vec<Reply> {
-    let now = Timestamp::now();
-    let result = store
-        .apply(person, now, |state| companion.respond(state, &input, now))
-        .await;
-    match result {
-        Ok(applied) => {
-            for event in &applied.outcome.events {
-                tracing::debug!(kind = event.kind(), flow = event.flow(), "event");
-            }
-            if let Some(flag) = applied.flag {
-                tracing::info!(flag = flag.id, new = flag.new, "crisis flag raised");
-            }
-            let mut replies = Vec::new();
-            for task in &applied.outcome.tasks {
-                replies.push(Reply::new(tool(store, person, task, now).await, Vec::new()));
-            }
-            replies.extend(applied.outcome.replies);
-            replies
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "could not apply an input");
-            vec![Reply::new(TROUBLE, Vec::new())]
-        }
+async fn applied(
+    companion: &Companion,
+    store: &Store,
+    person: &str,
+    input: &Input,
+    hit: Option<Hit>,
+    now: Timestamp,
+) -> Result<Vec<Reply>, StoreError> {
+    let applied = store
+        .apply(person, now, |state| {
+            companion.respond_screened(state, input, hit, now)
+        })
+        .await?;
+    for event in &applied.outcome.events {
+        tracing::debug!(kind = event.kind(), flow = event.flow(), "event");
     }
+    if let Some(flag) = applied.flag {
+        tracing::info!(flag = flag.id, new = flag.new, "crisis flag raised");
+    }
+    let mut replies = Vec::new();
+    for task in &applied.outcome.tasks {
+        replies.push(Reply::new(tool(store, person, task, now).await, Vec::new()));
+    }
+    replies.extend(applied.outcome.replies);
+    Ok(replies)
 }
 
 /// What a flow's tool says in the terminal. Progress is shown in words (the
@@ -161,18 +234,6 @@ async fn tool(store: &Store, person: &str, task: &Task, now: Timestamp) -> Strin
 const CHECKINS_ON_DISCORD: &str = "Daily check-ins arrive as Discord messages, so they're \
 set up on Discord: in a direct message with mend, from the menu or with /checkin. Nothing \
 has changed here. You can still do today's check-in from the menu at any time.";
-
-/// A button id as the engine makes them: `flow:step:choice`.
-fn looks_like_button(text: &str) -> bool {
-    let parts: Vec<&str> = text.trim().split(':').collect();
-    parts.len() == 3
-        && parts.iter().all(|part| {
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        })
-}
 
 async fn write_replies<W: AsyncWrite + Unpin>(
     output: &mut W,
@@ -231,12 +292,18 @@ mod tests {
     }
 
     #[test]
-    fn button_ids_are_recognised_and_words_are_not() {
-        assert!(looks_like_button("welcome:consent:1"));
-        assert!(looks_like_button(" small-actions:end:menu "));
-        assert!(!looks_like_button("note: to: self"));
-        assert!(!looks_like_button("I was hurt"));
-        assert!(!looks_like_button("a:b"));
+    fn only_a_number_among_the_choices_shown_is_a_press() {
+        let shown = vec![
+            "welcome:consent:1".to_owned(),
+            "welcome:consent:2".to_owned(),
+        ];
+        assert_eq!(chosen("1", &shown), Some("welcome:consent:1"));
+        assert_eq!(chosen(" 2. ", &shown), Some("welcome:consent:2"));
+        assert_eq!(chosen("3", &shown), None);
+        assert_eq!(chosen("0", &shown), None);
+        assert_eq!(chosen("welcome:consent:1", &shown), None);
+        assert_eq!(chosen("i-want:to-kill:myself", &shown), None);
+        assert_eq!(chosen("1", &[]), None);
     }
 
     #[test]

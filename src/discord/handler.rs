@@ -26,6 +26,7 @@ use crate::referrals::Reply;
 use crate::scheduler::Clock;
 use crate::store::Store;
 use crate::store::flags::Raised;
+use crate::store::pending::{PendingFlag, PendingFlags};
 
 /// Discord's error code for "Cannot send messages to this user".
 pub(crate) const CANNOT_MESSAGE: isize = 50007;
@@ -92,6 +93,8 @@ pub struct Bot {
     settling: tokio::sync::Mutex<()>,
     /// Flag notices are posted one at a time.
     announcing: moderation::AnnounceTurns,
+    /// Crisis flags whose turn the store could not apply, until written.
+    pending: PendingFlags,
 }
 
 impl Bot {
@@ -114,11 +117,30 @@ impl Bot {
             sent: std::sync::Mutex::new(Vec::new()),
             settling: tokio::sync::Mutex::new(()),
             announcing: moderation::AnnounceTurns::default(),
+            pending: PendingFlags::new(),
         }
     }
 
-    /// Posts the flag notices still owed (see [`moderation::announce_owed`]).
+    /// The crisis flags waiting for the store.
+    pub fn pending(&self) -> &PendingFlags {
+        &self.pending
+    }
+
+    /// Writes the crisis flags waiting for the store, and tells the
+    /// moderators of each one written, as its turn would have.
+    pub async fn raise_pending(&self, http: &Http) {
+        for raised in self.pending.retry(&self.store).await {
+            if let Some(moderators) = &self.moderators {
+                let turns = &self.announcing;
+                moderation::announce(http, &self.store, moderators, turns, raised.id).await;
+            }
+        }
+    }
+
+    /// Writes the flags waiting for the store, then posts the flag notices
+    /// still owed (see [`moderation::announce_owed`]).
     pub async fn announce_owed(&self, http: &Http) {
+        self.raise_pending(http).await;
         if let Some(moderators) = &self.moderators {
             moderation::announce_owed(http, &self.store, moderators, &self.announcing).await;
         }
@@ -390,10 +412,19 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
     let started = std::time::Instant::now();
     let now = bot.clock.now();
     let address = channel.to_string();
+    // Screened before the store is touched: if the store then fails, a
+    // worrying message still gets the crisis reply.
+    let hit = bot.companion.screen(&input);
+    if hit.is_none() {
+        // Flags waiting for the store go first; a crisis turn's reply
+        // does not wait for them.
+        bot.raise_pending(&ctx.http).await;
+    }
     let result = bot
         .store
         .apply_once_to(&person, &queued.key, &address, now, |state| {
-            bot.companion.respond(state, &input, now)
+            bot.companion
+                .respond_screened(state, &input, hit.clone(), now)
         })
         .await;
     // Replies kept in the outbox have nonces by their place among the turn's
@@ -402,6 +433,7 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
     let mut outgoing = Vec::new();
     let mut kept = false;
     let mut raised = None;
+    let mut waiting = false;
     match result {
         Ok(Some(applied)) => {
             for event in &applied.outcome.events {
@@ -452,9 +484,24 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
             return;
         }
         Err(err) => {
-            error!(error = %err, "could not apply an event");
-            let trouble = Reply::new(TROUBLE, Vec::new());
-            outgoing.push(Outgoing::new(trouble, send::nonce(&extra_key, 0)));
+            error!(error = %err, crisis = hit.is_some(), "could not apply an event");
+            let reply = match hit {
+                // The full crisis reply, even for an uncertain message: its
+                // question could not be kept, and the contacts are safer.
+                Some(hit) => {
+                    let reply = bot.companion.crisis_alone(&hit);
+                    bot.pending.push(PendingFlag {
+                        person: person.clone(),
+                        hit,
+                        asked: false,
+                        at: now,
+                    });
+                    waiting = true;
+                    reply
+                }
+                None => Reply::new(TROUBLE, Vec::new()),
+            };
+            outgoing.push(Outgoing::new(reply, send::nonce(&extra_key, 0)));
         }
     }
     let delivered = deliver(ctx, user, channel, command, &outgoing).await;
@@ -466,6 +513,12 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
     }
     // The person's reply goes first; the notice follows at once.
     announce(bot, ctx, raised).await;
+    if waiting {
+        // The store may only have refused the turn (one value that would
+        // not open): the flag is tried at once, then on every later turn
+        // and every minute.
+        bot.raise_pending(&ctx.http).await;
+    }
     debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         replies = outgoing.len(),

@@ -125,6 +125,10 @@ pub async fn serve(
         Moderators::from_config(&config.moderation),
         Arc::clone(&clock) as Arc<dyn Clock>,
     ));
+    // Crisis flags a failing store kept at the last stop: written (and
+    // announced) by the first sweep for notices owed, at once.
+    let kept = crate::store::pending::file_for(&config.database.path);
+    bot.pending().load(&kept, store.cipher());
     let mut client = ClientBuilder::new_with_http(http, intents())
         .event_handler(Handler(Arc::clone(&bot)))
         .await
@@ -184,14 +188,18 @@ pub async fn serve(
     settling.abort();
     owed.abort();
     bot.settle().await;
+    // One more try for flags still waiting; what is left goes to a file
+    // the next start reads, so none is lost.
+    bot.pending().stop(&store, &kept).await;
     retention.abort();
     checkins.abort();
     info!("stopped");
     Ok(())
 }
 
-/// How often notices that could not be posted are tried again (and at
-/// start, for a flag raised just before mend stopped).
+/// How often notices that could not be posted, and crisis flags the store
+/// could not take, are tried again (and at start, for a flag raised just
+/// before mend stopped).
 const NOTICES_OWED_EVERY: Duration = Duration::from_secs(60);
 
 /// How long the ids of applied Discord events are kept to spot a

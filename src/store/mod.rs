@@ -9,6 +9,7 @@ mod conversations;
 mod events;
 pub mod flags;
 mod outbox;
+pub mod pending;
 mod people;
 pub mod privacy;
 mod processed;
@@ -292,6 +293,25 @@ impl Store {
             checkins_paused,
             unsent_before: entered.unsent,
         }))
+    }
+
+    /// Raises a crisis flag in its own short write transaction, for a hit
+    /// whose turn could not be applied: the person's row is found or made
+    /// and the flag raised (or their active flag updated), nothing else is
+    /// read, so one sealed value that will not open cannot stop it.
+    pub async fn raise_flag(
+        &self,
+        external_id: &str,
+        hit: &crate::safety::Hit,
+        asked: bool,
+        at: Timestamp,
+    ) -> Result<flags::Raised, StoreError> {
+        let _turn = self.writer.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let person = people::find_or_create(&mut tx, external_id, at).await?;
+        let raised = flags::raise(&mut tx, &self.cipher, person, hit, asked, at).await?;
+        tx.commit().await?;
+        Ok(raised)
     }
 
     /// A person's state as stored; a stranger's is the default.

@@ -4,11 +4,12 @@
 use mend::engine::{self, Consent, Input, Outcome, State};
 use mend::flows::{MENU, Situation};
 
-use crate::helpers::{mend, route, run_mend, shipped};
+use crate::helpers::{mend, route, run_mend, shipped, typed};
 
 const ANSWER: &str = "Make her coffee and ask how she slept";
 
-/// What the engine says to each line, serialised as `mend chat --json` prints it.
+/// What the engine says to each line (a button id is a press), serialised
+/// as `mend chat --json` prints it.
 fn expected_lines(lines: &[String], start: &State) -> (Vec<String>, State) {
     let script = shipped();
     let mut state = start.clone();
@@ -79,7 +80,10 @@ fn a_first_visit_then_a_second_run_resumes_where_it_left_off() {
         "the route writes an answer"
     );
 
-    let printed = chat(dir.path(), &lines);
+    // Typed as a person would: a number for each button the route presses.
+    let typed = typed(&shipped(), &lines);
+    assert!(typed.iter().all(|line| !line.contains(':')));
+    let printed = chat(dir.path(), &typed);
     let (expected, _) = expected_lines(&lines, &State::default());
     assert_eq!(
         printed.len(),
@@ -222,5 +226,27 @@ fn mend_chat_asks_about_an_unclear_message_and_the_answer_decides() {
     assert!(
         !listed.contains("terminal:sam"),
         "no flag for the one who was safe: {listed}"
+    );
+}
+
+#[test]
+fn typed_text_shaped_like_a_button_id_is_words_and_screened() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = shipped();
+    let greeting = engine::handle(&script, &State::default(), &Input::Start);
+    let shown = greeting.replies.last().unwrap().choices()[0].id.clone();
+    let printed = chat(dir.path(), &["i-want:to-kill:myself".into(), shown.clone()]);
+    let crisis: serde_json::Value = serde_json::from_str(&printed[1]).unwrap();
+    let text = crisis[0]["text"].as_str().unwrap();
+    assert!(text.contains("116 123"), "the crisis reply: {text}");
+    assert!(!text.contains("earlier message"), "not taken as a press");
+    assert_eq!(crisis[0]["links"].as_array().unwrap().len(), 3);
+    // Even the exact id of a button on screen, typed, is words, not a press.
+    let after: serde_json::Value = serde_json::from_str(&printed[2]).unwrap();
+    let carried_on = engine::handle(&script, &greeting.state, &Input::Choice(shown));
+    assert_ne!(
+        after[0]["text"],
+        carried_on.replies[0].text(),
+        "a typed id pressed the button"
     );
 }

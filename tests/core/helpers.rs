@@ -136,3 +136,36 @@ pub fn run_mend(mut command: Command, input: &str) -> (std::process::ExitStatus,
 }
 
 pub use crate::route::{inputs_at, route};
+
+/// What a person types into `mend chat` to follow `lines` (button ids, or
+/// words) from a first visit: each button id becomes its number among the
+/// choices last shown, since the terminal takes only a number as a press.
+pub fn typed(script: &Script, lines: &[String]) -> Vec<String> {
+    use mend::engine::{self, Input, State};
+    fn see(replies: &[Reply], shown: &mut Vec<String>) {
+        if let Some(last) = replies.iter().rev().find(|r| !r.choices().is_empty()) {
+            *shown = last.choices().iter().map(|c| c.id.clone()).collect();
+        }
+    }
+    let mut shown = Vec::new();
+    let start = engine::handle(script, &State::default(), &Input::Start);
+    see(&start.replies, &mut shown);
+    let mut state = start.state;
+    let mut out = Vec::new();
+    for line in lines {
+        let (input, typed) = if line.contains(':') {
+            let number = shown
+                .iter()
+                .position(|id| id == line)
+                .unwrap_or_else(|| panic!("{line} is not among the choices shown: {shown:?}"));
+            (Input::Choice(line.clone()), (number + 1).to_string())
+        } else {
+            (Input::Text(line.clone()), line.clone())
+        };
+        let outcome = engine::handle(script, &state, &input);
+        see(&outcome.replies, &mut shown);
+        state = outcome.state;
+        out.push(typed);
+    }
+    out
+}

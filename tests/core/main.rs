@@ -15,4 +15,5 @@ mod privacy;
 mod scheduler;
 mod shipped_flows;
 mod store;
+mod store_faults;
 mod validation;

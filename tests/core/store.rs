@@ -317,3 +317,32 @@ async fn replies_waiting_to_be_sent_survive_a_key_rotation() {
     let after = unsent(&store, "discord:7").await;
     assert_eq!(after, before);
 }
+
+#[tokio::test]
+async fn a_kept_crisis_flag_is_written_once_and_keeps_the_time_it_was_raised() {
+    use mend::store::pending::{PendingFlag, PendingFlags};
+    let (_dir, store) = temp_store().await;
+    let hit = mend::safety::Screen::embedded()
+        .screen("I want to kill myself")
+        .unwrap();
+    let at = Timestamp::from_second(1_800_000_000).unwrap();
+    let pending = PendingFlags::new();
+    pending.push(PendingFlag {
+        person: "terminal:kim".into(),
+        hit: hit.clone(),
+        asked: false,
+        at,
+    });
+    let written = pending.retry(&store).await;
+    assert_eq!(written.len(), 1);
+    assert!(written[0].new);
+    assert!(pending.is_empty());
+    assert!(pending.retry(&store).await.is_empty(), "written once");
+    let active = mend::store::flags::active(store.pool(), store.cipher())
+        .await
+        .unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].person, "terminal:kim");
+    assert_eq!(active[0].excerpt.as_deref(), Some(hit.excerpt.as_str()));
+    assert_eq!(active[0].created_at, at);
+}

@@ -14,3 +14,4 @@ mod crash;
 mod faults;
 mod privacy;
 mod safety;
+mod store_faults;

@@ -1,0 +1,278 @@
+//! The crisis reply does not depend on the database: the real `mend chat`
+//! binary, with its SQLite file write-locked by another connection or with a
+//! sealed value that will not open, still answers a crisis message with the
+//! contacts at once, and the flag is written once the store works again,
+//! even across a stop.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout};
+
+use serde_json::Value;
+use sqlx::{Connection, SqliteConnection};
+
+use crate::helpers::{mend, run_mend, shipped, typed};
+use mend::engine::{self, Consent, Input, Outcome, State};
+
+const DANGER: &str = "I want to kill myself";
+/// Worrying but unclear: mend would ask whether they are safe.
+const WORRY: &str = "I have been thinking about not waking up";
+/// A database that waits this long for a lock, so a locked turn fails fast.
+const CONFIG: &str = "[database]\npath = \"talk.sqlite\"\nbusy_timeout_ms = 200\n";
+
+/// `mend chat --json` talked to line by line: each line sent is answered by
+/// exactly one line, so reading it is waiting for the turn to finish.
+struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Session {
+    fn start(dir: &Path) -> (Session, Value) {
+        let mut command = mend(dir);
+        command
+            .env("RUST_LOG", "trace")
+            .env_remove("MEND_DATA_KEY")
+            .args(["chat", "--json", "--as", "sam"]);
+        let mut child = command.spawn().expect("mend starts");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut session = Session {
+            child,
+            stdin,
+            stdout,
+        };
+        let greeting = session.read();
+        (session, greeting)
+    }
+
+    fn read(&mut self) -> Value {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "mend stopped");
+        serde_json::from_str(&line).unwrap()
+    }
+
+    fn say(&mut self, text: &str) -> Value {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{text}").unwrap();
+        stdin.flush().unwrap();
+        self.read()
+    }
+
+    /// Ends the input (a clean stop) and returns what mend logged.
+    fn finish(mut self) -> String {
+        drop(self.stdin.take());
+        let out = self.child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+/// Another process's writer: holds SQLite's write lock on the file until dropped
+/// or released.
+struct Lock(SqliteConnection);
+
+impl Lock {
+    async fn take(db: &Path) -> Lock {
+        let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Lock(conn)
+    }
+
+    async fn release(mut self) {
+        sqlx::query("ROLLBACK").execute(&mut self.0).await.unwrap();
+        self.0.close().await.unwrap();
+    }
+}
+
+async fn flag_count(db: &Path) -> i64 {
+    let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query_scalar("SELECT count(*) FROM flags")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// The one message of a turn is the full crisis reply: the contacts, no
+/// buttons (there is no place to go back to), and the three links.
+fn assert_crisis_reply(turn: &Value) {
+    let messages = turn.as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{turn}");
+    let text = messages[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("116 123") && text.contains("999"),
+        "the contacts: {text}"
+    );
+    assert!(!text.contains("went wrong"), "{text}");
+    assert_eq!(messages[0]["choices"], serde_json::json!([]));
+    let urls: Vec<&str> = messages[0]["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://www.relate.org.uk",
+            "https://www.cosrt.org.uk",
+            "https://www.bacp.co.uk"
+        ]
+    );
+}
+
+fn flags_listed(dir: &Path) -> String {
+    let mut command = mend(dir);
+    command.env_remove("MEND_DATA_KEY").args(["flags"]);
+    let (status, stdout, stderr) = run_mend(command, "");
+    assert!(status.success(), "{stderr}");
+    stdout
+}
+
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), CONFIG).unwrap();
+    let db = dir.path().join("talk.sqlite");
+    (dir, db)
+}
+
+#[tokio::test]
+async fn a_locked_database_still_gives_the_crisis_reply_and_the_flag_follows() {
+    let (dir, db) = setup();
+    let (mut chat, _) = Session::start(dir.path());
+    let lock = Lock::take(&db).await;
+
+    let reply = chat.say(DANGER);
+    assert_crisis_reply(&reply);
+    // Shaped like a button id, and typed: screened like any words.
+    assert_crisis_reply(&chat.say("i-want:to-kill:myself"));
+    // An uncertain one too: its question could not be kept, so the contacts.
+    assert_crisis_reply(&chat.say(WORRY));
+    // An ordinary line meanwhile gets the kind line, not a crisis reply.
+    let ordinary = chat.say("hello");
+    assert!(ordinary[0]["text"].as_str().unwrap().contains("went wrong"));
+
+    lock.release().await;
+    // The next turn writes the kept flags first; its answer means it is done.
+    let after = chat.say("hello");
+    assert!(!after[0]["text"].as_str().unwrap().contains("went wrong"));
+    assert_eq!(flag_count(&db).await, 1, "one person, one open flag");
+    let logs = chat.finish();
+    assert!(!logs.is_empty(), "trace logging was on");
+    let lower = logs.to_lowercase();
+    assert!(
+        !lower.contains("kill") && !lower.contains("waking"),
+        "typed text logged"
+    );
+
+    let listed = flags_listed(dir.path());
+    assert!(
+        listed.contains("suicide") && listed.contains("terminal:sam"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("3 hits"),
+        "every worrying line counted: {listed}"
+    );
+    assert!(!pending_file(&db).exists());
+}
+
+fn pending_file(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".pending-flags");
+    PathBuf::from(name)
+}
+
+#[tokio::test]
+async fn a_flag_still_waiting_at_a_stop_is_kept_in_a_private_file_and_written_next_time() {
+    let (dir, db) = setup();
+    let (mut chat, _) = Session::start(dir.path());
+    let lock = Lock::take(&db).await;
+    assert_crisis_reply(&chat.say(DANGER));
+    // Stopped while the lock is still held: the flag goes to the file.
+    let logs = chat.finish();
+    assert!(!logs.to_lowercase().contains("kill"), "typed text logged");
+    lock.release().await;
+
+    let kept = pending_file(&db);
+    let text = std::fs::read_to_string(&kept).expect("the flag is kept in a file");
+    assert_eq!(text.lines().count(), 1);
+    assert!(
+        !text.to_lowercase().contains("want to kill myself"),
+        "the excerpt is sealed: {text}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&kept).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "owner-only");
+    }
+    assert_eq!(flag_count(&db).await, 0);
+
+    // The next start writes it and removes the file.
+    let (chat, _) = Session::start(dir.path());
+    chat.finish();
+    assert_eq!(flag_count(&db).await, 1);
+    assert!(!kept.exists(), "the file goes once its flags are written");
+    let listed = flags_listed(dir.path());
+    assert!(
+        listed.contains("suicide") && listed.contains("terminal:sam"),
+        "{listed}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_that_will_not_open_still_gives_the_crisis_reply_and_the_flag() {
+    let (dir, db) = setup();
+    // A first visit: consent, and one written answer kept (sealed).
+    let script = shipped();
+    let greeted = engine::handle(&script, &State::default(), &Input::Start).state;
+    let lines = crate::helpers::route(&script, &greeted, "Make her coffee", |o: &Outcome| {
+        o.state.consent == Consent::Given && !o.state.answers.is_empty()
+    });
+    let (mut chat, _) = Session::start(dir.path());
+    for line in typed(&script, &lines) {
+        chat.say(&line);
+    }
+    chat.finish();
+
+    // The disk damages the sealed answer: it no longer opens, so every
+    // turn that reads this person's state fails.
+    let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display()))
+        .await
+        .unwrap();
+    let changed =
+        sqlx::query("UPDATE answers SET value = substr(value, 1, length(value) - 6) || 'AAAAAA'")
+            .execute(&mut conn)
+            .await
+            .unwrap()
+            .rows_affected();
+    assert_eq!(changed, 1);
+    conn.close().await.unwrap();
+
+    let (mut chat, greeting) = Session::start(dir.path());
+    assert!(
+        greeting[0]["text"].as_str().unwrap().contains("went wrong"),
+        "the damage is real: {greeting}"
+    );
+    assert_crisis_reply(&chat.say(DANGER));
+    // The flag is written right after the reply, by itself.
+    let logs = chat.finish();
+    assert!(!logs.to_lowercase().contains("kill"), "typed text logged");
+    assert_eq!(flag_count(&db).await, 1);
+    assert!(!pending_file(&db).exists());
+    let listed = flags_listed(dir.path());
+    assert!(
+        listed.contains("suicide") && listed.contains("terminal:sam"),
+        "{listed}"
+    );
+}

@@ -1,0 +1,187 @@
+//! The crisis reply on Discord does not depend on the database: with the
+//! SQLite file write-locked by another connection, or with a sealed answer
+//! that will not open, a crisis DM still gets the contacts at once, and the
+//! flag is written and the moderators told once the store works again, even
+//! across a stop.
+
+use std::path::{Path, PathBuf};
+
+use sqlx::{Connection, SqliteConnection};
+
+use crate::fake::FakeDiscord;
+use crate::helpers::{
+    GUILD, Mend, Person, assert_every_message_is_safe, bot_messages, buttons, config, temp_db,
+    until, with_moderators,
+};
+
+const KIM: u64 = 470_000_000_000_000_001;
+const DANGER: &str = "I can't do this anymore, I want to kill myself";
+const WRITTEN: &str = "Make her coffee and ask how she slept";
+
+/// Another process's writer: holds SQLite's write lock until released.
+struct Lock(SqliteConnection);
+
+impl Lock {
+    async fn take(db: &Path) -> Lock {
+        let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Lock(conn)
+    }
+
+    async fn release(mut self) {
+        sqlx::query("ROLLBACK").execute(&mut self.0).await.unwrap();
+        self.0.close().await.unwrap();
+    }
+}
+
+async fn flag_count(db: &Path) -> i64 {
+    let pool = crate::helpers::open_db(db).await;
+    let count = sqlx::query_scalar("SELECT count(*) FROM flags")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    count
+}
+
+fn pending_file(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".pending-flags");
+    PathBuf::from(name)
+}
+
+/// A store that gives up on a lock quickly, and moderators to tell.
+fn setup(fake: &FakeDiscord, db: &Path) -> mend::config::Config {
+    let mut config = with_moderators(config(fake, db), fake, false);
+    config.database.busy_timeout_ms = 200;
+    config
+}
+
+/// Sends the crisis DM and checks the answer: the full crisis reply at
+/// once, with the contacts and the three links and no buttons (there is no
+/// place to go back to).
+async fn crisis_reply_arrives(fake: &FakeDiscord, kim: &Person<'_>) {
+    let before = kim.sent().len();
+    fake.send_dm(KIM, DANGER);
+    let got = kim.wait_messages(before, 1).await;
+    let text = got[0]["content"].as_str().unwrap();
+    assert!(text.contains("116 123") && text.contains("999"), "{text}");
+    assert!(!text.contains("went wrong"), "{text}");
+    let (ids, urls) = buttons(&got[0]);
+    assert!(ids.is_empty(), "{ids:?}");
+    assert_eq!(urls.len(), 3);
+}
+
+/// Waits for the moderators' notice of flag #1.
+async fn notice_posted(fake: &FakeDiscord) {
+    let channel = fake.guild_channel_id(GUILD);
+    until("the moderators' notice", || {
+        bot_messages(fake, channel).iter().any(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("**Crisis flag #1**") && c.contains("suicide"))
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_database_still_gives_the_crisis_reply_and_moderators_hear_after() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, setup(&fake, &db)).await;
+    let mut kim = Person::new(&fake, KIM);
+    kim.say("hello").await;
+
+    let lock = Lock::take(&db).await;
+    crisis_reply_arrives(&fake, &kim).await;
+    assert!(
+        bot_messages(&fake, fake.guild_channel_id(GUILD)).is_empty(),
+        "no notice while the flag cannot be written"
+    );
+    lock.release().await;
+
+    // Kim's next message writes the kept flag first, and the notice follows.
+    let before = kim.sent().len();
+    fake.send_dm(KIM, "hello again");
+    kim.wait_messages(before, 1).await;
+    notice_posted(&fake).await;
+    assert_eq!(flag_count(&db).await, 1);
+    assert_every_message_is_safe(&fake);
+    mend.stop().await.unwrap();
+    assert!(!pending_file(&db).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flag_still_waiting_at_a_stop_reaches_moderators_after_the_next_start() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, setup(&fake, &db)).await;
+    let mut kim = Person::new(&fake, KIM);
+    kim.say("hello").await;
+
+    let lock = Lock::take(&db).await;
+    crisis_reply_arrives(&fake, &kim).await;
+    // Stopped while the lock is still held: the flag goes to the file.
+    mend.stop().await.unwrap();
+    lock.release().await;
+    let kept = pending_file(&db);
+    let text = std::fs::read_to_string(&kept).expect("the flag is kept in a file");
+    assert_eq!(text.lines().count(), 1);
+    assert!(!text.contains("want to kill myself"), "sealed: {text}");
+    assert_eq!(flag_count(&db).await, 0);
+
+    // The next start writes it, tells the moderators, and removes the file.
+    let mend = Mend::start(&fake, setup(&fake, &db)).await;
+    notice_posted(&fake).await;
+    assert_eq!(flag_count(&db).await, 1);
+    until("the kept flags' file to go", || !kept.exists()).await;
+    assert_every_message_is_safe(&fake);
+    mend.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_will_not_open_still_gives_the_crisis_reply_and_the_notice() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, setup(&fake, &db)).await;
+    let mut kim = Person::new(&fake, KIM);
+    kim.say("hello").await;
+    let script = kim.script().clone();
+    let start = kim.expected.clone();
+    for line in crate::route::route(&script, &start, WRITTEN, |o| {
+        o.state.answers.values().any(|v| v == WRITTEN)
+    }) {
+        kim.act(&line).await;
+    }
+
+    // The disk damages Kim's sealed answer: every turn that reads it fails.
+    let pool = crate::helpers::open_db(&db).await;
+    let changed =
+        sqlx::query("UPDATE answers SET value = substr(value, 1, length(value) - 6) || 'AAAAAA'")
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected();
+    assert_eq!(changed, 1);
+    pool.close().await;
+    let before = kim.sent().len();
+    fake.send_dm(KIM, "hello");
+    let got = kim.wait_messages(before, 1).await;
+    assert!(
+        got[0]["content"].as_str().unwrap().contains("went wrong"),
+        "the damage is real"
+    );
+
+    crisis_reply_arrives(&fake, &kim).await;
+    // Written right after the reply, without waiting for a next message.
+    notice_posted(&fake).await;
+    assert_eq!(flag_count(&db).await, 1);
+    assert_every_message_is_safe(&fake);
+    mend.stop().await.unwrap();
+}

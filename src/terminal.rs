@@ -55,7 +55,15 @@ where
     W: AsyncWrite + Unpin,
 {
     pending.retry(store).await;
-    let greeting = turn(companion, store, pending, &options.person, Input::Start).await;
+    let greeting = turn(
+        companion,
+        store,
+        pending,
+        &options.person,
+        Input::Start,
+        None,
+    )
+    .await;
     write_replies(&mut output, &greeting, options).await?;
     // The ids of the choices last shown, which a typed number stands for.
     let mut shown = shown_choices(&greeting).unwrap_or_default();
@@ -90,11 +98,14 @@ where
         };
         // Flags still waiting are written first, unless this turn is a
         // crisis: then its reply goes out first, and the retry follows.
-        let worrying = companion.screen(&input).is_some();
+        // Screened here, once, before the store is touched, so a failing
+        // store cannot keep the crisis reply from the person.
+        let hit = companion.screen(&input);
+        let worrying = hit.is_some();
         if !worrying {
             pending.retry(store).await;
         }
-        let replies = turn(companion, store, pending, &options.person, input).await;
+        let replies = turn(companion, store, pending, &options.person, input, hit).await;
         write_replies(&mut output, &replies, options).await?;
         if let Some(ids) = shown_choices(&replies) {
             shown = ids;
@@ -126,10 +137,8 @@ async fn turn(
     pending: &PendingFlags,
     person: &str,
     input: Input,
+    hit: Option<Hit>,
 ) -> Vec<Reply> {
-    // Screened before the store is touched, so a failing store cannot keep
-    // the crisis reply from the person.
-    let hit = companion.screen(&input);
     let now = Timestamp::now();
     match contained(applied(companion, store, person, &input, hit.clone(), now)).await {
         Some(Ok(replies)) => replies,

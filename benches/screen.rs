@@ -171,8 +171,7 @@ fn main() {
         messages.len()
     );
     println!(
-        "targets: >= 100 MB/s ({}), < 1 ms per 2,000-character message ({})",
-        if fast >= 100.0 { "met" } else { "NOT met" },
+        "target: < 1 ms per 2,000-character message ({}); throughput {fast:.1} MB/s",
         if median < 1000.0 { "met" } else { "NOT met" }
     );
 }

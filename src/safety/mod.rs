@@ -478,7 +478,12 @@ impl Screen {
                     .collapsed
                     .iter()
                     .any(|r| r.start <= start && start + surface.len() <= r.end);
-                if let Some(pieces) = split_run(rules, surface)
+                // Cutting a word up is costly; most long words cannot hold
+                // the writer ("my", "me", a leading "i") and are left whole.
+                let may_name_me =
+                    surface.starts_with('i') || surface.contains("my") || surface.contains("me");
+                if (spaced || may_name_me)
+                    && let Some(pieces) = split_run(rules, surface)
                     && (spaced || pieces.iter().any(|p| rules.first_person_surface(p)))
                 {
                     for p in pieces {
@@ -494,6 +499,24 @@ impl Screen {
     /// Every frame that matches in `words`.
     fn find(&self, words: &[Word], found: &mut Vec<Found>) {
         let rules = &*self.rules;
+        // Which words the clause holds, stemmed and as written, so a frame
+        // whose required words are not all here is never tried.
+        let stems = Present::of(words.iter().map(|w| w.id), rules.vocab.len());
+        let surfaces = Present::of(words.iter().map(|w| w.surface), rules.surface.len());
+        // Decided once per frame and clause: 0 not yet, 1 holds, 2 cannot.
+        let mut decided = vec![0u8; rules.frames.len()];
+        let mut holds = |f: u32, frame: &Frame| {
+            let slot = &mut decided[f as usize];
+            if *slot == 0 {
+                let here = if frame.exact { &surfaces } else { &stems };
+                let all = frame
+                    .required
+                    .iter()
+                    .all(|firsts| firsts.iter().any(|&w| here.has(w)));
+                *slot = if all { 1 } else { 2 };
+            }
+            *slot == 1
+        };
         for start in 0..words.len() {
             let stemmed = rules.index.get(&words[start].id).into_iter().flatten();
             let exact = rules
@@ -503,6 +526,9 @@ impl Screen {
                 .flatten();
             for &f in stemmed.chain(exact) {
                 let frame = &rules.frames[f as usize];
+                if !holds(f, frame) {
+                    continue;
+                }
                 let mut m = Match {
                     start,
                     ..Match::default()
@@ -603,6 +629,25 @@ impl Screen {
             };
             hits.push((best, clause));
         }
+    }
+}
+
+/// Which word ids a clause holds, one bit each.
+struct Present(Vec<u64>);
+
+impl Present {
+    fn of(ids: impl Iterator<Item = u32>, known: usize) -> Present {
+        let mut bits = vec![0u64; known / 64 + 1];
+        for id in ids.filter(|&id| (id as usize) < known) {
+            bits[id as usize / 64] |= 1 << (id % 64);
+        }
+        Present(bits)
+    }
+
+    fn has(&self, id: u32) -> bool {
+        self.0
+            .get(id as usize / 64)
+            .is_some_and(|word| word & (1 << (id % 64)) != 0)
     }
 }
 

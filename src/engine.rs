@@ -9,7 +9,7 @@ use crate::flows::{
     pieces,
 };
 use crate::referrals::{ChoiceButton, Reply};
-use crate::safety::{Action as Screened, CrisisReplies, Hit, Screen};
+use crate::safety::{Action as Screened, Category, CrisisReplies, Hit, Screen};
 use jiff::{SignedDuration, Timestamp};
 
 /// The longest written answer mend keeps. Discord itself stops at 4,000.
@@ -223,6 +223,26 @@ impl Companion {
         respond_screened(self, state, input, hit, now)
     }
 
+    /// What a press of "Yes" or "I'm not sure" under mend's question stands
+    /// for, read from the button alone: for an edge whose store is failing,
+    /// so the answer still gets the crisis reply and a flag. The person's
+    /// words stay where the question kept them; this hit has none.
+    pub fn unsafe_answer(&self, input: &Input) -> Option<Hit> {
+        let Input::Choice(id) = input else {
+            return None;
+        };
+        match pressed_answer(id)? {
+            (Answer::Yes | Answer::Unsure, category) => Some(Hit {
+                category,
+                severity: crate::safety::Severity::High,
+                action: Screened::Crisis,
+                matched: "answered mend's question yes or not sure".to_owned(),
+                excerpt: String::new(),
+            }),
+            (Answer::Safe, _) => None,
+        }
+    }
+
     /// The crisis reply on its own, for when a person's state cannot be
     /// read (the store is failing): the full reply, with no buttons that
     /// would need a place to go back to.
@@ -274,7 +294,7 @@ fn respond_screened(
                         "{} You can press a button, or type yes, not sure or no.",
                         companion.crisis.ask(asked.category)
                     ),
-                    ask_buttons(),
+                    ask_buttons(asked.category),
                 ));
                 return turn.outcome(None);
             }
@@ -307,7 +327,7 @@ fn respond_screened(
             turn.state.asked_at = Some(now);
             turn.replies.push(Reply::new(
                 companion.crisis.ask(hit.category),
-                ask_buttons(),
+                ask_buttons(hit.category),
             ));
             turn.state.pending_ask = Some(hit);
             return turn.outcome(None);
@@ -322,23 +342,38 @@ fn respond_screened(
 }
 
 /// The question's buttons, and what typed answers they stand for.
+/// Each button names the kind of worry too (`ask:yes:abuse`), so an edge
+/// whose store is failing can still answer a "yes" with the right contacts.
 const ASK_PREFIX: &str = "ask:";
-const ASK_YES: &str = "ask:yes";
-const ASK_UNSURE: &str = "ask:unsure";
-const ASK_SAFE: &str = "ask:safe";
+const ASK_YES: &str = "yes";
+const ASK_UNSURE: &str = "unsure";
+const ASK_SAFE: &str = "safe";
 
-fn ask_buttons() -> Vec<ChoiceButton> {
+fn ask_buttons(category: Category) -> Vec<ChoiceButton> {
     [
         (ASK_YES, "Yes"),
         (ASK_UNSURE, "I'm not sure"),
         (ASK_SAFE, "No, I'm safe"),
     ]
     .into_iter()
-    .map(|(id, label)| ChoiceButton {
-        id: id.to_owned(),
+    .map(|(answer, label)| ChoiceButton {
+        id: format!("{ASK_PREFIX}{answer}:{category}"),
         label: label.to_owned(),
     })
     .collect()
+}
+
+/// The answer and the kind of worry a press of one of the question's
+/// buttons carries.
+fn pressed_answer(id: &str) -> Option<(Answer, Category)> {
+    let (answer, category) = id.strip_prefix(ASK_PREFIX)?.split_once(':')?;
+    let answer = match answer {
+        ASK_YES => Answer::Yes,
+        ASK_UNSURE => Answer::Unsure,
+        ASK_SAFE => Answer::Safe,
+        _ => return None,
+    };
+    Some((answer, Category::parse(category)?))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,12 +386,7 @@ enum Answer {
 /// The answer a press or typed words give to mend's question, if any.
 fn answer(input: &Input) -> Option<Answer> {
     match input {
-        Input::Choice(id) => match id.as_str() {
-            ASK_YES => Some(Answer::Yes),
-            ASK_UNSURE => Some(Answer::Unsure),
-            ASK_SAFE => Some(Answer::Safe),
-            _ => None,
-        },
+        Input::Choice(id) => pressed_answer(id).map(|(answer, _)| answer),
         Input::Text(text) => {
             let words = loose(text);
             match words.as_str() {

@@ -144,12 +144,12 @@ async fn turn(
         Some(Ok(replies)) => replies,
         Some(Err(err)) => {
             tracing::error!(error = %err, crisis = hit.is_some(), "could not apply an input");
-            unapplied(companion, pending, person, hit, now)
+            unapplied(companion, pending, person, &input, hit, now)
         }
         None => {
             // The hook has logged where; the turn's transaction rolled back.
             tracing::error!("a turn stopped short");
-            unapplied(companion, pending, person, hit, now)
+            unapplied(companion, pending, person, &input, hit, now)
         }
     }
 }
@@ -162,16 +162,20 @@ fn unapplied(
     companion: &Companion,
     pending: &PendingFlags,
     person: &str,
+    input: &Input,
     hit: Option<Hit>,
     now: Timestamp,
 ) -> Vec<Reply> {
-    match hit {
+    // A "yes" pressed under mend's question is answered too.
+    let asked = companion.unsafe_answer(input);
+    let was_asked = asked.is_some();
+    match hit.or(asked) {
         Some(hit) => {
             let reply = companion.crisis_alone(&hit);
             pending.push(PendingFlag {
                 person: person.to_owned(),
                 hit,
-                asked: false,
+                asked: was_asked,
                 at: now,
             });
             vec![reply]

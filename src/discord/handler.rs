@@ -485,7 +485,10 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
         }
         Err(err) => {
             error!(error = %err, crisis = hit.is_some(), "could not apply an event");
-            let reply = match hit {
+            // A "yes" pressed under mend's question is answered too.
+            let asked = bot.companion.unsafe_answer(&input);
+            let was_asked = asked.is_some();
+            let reply = match hit.or(asked) {
                 // The full crisis reply, even for an uncertain message: its
                 // question could not be kept, and the contacts are safer.
                 Some(hit) => {
@@ -493,7 +496,7 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
                     bot.pending.push(PendingFlag {
                         person: person.clone(),
                         hit,
-                        asked: false,
+                        asked: was_asked,
                         at: now,
                     });
                     waiting = true;

@@ -350,7 +350,7 @@ fn no_im_safe_is_thanked_and_the_conversation_carries_on_without_asking_again() 
     let started = companion.respond(&State::default(), &Input::Start, at(0));
     let asked = companion.respond(&started.state, &Input::Text(UNCLEAR.into()), at(1));
     for answer in [
-        Input::Choice("ask:safe".into()),
+        Input::Choice("ask:safe:suicide".into()),
         Input::Text("no, I'm safe".into()),
         Input::Text("nope".into()),
     ] {
@@ -419,7 +419,7 @@ async fn a_question_survives_a_restart_and_its_flag_is_marked_asked() {
     );
     let applied = store
         .apply(person, at(2), |s| {
-            companion.respond(s, &Input::Choice("ask:yes".into()), at(2))
+            companion.respond(s, &Input::Choice("ask:yes:suicide".into()), at(2))
         })
         .await
         .unwrap();

@@ -276,3 +276,23 @@ async fn an_answer_that_will_not_open_still_gives_the_crisis_reply_and_the_flag(
         "{listed}"
     );
 }
+
+/// A "yes" pressed (typed as its number) under mend's question while the
+/// store fails still gets the crisis reply, and the flag says it was asked.
+#[tokio::test]
+async fn yes_to_the_question_under_a_locked_database_still_gets_the_reply_and_a_flag() {
+    let (dir, db) = setup();
+    let (mut chat, _) = Session::start(dir.path());
+    let question = chat.say(WORRY);
+    let choices = question[0]["choices"].as_array().unwrap();
+    assert_eq!(choices[0]["label"], "Yes", "{question}");
+    let lock = Lock::take(&db).await;
+    assert_crisis_reply(&chat.say("1"));
+    lock.release().await;
+    let after = chat.say("hello");
+    assert!(!after[0]["text"].as_str().unwrap().contains("went wrong"));
+    assert_eq!(flag_count(&db).await, 1);
+    let listed = flags_listed(dir.path());
+    assert!(listed.contains("answered yes or not sure"), "{listed}");
+    chat.finish();
+}

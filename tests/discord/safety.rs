@@ -386,11 +386,14 @@ async fn an_unclear_message_is_asked_about_and_pressed_or_typed_answers_decide()
     let text = asked[0]["content"].as_str().unwrap();
     assert!(text.contains("ending your life"), "{text}");
     let (ids, urls) = buttons(&asked[0]);
-    assert_eq!(ids, ["ask:yes", "ask:unsure", "ask:safe"]);
+    assert_eq!(
+        ids,
+        ["ask:yes:suicide", "ask:unsure:suicide", "ask:safe:suicide"]
+    );
     assert_eq!(urls.len(), 3, "the three links, as on every message");
     let message: u64 = asked[0]["id"].as_str().unwrap().parse().unwrap();
     let before = alex.sent().len();
-    fake.press_button(ALEX, message, "ask:safe");
+    fake.press_button(ALEX, message, "ask:safe:suicide");
     let safe = alex.wait_messages(before, 2).await;
     assert!(
         safe[0]["content"].as_str().unwrap().contains("Thank you"),

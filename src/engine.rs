@@ -286,8 +286,13 @@ fn respond_screened(
                 turn.carry_on();
                 return turn.outcome(None);
             }
-            // Typed words that answer nothing: asked again, once, gently.
-            (None, None) if matches!(input, Input::Text(t) if word(t).is_none()) => {
+            // Typed words that answer nothing, or another unclear worry:
+            // asked again, gently, about the latest.
+            (h, None)
+                if matches!(input, Input::Text(t) if word(t).is_none())
+                    && h.as_ref().is_none_or(|h| h.action == Screened::Ask) =>
+            {
+                let asked = h.clone().unwrap_or(asked);
                 turn.state.pending_ask = Some(asked.clone());
                 turn.replies.push(Reply::new(
                     format!(
@@ -298,8 +303,8 @@ fn respond_screened(
                 ));
                 return turn.outcome(None);
             }
-            // Anything else (a menu word, a button from before, a new
-            // worry): they have moved on, and the turn goes on as usual.
+            // Anything else (a menu word, a button from before): they have
+            // moved on, and the turn goes on as usual.
             _ => {}
         }
     }

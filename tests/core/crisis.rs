@@ -377,7 +377,7 @@ fn no_im_safe_is_thanked_and_the_conversation_carries_on_without_asking_again() 
 }
 
 #[test]
-fn words_that_answer_nothing_are_asked_again_once_gently_and_a_crisis_still_wins() {
+fn words_that_answer_nothing_are_asked_again_gently_and_a_crisis_still_wins() {
     let companion = companion();
     let started = companion.respond(&State::default(), &Input::Start, at(0));
     let asked = companion.respond(&started.state, &Input::Text(UNCLEAR.into()), at(1));
@@ -389,6 +389,10 @@ fn words_that_answer_nothing_are_asked_again_once_gently_and_a_crisis_still_wins
     assert!(unclear.flag.is_none());
     assert!(unclear.state.pending_ask.is_some());
     assert_eq!(unclear.replies[0].choices().len(), 3);
+    // Another unclear worry while the question waits: asked again, not dropped.
+    let again = companion.respond(&asked.state, &Input::Text(UNCLEAR.into()), at(2));
+    assert!(again.state.pending_ask.is_some() && again.flag.is_none());
+    assert!(again.replies[0].text().contains("ending your life"));
     let crisis = companion.respond(&asked.state, &Input::Text(DANGER.into()), at(2));
     assert!(crisis.flag.is_some() && !crisis.flag_asked);
     // Moving on (a menu word) drops the question; nothing is flagged.

@@ -5,14 +5,15 @@
 //! concepts (`{pills}`), frames built from words and concepts with bounded
 //! gaps (`{i} took .. {quantity}? .. {pills}`), and scope rules. A
 //! [`Screen`] is compiled from that file once (see [`rules`]). To screen a
-//! message it is cut into clauses at sentence ends and at "but"; each clause
-//! is normalised (see [`normalise`]), split into words and stemmed, and every
-//! frame is tried where its first word stands. Then scope decides what
-//! counts: a negation just before a hit ("I would never"), someone else or a
-//! film in a clause whose hit never names the writer, the past told as over,
-//! a joke, or a harmless idiom cancel or lower it; a plan, a time, a means or
-//! an act already done raise an `ask` to `crisis`. The strongest remaining
-//! hit is returned.
+//! message it is cut into clauses at sentence ends; each clause is
+//! normalised (see [`normalise`]), split into words and stemmed, and every
+//! frame whose required words are all present is tried where its first word
+//! stands. Then scope decides what counts, within the part of the clause
+//! between words such as "but": a negation just before a hit ("I would
+//! never"), someone else or a story named before a hit that never names the
+//! writer, the past told as over, an accident, a joke, or a harmless idiom
+//! cancel or lower it; a plan, a time, a means or an act already done raise
+//! an `ask` to `crisis`. The strongest remaining hit is returned.
 //!
 //! The module is pure: no I/O except [`Screen::load`], no clock, no async.
 

@@ -3,6 +3,8 @@
 //! logs. One binary, so it links once.
 
 mod helpers;
+#[path = "../common/lock.rs"]
+mod lock;
 #[path = "../common/route.rs"]
 mod route;
 

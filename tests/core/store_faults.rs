@@ -12,6 +12,7 @@ use serde_json::Value;
 use sqlx::{Connection, SqliteConnection};
 
 use crate::helpers::{mend, run_mend, shipped, typed};
+use crate::lock::Lock;
 use mend::engine::{self, Consent, Input, Outcome, State};
 
 const DANGER: &str = "I want to kill myself";
@@ -67,28 +68,6 @@ impl Session {
         let out = self.child.wait_with_output().unwrap();
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-}
-
-/// Another process's writer: holds SQLite's write lock on the file until dropped
-/// or released.
-struct Lock(SqliteConnection);
-
-impl Lock {
-    async fn take(db: &Path) -> Lock {
-        let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display()))
-            .await
-            .unwrap();
-        sqlx::query("BEGIN EXCLUSIVE")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        Lock(conn)
-    }
-
-    async fn release(mut self) {
-        sqlx::query("ROLLBACK").execute(&mut self.0).await.unwrap();
-        self.0.close().await.unwrap();
     }
 }
 

@@ -4,6 +4,8 @@
 
 mod fake;
 mod helpers;
+#[path = "../common/lock.rs"]
+mod lock;
 #[path = "../common/route.rs"]
 mod route;
 

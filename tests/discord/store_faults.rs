@@ -6,38 +6,16 @@
 
 use std::path::{Path, PathBuf};
 
-use sqlx::{Connection, SqliteConnection};
-
 use crate::fake::FakeDiscord;
 use crate::helpers::{
     GUILD, Mend, Person, assert_every_message_is_safe, bot_messages, buttons, config, temp_db,
     until, with_moderators,
 };
+use crate::lock::Lock;
 
 const KIM: u64 = 470_000_000_000_000_001;
 const DANGER: &str = "I can't do this anymore, I want to kill myself";
 const WRITTEN: &str = "Make her coffee and ask how she slept";
-
-/// Another process's writer: holds SQLite's write lock until released.
-struct Lock(SqliteConnection);
-
-impl Lock {
-    async fn take(db: &Path) -> Lock {
-        let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display()))
-            .await
-            .unwrap();
-        sqlx::query("BEGIN EXCLUSIVE")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        Lock(conn)
-    }
-
-    async fn release(mut self) {
-        sqlx::query("ROLLBACK").execute(&mut self.0).await.unwrap();
-        self.0.close().await.unwrap();
-    }
-}
 
 async fn flag_count(db: &Path) -> i64 {
     let pool = crate::helpers::open_db(db).await;

@@ -226,13 +226,27 @@ pub(crate) struct Rules {
 /// The word id of a word the rules never mention.
 pub(crate) const UNKNOWN: u32 = u32::MAX;
 
-fn line_of(source: &str, offset: usize) -> usize {
-    let end = offset.min(source.len());
-    source.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+/// Where each line of a source file starts, so a span's line number is a
+/// binary search rather than a count from the top (the rules run to
+/// thousands of entries).
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn new(source: &str) -> Lines {
+        Lines(
+            source
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+
+    /// The 1-based line holding byte `offset`.
+    fn of(&self, offset: usize) -> usize {
+        self.0.partition_point(|&newline| newline < offset) + 1
+    }
 }
 
 /// Normalised, split words ready for stemming: the normaliser's joined forms
@@ -253,7 +267,7 @@ pub(crate) fn stemmer() -> Stemmer {
 }
 
 struct Compiler<'a> {
-    source: &'a str,
+    lines: Lines,
     file: &'a Path,
     stemmer: Stemmer,
     vocab: HashMap<Box<str>, u32>,
@@ -335,7 +349,7 @@ impl Compiler<'_> {
         let mut seqs: Vec<Box<[u32]>> = Vec::new();
         let ckey = format!("concepts.{name}");
         for entry in &entries {
-            let eline = line_of(self.source, entry.span().start);
+            let eline = self.lines.of(entry.span().start);
             let text = entry.get_ref().trim();
             if text.contains('|') || text.contains("..") {
                 return Err(self.err(
@@ -624,21 +638,23 @@ pub(crate) fn compile(source: &str, file: &Path) -> Result<Rules, SafetyError> {
             ),
         }
     })?;
+    let lines = Lines::new(source);
+    let raw_concepts = de
+        .concepts
+        .into_iter()
+        .map(|(name, list)| {
+            let line = lines.of(list.span().start);
+            (name, (line, list.into_inner()))
+        })
+        .collect();
     let mut c = Compiler {
-        source,
+        lines,
         file,
         stemmer: stemmer(),
         vocab: HashMap::new(),
         surface: HashMap::new(),
         exact: false,
-        raw_concepts: de
-            .concepts
-            .into_iter()
-            .map(|(name, list)| {
-                let line = line_of(source, list.span().start);
-                (name, (line, list.into_inner()))
-            })
-            .collect(),
+        raw_concepts,
         concepts: HashMap::new(),
     };
     let names: Vec<(String, usize)> = c
@@ -682,7 +698,7 @@ pub(crate) fn compile(source: &str, file: &Path) -> Result<Rules, SafetyError> {
         per_category[i] = (table.severity, table.frames.len());
         let mut seen: HashMap<String, usize> = HashMap::new();
         for f in table.frames {
-            let line = line_of(source, f.span().start);
+            let line = c.lines.of(f.span().start);
             let f = f.into_inner();
             if let Some(first) = seen.insert(f.text.trim().to_owned(), line) {
                 return Err(c.err(
@@ -704,7 +720,7 @@ pub(crate) fn compile(source: &str, file: &Path) -> Result<Rules, SafetyError> {
     let scope = de.scope;
     let mut first_person = HashSet::new();
     for w in &scope.first_person {
-        let line = line_of(source, w.span().start);
+        let line = c.lines.of(w.span().start);
         let ids = c.run(w.get_ref());
         if ids.len() != 1 {
             return Err(c.err(
@@ -731,7 +747,7 @@ pub(crate) fn compile(source: &str, file: &Path) -> Result<Rules, SafetyError> {
         // can never flag a message by themselves, meet other word forms.
         c.exact = class != Class::Raise;
         for f in list {
-            let line = line_of(source, f.span().start);
+            let line = c.lines.of(f.span().start);
             let parts = c.frame(f.get_ref(), line, &key)?;
             frames.push(Frame::new(class, parts, f.get_ref(), c.exact));
         }

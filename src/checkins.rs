@@ -33,6 +33,21 @@ fn suggest(suggestions: &[String]) -> String {
     }
 }
 
+/// The most of what a person typed that an error quotes back: enough to
+/// recognise a slip, never a wall of their words.
+const ECHO_CHARS: usize = 40;
+
+/// What the person typed, trimmed and cut to [`ECHO_CHARS`].
+fn echo(typed: &str) -> String {
+    let typed = typed.trim();
+    if typed.chars().count() <= ECHO_CHARS {
+        return typed.to_owned();
+    }
+    let mut out: String = typed.chars().take(ECHO_CHARS - 1).collect();
+    out.push('…');
+    out
+}
+
 /// When, each day, a person wants their check-in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
@@ -88,7 +103,7 @@ impl Schedule {
 
 /// "HH:MM" on a 24-hour clock.
 pub fn parse_time(text: &str) -> Result<Time, ScheduleError> {
-    let bad = || ScheduleError::BadTime(text.trim().to_owned());
+    let bad = || ScheduleError::BadTime(echo(text));
     let (hour, minute) = text.trim().split_once(':').ok_or_else(bad)?;
     let digits = |s: &str, max: i8| {
         let ok = (1..=2).contains(&s.len()) && s.chars().all(|c| c.is_ascii_digit());
@@ -131,8 +146,15 @@ pub fn parse_zone(name: &str) -> Result<TimeZone, ScheduleError> {
         .map_err(|_| unknown(name.trim()))
 }
 
-/// Up to three known names close to what was typed.
+/// Up to three known names close to what was typed (none for text far
+/// longer than any zone's name, which no slip explains).
 fn unknown(name: &str) -> ScheduleError {
+    if name.chars().count() > 64 {
+        return ScheduleError::UnknownZone {
+            name: echo(name),
+            suggestions: Vec::new(),
+        };
+    }
     let wanted: String = name
         .to_lowercase()
         .chars()
@@ -157,7 +179,7 @@ fn unknown(name: &str) -> ScheduleError {
         .collect();
     scored.sort();
     ScheduleError::UnknownZone {
-        name: name.to_owned(),
+        name: echo(name),
         suggestions: scored.into_iter().take(3).map(|(_, n)| n).collect(),
     }
 }
@@ -214,6 +236,26 @@ fn fallback(local: DateTime) -> Timestamp {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn errors_quote_back_only_the_start_of_what_was_typed() {
+        let long = "Europe/".to_owned() + &"x".repeat(4000);
+        for err in [
+            parse_zone(&long).unwrap_err(),
+            parse_time(&long).unwrap_err(),
+        ] {
+            let said = err.to_string();
+            assert!(said.chars().count() < 300, "{said}");
+            assert!(said.contains("Europe/xxx"), "{said}");
+            assert!(said.contains('…'), "{said}");
+        }
+        assert!(
+            parse_time(" 25:00 ")
+                .unwrap_err()
+                .to_string()
+                .contains("\"25:00\"")
+        );
+    }
+
     use super::*;
     use jiff::civil::date;
 

@@ -452,10 +452,7 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
             }
             if let Some(reason) = applied.checkins_paused {
                 let notice = Reply::new(crate::progress::paused_notice(reason), Vec::new());
-                outgoing.push(Outgoing::new(
-                    notice,
-                    send::nonce(&extra_key, outgoing.len()),
-                ));
+                outgoing.push(Outgoing::new(notice, &extra_key, outgoing.len()));
             }
             // A flow's tools speak first; the step the choice led to follows.
             for task in &applied.outcome.tasks {
@@ -470,12 +467,12 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
                     }
                 };
                 let reply = Reply::new(report.text, Vec::new());
-                let mut item = Outgoing::new(reply, send::nonce(&extra_key, outgoing.len()));
+                let mut item = Outgoing::new(reply, &extra_key, outgoing.len());
                 item.chart = report.chart;
                 outgoing.push(item);
             }
             for (position, reply) in applied.outcome.replies.into_iter().enumerate() {
-                outgoing.push(Outgoing::new(reply, send::nonce(&queued.key, position)));
+                outgoing.push(Outgoing::new(reply, &queued.key, position));
             }
             kept = true;
         }
@@ -504,7 +501,7 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
                 }
                 None => Reply::new(TROUBLE, Vec::new()),
             };
-            outgoing.push(Outgoing::new(reply, send::nonce(&extra_key, 0)));
+            outgoing.push(Outgoing::new(reply, &extra_key, 0));
         }
     }
     let delivered = deliver(ctx, user, channel, command, &outgoing).await;
@@ -540,19 +537,22 @@ async fn announce(bot: &Bot, ctx: &Context, raised: Option<Raised>) {
     }
 }
 
-/// One message to send, with the nonce that makes it arrive once however
-/// often it is sent, and the progress chart when it carries one.
+/// One reply to send, with what makes each of its messages arrive once
+/// however often it is sent (its turn's key and its place in the turn), and
+/// the progress chart when it carries one.
 struct Outgoing {
     reply: Reply,
-    nonce: serenity::all::Nonce,
+    key: String,
+    index: usize,
     chart: Option<Vec<u8>>,
 }
 
 impl Outgoing {
-    fn new(reply: Reply, nonce: serenity::all::Nonce) -> Outgoing {
+    fn new(reply: Reply, key: &str, index: usize) -> Outgoing {
         Outgoing {
             reply,
-            nonce,
+            key: key.to_owned(),
+            index,
             chart: None,
         }
     }
@@ -560,12 +560,51 @@ impl Outgoing {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Delivery {
+    /// Every message went out, or was refused for good and skipped.
     Done,
-    /// Discord refused (50007, cannot message this person, or another 4xx);
-    /// sending again would be refused again.
+    /// Discord will not let mend message this person (50007); the rest of
+    /// the turn would be refused the same way.
     Refused,
     /// Not sent after retries; the outbox keeps what it holds.
     Failed,
+}
+
+/// What became of one message.
+enum Sent {
+    Yes,
+    /// Refused in a way that would not change (a 4xx); the turn goes on.
+    Skipped,
+    Unreachable,
+    Later,
+}
+
+/// Reads a send's result: what counts as sent, what is worth another try.
+fn sent<T>(user: UserId, result: serenity::Result<T>) -> Sent {
+    match result {
+        Ok(_) => Sent::Yes,
+        // The server took the message (serenity reads the body only after
+        // a success) but answered with something serenity could not parse:
+        // servers that are not Discord leave out fields. The person has it.
+        Err(serenity::Error::Json(_)) => {
+            warn!(%user, "the server's answer to a message could not be read; counting it as sent");
+            Sent::Yes
+        }
+        Err(err) if discord_code(&err) == Some(CANNOT_MESSAGE) => {
+            warn!(%user, code = CANNOT_MESSAGE, "this person cannot be messaged");
+            Sent::Unreachable
+        }
+        // An outage (5xx, 429, no answer) is worth another try later.
+        Err(err) if send::retryable(&err) => {
+            error!(%user, error = %err, "could not send a reply; it waits in the outbox");
+            Sent::Later
+        }
+        // Anything else would fail the same way again, and must not hold
+        // back the rest of the turn.
+        Err(err) => {
+            error!(%user, error = %err, "a reply was refused; sending the rest");
+            Sent::Skipped
+        }
+    }
 }
 
 /// Sends the replies an earlier turn left in the outbox (all of the
@@ -593,7 +632,7 @@ async fn flush(bot: &Bot, ctx: &Context, user: UserId, current: Option<&str>) ->
             let _ = bot.store.sent(&item.event_key).await;
             continue;
         };
-        let outgoing = Outgoing::new(item.reply, send::nonce(&item.event_key, item.position));
+        let outgoing = Outgoing::new(item.reply, &item.event_key, item.position);
         match turns.last_mut() {
             Some((key, _, list)) if *key == item.event_key => list.push(outgoing),
             _ => turns.push((item.event_key, ChannelId::new(channel), vec![outgoing])),
@@ -614,9 +653,10 @@ async fn flush(bot: &Bot, ctx: &Context, user: UserId, current: Option<&str>) ->
     true
 }
 
-/// Sends a turn's messages in order: the first by editing `command`'s
-/// deferred response when the turn answers a slash command, the rest (or
-/// all) as messages in `channel`.
+/// Sends a turn's replies in order, each as one message or, when long, a
+/// few: the first by editing `command`'s deferred response when the turn
+/// answers a slash command, the rest (or all) as messages in `channel`.
+/// One message refused for good does not stop the rest.
 async fn deliver(
     ctx: &Context,
     user: UserId,
@@ -624,51 +664,47 @@ async fn deliver(
     command: Option<&CommandInteraction>,
     outgoing: &[Outgoing],
 ) -> Delivery {
-    let attachment = |item: &Outgoing| {
-        item.chart
-            .as_ref()
-            .map(|png| CreateAttachment::bytes(png.clone(), progress::CHART_FILE))
-    };
-    let mut rest = outgoing.iter();
-    if let Some(interaction) = command
-        && let Some(first) = rest.next()
-        && let Err(err) = send::retrying("command answer", send::PATIENT, || {
-            let mut edit = render::edit_response(&first.reply);
-            if let Some(file) = attachment(first) {
-                edit = edit.new_attachment(file);
+    let mut command = command;
+    for item in outgoing {
+        let pieces = render::messages(&item.reply);
+        let last = pieces.len() - 1;
+        for (part, message) in pieces.into_iter().enumerate() {
+            let chart = item
+                .chart
+                .as_ref()
+                .filter(|_| part == last)
+                .map(|png| CreateAttachment::bytes(png.clone(), progress::CHART_FILE));
+            if let Some(interaction) = command.take() {
+                let piece = render::split(item.reply.text(), render::CONTENT_CHARS)[part];
+                let result = send::retrying("command answer", send::PATIENT, || {
+                    let mut edit = render::edit_piece(&item.reply, piece, part == last);
+                    if let Some(file) = chart.clone() {
+                        edit = edit.new_attachment(file);
+                    }
+                    interaction.edit_response(&ctx.http, edit)
+                })
+                .await;
+                // The person saw the command's "thinking": whatever became
+                // of its answer, the rest of the turn follows.
+                if let Err(err) = result {
+                    warn!(error = %err, "could not answer a command");
+                }
+                continue;
             }
-            interaction.edit_response(&ctx.http, edit)
-        })
-        .await
-    {
-        warn!(error = %err, "could not answer a command");
-    }
-    for item in rest {
-        let sent = send::retrying("reply", send::PATIENT, || {
-            let mut message = render::message(&item.reply)
-                .nonce(item.nonce.clone())
-                .enforce_nonce(true);
-            if let Some(file) = attachment(item) {
-                message = message.add_file(file);
+            let nonce = send::nonce_part(&item.key, item.index, part);
+            let result = send::retrying("reply", send::PATIENT, || {
+                let mut message = message.clone().nonce(nonce.clone()).enforce_nonce(true);
+                if let Some(file) = chart.clone() {
+                    message = message.add_file(file);
+                }
+                channel.send_message(&ctx.http, message)
+            })
+            .await;
+            match sent(user, result) {
+                Sent::Yes | Sent::Skipped => {}
+                Sent::Unreachable => return Delivery::Refused,
+                Sent::Later => return Delivery::Failed,
             }
-            channel.send_message(&ctx.http, message)
-        })
-        .await;
-        if let Err(err) = sent {
-            if discord_code(&err) == Some(CANNOT_MESSAGE) {
-                warn!(%user, code = CANNOT_MESSAGE, "this person cannot be messaged");
-                return Delivery::Refused;
-            }
-            error!(%user, error = %err, "could not send a reply");
-            // An outage (5xx, 429, no answer) is worth another try later;
-            // anything else (a 4xx refusal, a message serenity would not
-            // build) would fail the same way again, and must not hold back
-            // everything after it.
-            return if send::retryable(&err) {
-                Delivery::Failed
-            } else {
-                Delivery::Refused
-            };
         }
     }
     Delivery::Done

@@ -104,6 +104,16 @@ pub fn nonce(key: &str, index: usize) -> Nonce {
     Nonce::Number(u64::from_le_bytes(bytes) >> 1)
 }
 
+/// The nonce for one of the messages a long reply is sent as: the first
+/// keeps the reply's own nonce.
+pub fn nonce_part(key: &str, index: usize, part: usize) -> Nonce {
+    if part == 0 {
+        nonce(key, index)
+    } else {
+        nonce(&format!("{key}#{index}"), part)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +127,14 @@ mod tests {
         assert_ne!(
             format!("{:?}", nonce("message:1", 0)),
             format!("{:?}", nonce("message:1", 1))
+        );
+        assert_eq!(
+            format!("{:?}", nonce_part("message:1", 1, 0)),
+            format!("{:?}", nonce("message:1", 1))
+        );
+        assert_ne!(
+            format!("{:?}", nonce_part("message:1", 1, 1)),
+            format!("{:?}", nonce_part("message:1", 2, 1))
         );
     }
 }

@@ -247,6 +247,10 @@ pub enum Fault {
     /// answering, as when Discord is slow: a client with a shorter timeout
     /// gives up on a request that did in fact succeed.
     AppliedThenSilence(std::time::Duration),
+    /// Carry the request out as usual, then answer with the usual body less
+    /// these fields, as servers that are not Discord do (Spacebar leaves out
+    /// a message's `pinned`): a client that insists on them cannot parse it.
+    AppliedThenWithout(&'static [&'static str]),
 }
 
 impl Fault {
@@ -1752,6 +1756,8 @@ fn fault_reply(fault: &Fault) -> Reply {
         Fault::AppliedThenStatus(status) => fault_reply(&Fault::Status(*status)),
         // Carried out by the handler; answered late, not differently.
         Fault::AppliedThenSilence(_) => Reply::no_content(),
+        // Carried out by the handler, which trims its answer.
+        Fault::AppliedThenWithout(_) => Reply::no_content(),
     }
 }
 
@@ -1786,7 +1792,11 @@ async fn rest_handler(
             Some(Fault::AppliedThenSilence(pause)) => Some(*pause),
             _ => None,
         };
-        let carried_out = applied_then.is_some() || silence.is_some();
+        let without = match &fault {
+            Some(Fault::AppliedThenWithout(fields)) => Some(*fields),
+            _ => None,
+        };
+        let carried_out = applied_then.is_some() || silence.is_some() || without.is_some();
         let (reply, faulted) = if let Some(fault) = fault.filter(|_| !carried_out) {
             (fault_reply(&fault), true)
         } else if !authorized && path.starts_with("/api/") && path != "/api/v10/gateway" {
@@ -1807,10 +1817,15 @@ async fn rest_handler(
                 ),
             }
         };
-        let (reply, faulted) = match applied_then {
+        let (mut reply, faulted) = match applied_then {
             Some(status) => (fault_reply(&Fault::Status(status)), true),
-            None => (reply, faulted || silence.is_some()),
+            None => (reply, faulted || silence.is_some() || without.is_some()),
         };
+        if let (Some(fields), Some(Value::Object(body))) = (without, reply.body.as_mut()) {
+            for field in fields {
+                body.remove(*field);
+            }
+        }
         st.requests.push(Recorded {
             method: method.as_str().to_string(),
             path: path.clone(),

@@ -155,8 +155,10 @@ async fn rest_errors_are_retried_when_safe_held_through_an_outage_and_each_reply
         "the retry is the same message"
     );
 
-    // A refusal is never retried: one attempt, and mend carries on.
+    // A refusal is never retried: one attempt, and mend carries on with
+    // the rest of the turn.
     let before = posts(&fake).len();
+    let shown_before = ali.sent().len();
     fake.fail_next(
         "POST /channels/*/messages",
         Fault::DiscordError {
@@ -166,18 +168,13 @@ async fn rest_errors_are_retried_when_safe_held_through_an_outage_and_each_reply
         },
     );
     let refused = engine::handle(ali.script(), &ali.expected, &Input::Text("help".into()));
+    assert!(refused.replies.len() >= 2, "a turn of several messages");
     fake.send_dm(ALI, "help");
     ali.expected = refused.state;
-    fake.wait_for(
-        |reqs| {
-            reqs.iter()
-                .filter(|r| r.method == "POST" && r.status == 403)
-                .count()
-                == 1
-        },
-        T,
-    )
-    .await;
+    let shown = ali
+        .wait_messages(shown_before, refused.replies.len() - 1)
+        .await;
+    crate::helpers::assert_matches(&shown, &refused.replies[1..]);
     ali.say("resources").await;
     let statuses: Vec<u16> = posts(&fake)[before..].iter().map(|r| r.status).collect();
     assert_eq!(statuses[0], 403, "{statuses:?}");
@@ -220,4 +217,59 @@ async fn rest_errors_are_retried_when_safe_held_through_an_outage_and_each_reply
 
     assert_every_message_is_safe(&fake);
     mend.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_is_delivered_whole_when_one_message_is_refused_or_its_answer_is_unreadable() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, config(&fake, &db)).await;
+
+    // The server takes the first message but answers without a field
+    // serenity insists on, as Spacebar does: the person has it, so it
+    // counts as sent (not tried again), and the rest of the turn follows.
+    let mut ali = Person::new(&fake, ALI);
+    let dm = ali.channel;
+    fake.fail_next(
+        "POST /channels/*/messages",
+        Fault::AppliedThenWithout(&["pinned"]),
+    );
+    let got = ali.say("hello").await;
+    assert!(got.len() >= 2, "the welcome is a turn of several messages");
+    assert_eq!(
+        channel_posts(&fake, dm).len(),
+        got.len(),
+        "each message was posted once"
+    );
+
+    // The first message refused for good (a form Discord will not take):
+    // it is not tried again, and the rest of the turn still arrives.
+    let mut sam = Person::new(&fake, ALI + 1);
+    let dm = sam.channel;
+    fake.fail_next(
+        "POST /channels/*/messages",
+        Fault::DiscordError {
+            status: 400,
+            code: 50035,
+            message: "Invalid Form Body",
+        },
+    );
+    let expected = engine::handle(sam.script(), &sam.expected, &Input::Text("hello".into()));
+    sam.expected = expected.state;
+    fake.send_dm(sam.user, "hello");
+    let got = sam.wait_messages(0, expected.replies.len() - 1).await;
+    crate::helpers::assert_matches(&got, &expected.replies[1..]);
+    let statuses: Vec<u16> = channel_posts(&fake, dm).iter().map(|r| r.status).collect();
+    assert_eq!(statuses[0], 400, "{statuses:?}");
+    assert_eq!(statuses.len(), expected.replies.len(), "{statuses:?}");
+
+    // Neither turn waits in the outbox to be sent again.
+    mend.stop().await.unwrap();
+    let pool = crate::helpers::open_db(&db).await;
+    let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(waiting, 0);
+    assert_every_message_is_safe(&fake);
 }

@@ -17,9 +17,8 @@ use jiff::{SignedDuration, Timestamp};
 use mend::checkins::Schedule;
 use mend::crypto::DataKey;
 use mend::engine::Companion;
-use mend::referrals::Reply;
 use mend::safety::{CrisisReplies, Screen};
-use mend::scheduler::{self, Deliver, ManualClock, Outgoing, Settings, Undelivered};
+use mend::scheduler::{self, Deliver, ManualClock, Outgoing, Settings};
 use mend::store::{Store, StoreOptions, checkins};
 use tokio::sync::mpsc;
 
@@ -116,16 +115,15 @@ async fn seed(store: &Store, people: u64, start: Timestamp) {
         .unwrap();
 }
 
-/// Records when each check-in was handed to Discord.
+/// Records when each check-in was handed to delivery.
 #[derive(Default)]
 struct Recorder {
     sent: Mutex<Vec<Instant>>,
 }
 
 impl Deliver for Recorder {
-    async fn deliver(&self, _person: &str, _replies: Vec<Reply>) -> Result<(), Undelivered> {
+    async fn deliver(&self, _person: &str) {
         self.sent.lock().unwrap().push(Instant::now());
-        Ok(())
     }
 }
 
@@ -239,21 +237,13 @@ async fn main() {
             .send(Outgoing {
                 person_id: i,
                 person: format!("discord:{i}"),
-                replies: Vec::new(),
             })
             .await
             .unwrap();
     }
     drop(sender);
     let began = Instant::now();
-    scheduler::send_all(
-        store.clone(),
-        Arc::clone(&recorder),
-        Arc::new(clock),
-        per_second,
-        receiver,
-    )
-    .await;
+    scheduler::send_all(Arc::clone(&recorder), per_second, receiver).await;
     let times = recorder.sent.lock().unwrap().clone();
     let spread = times.last().unwrap().duration_since(times[0]).as_secs_f64();
     let expected = 999.0 / f64::from(per_second);

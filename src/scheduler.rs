@@ -1,8 +1,11 @@
-//! Sends the daily check-ins. Due rows are taken in batches through an
-//! index, each is claimed in the database before it is sent (so a crash or a
-//! restart never sends one twice), and sends go through a bounded queue paced
-//! to a rate limit, so a thousand people due in the same minute are spread
-//! out rather than fired at once. The clock is injected so tests move time.
+//! Starts the daily check-ins. Due rows are taken in batches through an
+//! index; each is claimed, its flow started and its replies kept in the
+//! outbox in one transaction, so a crash or a restart at any moment neither
+//! loses a check-in nor sends one twice. The edge then delivers it from the
+//! outbox like any turn, through the person's own queue; the people to
+//! deliver to go through a bounded queue paced to a rate limit, so a
+//! thousand people due in the same minute are spread out rather than fired
+//! at once. The clock is injected so tests move time.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -14,7 +17,6 @@ use tracing::{debug, error, info, warn};
 
 use crate::checkins::Schedule;
 use crate::engine::{Companion, Input};
-use crate::referrals::Reply;
 use crate::store::checkins::{self, Due, PauseReason};
 use crate::store::{DAILY, Store, StoreError};
 
@@ -88,30 +90,20 @@ impl Default for Settings {
     }
 }
 
-/// Why a check-in could not be delivered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Undelivered {
-    /// The person cannot be messaged (DMs closed, bot blocked): never retried.
-    Unreachable,
-    /// Anything else; logged, and the next day's check-in still comes.
-    Failed,
-}
-
-/// Sends one person their check-in messages.
+/// Delivers what the outbox holds for a person (their check-in among it).
+/// The edge does this in the person's own queue, so a check-in and the
+/// person's own messages never cross; it counts the check-in as delivered
+/// when it clears the outbox entry, and pauses check-ins for someone who
+/// cannot be messaged.
 pub trait Deliver: Send + Sync + 'static {
-    fn deliver(
-        &self,
-        person: &str,
-        replies: Vec<Reply>,
-    ) -> impl Future<Output = Result<(), Undelivered>> + Send;
+    fn deliver(&self, person: &str) -> impl Future<Output = ()> + Send;
 }
 
-/// One check-in ready to go out.
+/// A check-in waiting in the outbox, to be delivered.
 #[derive(Debug)]
 pub struct Outgoing {
     pub person_id: i64,
     pub person: String,
-    pub replies: Vec<Reply>,
 }
 
 /// What one pass over the due rows did.
@@ -165,7 +157,9 @@ async fn handle(
             person = due.person_id,
             "check-in zone not understood; pausing"
         );
-        checkins::pause(store.pool(), due.person_id, PauseReason::Undeliverable, now).await?;
+        store
+            .pause_checkins(due.person_id, PauseReason::Undeliverable, now)
+            .await?;
         report.paused += 1;
         return Ok(());
     };
@@ -178,7 +172,9 @@ async fn handle(
         return Ok(());
     }
     if due.unanswered >= settings.max_unanswered {
-        checkins::pause(store.pool(), due.person_id, PauseReason::Unanswered, now).await?;
+        store
+            .pause_checkins(due.person_id, PauseReason::Unanswered, now)
+            .await?;
         report.paused += 1;
         return Ok(());
     }
@@ -187,20 +183,21 @@ async fn handle(
         .parse()
         .unwrap_or_else(|_| schedule.local_date(due_at));
     let (next, next_date) = schedule.next_day_after(due_date);
-    if !checkins::claim(store.pool(), due, next, next_date, now).await? {
-        report.lost_race += 1;
-        return Ok(());
-    }
-    let applied = store
-        .apply(&due.external_id, now, |state| {
+    let started = store
+        .start_checkin(due, next, next_date, now, |state| {
             companion.respond(state, &Input::Begin(DAILY.into()), now)
         })
         .await?;
+    if started.is_none() {
+        report.lost_race += 1;
+        return Ok(());
+    }
     let outgoing = Outgoing {
         person_id: due.person_id,
         person: due.external_id.clone(),
-        replies: applied.outcome.replies,
     };
+    // Kept in the outbox whatever happens here: if the sender has stopped,
+    // the next start delivers it.
     if queue.send(outgoing).await.is_err() {
         warn!("the check-in sender has stopped");
     }
@@ -210,9 +207,7 @@ async fn handle(
 
 /// Drains the queue at most `per_second` a second.
 pub async fn send_all(
-    store: Store,
     deliver: Arc<impl Deliver>,
-    clock: Arc<impl Clock>,
     per_second: u32,
     mut queue: mpsc::Receiver<Outgoing>,
 ) {
@@ -221,28 +216,8 @@ pub async fn send_all(
     pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while let Some(outgoing) = queue.recv().await {
         pace.tick().await;
-        match deliver.deliver(&outgoing.person, outgoing.replies).await {
-            Ok(()) => debug!(person = outgoing.person_id, "check-in sent"),
-            Err(Undelivered::Unreachable) => {
-                info!(
-                    person = outgoing.person_id,
-                    "cannot message this person; check-ins paused"
-                );
-                let paused = checkins::pause(
-                    store.pool(),
-                    outgoing.person_id,
-                    PauseReason::Undeliverable,
-                    clock.now(),
-                )
-                .await;
-                if let Err(err) = paused {
-                    error!(error = %err, "could not pause check-ins");
-                }
-            }
-            Err(Undelivered::Failed) => {
-                warn!(person = outgoing.person_id, "a check-in was not sent")
-            }
-        }
+        deliver.deliver(&outgoing.person).await;
+        debug!(person = outgoing.person_id, "check-in handed to delivery");
     }
 }
 
@@ -255,13 +230,7 @@ pub async fn run(
     deliver: Arc<impl Deliver>,
 ) {
     let (sender, receiver) = mpsc::channel(settings.queue.max(1));
-    let drain = tokio::spawn(send_all(
-        store.clone(),
-        deliver,
-        Arc::clone(&clock),
-        settings.per_second,
-        receiver,
-    ));
+    let drain = tokio::spawn(send_all(deliver, settings.per_second, receiver));
     let mut every = tokio::time::interval(settings.every);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {

@@ -7,16 +7,15 @@ use jiff::Timestamp;
 use serenity::all::{
     CommandDataOptionValue, CommandInteraction, CommandOptionType, Context, CreateAttachment,
     CreateCommand, CreateCommandOption, CreateInteractionResponse, Http, InstallationContext,
-    InteractionContext, UserId,
+    InteractionContext,
 };
 use tracing::{error, warn};
 
-use super::handler::{CANNOT_MESSAGE, discord_code};
+use super::handler::Bot;
 use super::render;
-use super::send;
 use crate::progress;
 use crate::referrals::Reply;
-use crate::scheduler::{Deliver, Undelivered};
+use crate::scheduler::Deliver;
 use crate::store::Store;
 
 pub fn is_command(name: &str) -> bool {
@@ -183,46 +182,15 @@ pub async fn command(
     }
 }
 
-/// Sends the scheduler's check-ins as DMs.
+/// Hands the scheduler's check-ins, waiting in the outbox, to the person's
+/// queue, which sends them as DMs.
 pub struct DiscordDeliver {
+    pub bot: Arc<Bot>,
     pub http: Arc<Http>,
 }
 
 impl Deliver for DiscordDeliver {
-    async fn deliver(&self, person: &str, replies: Vec<Reply>) -> Result<(), Undelivered> {
-        let Some(id) = person
-            .strip_prefix("discord:")
-            .and_then(|id| id.parse::<u64>().ok())
-            .filter(|id| *id != 0)
-        else {
-            return Err(Undelivered::Failed);
-        };
-        let unreachable = |err: &serenity::Error| {
-            if discord_code(err) == Some(CANNOT_MESSAGE) {
-                Undelivered::Unreachable
-            } else {
-                warn!(error = %err, "a check-in could not be sent");
-                Undelivered::Failed
-            }
-        };
-        let channel = send::retrying("check-in channel", send::PATIENT, || {
-            UserId::new(id).create_dm_channel(&self.http)
-        })
-        .await
-        .map_err(|err| unreachable(&err))?;
-        // One delivery, one nonce per message, kept across its retries.
-        let key = format!("{person}@{}", Timestamp::now().as_nanosecond());
-        for (index, reply) in replies.iter().enumerate() {
-            let nonce = super::send::nonce(&key, index);
-            send::retrying("check-in", send::PATIENT, || {
-                let message = render::message(reply)
-                    .nonce(nonce.clone())
-                    .enforce_nonce(true);
-                channel.id.send_message(&self.http, message)
-            })
-            .await
-            .map_err(|err| unreachable(&err))?;
-        }
-        Ok(())
+    async fn deliver(&self, person: &str) {
+        self.bot.deliver_waiting(Arc::clone(&self.http), person);
     }
 }

@@ -24,9 +24,10 @@ use crate::engine::{self, Companion, Input};
 use crate::progress;
 use crate::referrals::Reply;
 use crate::scheduler::Clock;
-use crate::store::Store;
+use crate::store::checkins::{self as checkin_rows, PauseReason};
 use crate::store::flags::Raised;
 use crate::store::pending::{PendingFlag, PendingFlags};
+use crate::store::{self, Store};
 
 /// Discord's error code for "Cannot send messages to this user".
 pub(crate) const CANNOT_MESSAGE: isize = 50007;
@@ -163,6 +164,21 @@ impl Bot {
         }
     }
 
+    /// Sends what the outbox holds for `person` (a check-in the scheduler
+    /// just started), through their own queue, so it cannot cross a turn of
+    /// theirs under way.
+    pub fn deliver_waiting(self: &Arc<Bot>, http: Arc<Http>, person: &str) {
+        let Some(id) = discord_user(person) else {
+            warn!("a check-in for someone who is not on Discord; left in the outbox");
+            return;
+        };
+        let flush = Queued {
+            key: "flush".into(),
+            job: Job::Flush,
+        };
+        queue(self, http, id, 0, flush);
+    }
+
     /// People whose events are still being applied.
     pub fn busy(&self) -> usize {
         self.inbox.busy()
@@ -186,18 +202,7 @@ impl EventHandler for Handler {
         match self.0.store.waiting().await {
             Ok(people) => {
                 for person in people {
-                    let Some(id) = person
-                        .strip_prefix("discord:")
-                        .and_then(|id| id.parse::<u64>().ok())
-                        .filter(|id| *id != 0)
-                    else {
-                        continue;
-                    };
-                    let flush = Queued {
-                        key: "flush".into(),
-                        job: Job::Flush,
-                    };
-                    queue(&self.0, ctx.clone(), UserId::new(id), 0, flush);
+                    self.0.deliver_waiting(Arc::clone(&ctx.http), &person);
                 }
             }
             Err(err) => error!(error = %err, "could not read the outbox"),
@@ -236,7 +241,7 @@ impl EventHandler for Handler {
                 text: msg.content,
             },
         };
-        queue(&self.0, ctx, msg.author.id, msg.id.get(), queued);
+        queue(&self.0, ctx.http, msg.author.id, msg.id.get(), queued);
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
@@ -298,7 +303,7 @@ async fn pressed(bot: &Arc<Bot>, ctx: Context, press: ComponentInteraction) {
             custom_id: press.data.custom_id.clone(),
         },
     };
-    queue(bot, ctx, press.user.id, press.id.get(), queued);
+    queue(bot, ctx.http, press.user.id, press.id.get(), queued);
 }
 
 async fn slash(bot: &Arc<Bot>, ctx: Context, interaction: CommandInteraction) {
@@ -341,11 +346,11 @@ async fn slash(bot: &Arc<Bot>, ctx: Context, interaction: CommandInteraction) {
             command,
         },
     };
-    queue(bot, ctx, user, order, queued);
+    queue(bot, ctx.http, user, order, queued);
 }
 
 /// Queues a person's event; starts their worker if none is running.
-fn queue(bot: &Arc<Bot>, ctx: Context, user: UserId, order: u64, queued: Queued) {
+fn queue(bot: &Arc<Bot>, http: Arc<Http>, user: UserId, order: u64, queued: Queued) {
     if !bot.inbox.push(user.get(), order, queued) {
         return;
     }
@@ -355,18 +360,15 @@ fn queue(bot: &Arc<Bot>, ctx: Context, user: UserId, order: u64, queued: Queued)
             tokio::time::sleep(bot.order_window).await;
             while let Some(queued) = bot.inbox.pop(user.get()) {
                 let channel = queued.job.channel();
-                let (job_bot, job_ctx) = (Arc::clone(&bot), ctx.clone());
-                let job = async move { process(&job_bot, &job_ctx, user, queued).await };
+                let (job_bot, job_http) = (Arc::clone(&bot), Arc::clone(&http));
+                let job = async move { process(&job_bot, &job_http, user, queued).await };
                 if !isolated(job.in_current_span()).await
                     && let Some(channel) = channel
                 {
                     // A bug, not the person's doing: say so kindly, and keep
                     // serving them (their queue would stall otherwise).
                     let reply = Reply::new(TROUBLE, Vec::new());
-                    if let Err(err) = channel
-                        .send_message(&ctx.http, render::message(&reply))
-                        .await
-                    {
+                    if let Err(err) = channel.send_message(&http, render::message(&reply)).await {
                         warn!(error = %err, "could not say that something went wrong");
                     }
                 }
@@ -391,13 +393,13 @@ async fn isolated(job: impl std::future::Future<Output = ()> + Send + 'static) -
     }
 }
 
-async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
+async fn process(bot: &Bot, http: &Http, user: UserId, queued: Queued) {
     let input = match &queued.job {
         Job::Message { text, .. } => Input::Text(text.clone()),
         Job::Press { custom_id, .. } => Input::Choice(custom_id.clone()),
         Job::Command { command, .. } => command.input(),
         Job::Flush => {
-            flush(bot, ctx, user, None).await;
+            flush(bot, http, user, None).await;
             return;
         }
     };
@@ -418,7 +420,7 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
     if hit.is_none() {
         // Flags waiting for the store go first; a crisis turn's reply
         // does not wait for them.
-        bot.raise_pending(&ctx.http).await;
+        bot.raise_pending(http).await;
     }
     let result = bot
         .store
@@ -443,11 +445,11 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
                 info!(flag = flag.id, new = flag.new, "crisis flag raised");
             }
             raised = applied.flag;
-            if applied.unsent_before && !flush(bot, ctx, user, Some(&queued.key)).await {
+            if applied.unsent_before && !flush(bot, http, user, Some(&queued.key)).await {
                 // Older replies could not go out yet; this turn's wait
                 // behind them in the outbox, so the order holds. The
                 // moderators still hear at once.
-                announce(bot, ctx, raised).await;
+                announce(bot, http, raised).await;
                 return;
             }
             if let Some(reason) = applied.checkins_paused {
@@ -504,7 +506,7 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
             outgoing.push(Outgoing::new(reply, &extra_key, 0));
         }
     }
-    let delivered = deliver(ctx, user, channel, command, &outgoing).await;
+    let delivered = deliver(http, user, channel, command, &outgoing).await;
     if kept && delivered != Delivery::Failed {
         bot.sent
             .lock()
@@ -512,12 +514,12 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
             .push(queued.key.clone());
     }
     // The person's reply goes first; the notice follows at once.
-    announce(bot, ctx, raised).await;
+    announce(bot, http, raised).await;
     if waiting {
         // The store may only have refused the turn (one value that would
         // not open): the flag is tried at once, then on every later turn
         // and every minute.
-        bot.raise_pending(&ctx.http).await;
+        bot.raise_pending(http).await;
     }
     debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -530,10 +532,10 @@ async fn process(bot: &Bot, ctx: &Context, user: UserId, queued: Queued) {
 /// in the person's turn, so their next message cannot update the flag
 /// before its notice exists (which would post a second notice, and ping
 /// twice, instead of editing the first).
-async fn announce(bot: &Bot, ctx: &Context, raised: Option<Raised>) {
+async fn announce(bot: &Bot, http: &Http, raised: Option<Raised>) {
     if let (Some(flag), Some(moderators)) = (raised, &bot.moderators) {
         let turns = &bot.announcing;
-        moderation::announce(&ctx.http, &bot.store, moderators, turns, flag.id).await;
+        moderation::announce(http, &bot.store, moderators, turns, flag.id).await;
     }
 }
 
@@ -610,7 +612,7 @@ fn sent<T>(user: UserId, result: serenity::Result<T>) -> Sent {
 /// Sends the replies an earlier turn left in the outbox (all of the
 /// person's except `current`'s), oldest first, clearing each turn's once
 /// sent. False if some could not be sent and are still waiting.
-async fn flush(bot: &Bot, ctx: &Context, user: UserId, current: Option<&str>) -> bool {
+async fn flush(bot: &Bot, http: &Http, user: UserId, current: Option<&str>) -> bool {
     // What went out already is cleared first, so only what is truly
     // waiting is sent again.
     bot.settle().await;
@@ -622,12 +624,16 @@ async fn flush(bot: &Bot, ctx: &Context, user: UserId, current: Option<&str>) ->
             return false;
         }
     };
-    let mut turns: Vec<(String, ChannelId, Vec<Outgoing>)> = Vec::new();
+    let mut turns: Vec<(String, Target, Vec<Outgoing>)> = Vec::new();
     for item in unsent {
         if Some(item.event_key.as_str()) == current {
             continue;
         }
-        let Some(channel) = item.address.parse::<u64>().ok().filter(|c| *c != 0) else {
+        let target = if item.address == store::DIRECT {
+            Target::Direct
+        } else if let Some(channel) = item.address.parse::<u64>().ok().filter(|c| *c != 0) {
+            Target::Channel(ChannelId::new(channel))
+        } else {
             warn!("an outbox reply has no channel; dropping it");
             let _ = bot.store.sent(&item.event_key).await;
             continue;
@@ -635,16 +641,46 @@ async fn flush(bot: &Bot, ctx: &Context, user: UserId, current: Option<&str>) ->
         let outgoing = Outgoing::new(item.reply, &item.event_key, item.position);
         match turns.last_mut() {
             Some((key, _, list)) if *key == item.event_key => list.push(outgoing),
-            _ => turns.push((item.event_key, ChannelId::new(channel), vec![outgoing])),
+            _ => turns.push((item.event_key, target, vec![outgoing])),
         }
     }
-    for (key, channel, outgoing) in turns {
+    for (key, target, outgoing) in turns {
         info!(
             replies = outgoing.len(),
-            "sending replies a restart or an outage held back"
+            checkin = checkin_rows::key_person(&key).is_some(),
+            "sending replies held in the outbox"
         );
-        if deliver(ctx, user, channel, None, &outgoing).await == Delivery::Failed {
+        let delivered = match target {
+            Target::Channel(channel) => deliver(http, user, channel, None, &outgoing).await,
+            Target::Direct => {
+                let opened = send::retrying("direct channel", send::PATIENT, || {
+                    user.create_dm_channel(http)
+                })
+                .await;
+                match opened {
+                    Ok(channel) => deliver(http, user, channel.id, None, &outgoing).await,
+                    Err(err) => match sent(user, Err::<(), _>(err)) {
+                        Sent::Unreachable | Sent::Skipped => Delivery::Refused,
+                        // No channel to send to: tried again later.
+                        Sent::Later | Sent::Yes => Delivery::Failed,
+                    },
+                }
+            }
+        };
+        if delivered == Delivery::Failed {
             return false;
+        }
+        if delivered == Delivery::Refused
+            && let Some(person_id) = checkin_rows::key_person(&key)
+        {
+            info!("cannot message this person; check-ins paused");
+            let paused = bot
+                .store
+                .pause_checkins(person_id, PauseReason::Undeliverable, bot.clock.now())
+                .await;
+            if let Err(err) = paused {
+                error!(error = %err, "could not pause check-ins");
+            }
         }
         if let Err(err) = bot.store.sent(&key).await {
             warn!(error = %err, "could not clear sent replies from the outbox");
@@ -653,12 +689,20 @@ async fn flush(bot: &Bot, ctx: &Context, user: UserId, current: Option<&str>) ->
     true
 }
 
+/// Where an outbox entry goes.
+enum Target {
+    /// The channel the turn came from.
+    Channel(ChannelId),
+    /// The person's direct messages (a check-in).
+    Direct,
+}
+
 /// Sends a turn's replies in order, each as one message or, when long, a
 /// few: the first by editing `command`'s deferred response when the turn
 /// answers a slash command, the rest (or all) as messages in `channel`.
 /// One message refused for good does not stop the rest.
 async fn deliver(
-    ctx: &Context,
+    http: &Http,
     user: UserId,
     channel: ChannelId,
     command: Option<&CommandInteraction>,
@@ -681,7 +725,7 @@ async fn deliver(
                     if let Some(file) = chart.clone() {
                         edit = edit.new_attachment(file);
                     }
-                    interaction.edit_response(&ctx.http, edit)
+                    interaction.edit_response(http, edit)
                 })
                 .await;
                 // The person saw the command's "thinking": whatever became
@@ -697,7 +741,7 @@ async fn deliver(
                 if let Some(file) = chart.clone() {
                     message = message.add_file(file);
                 }
-                channel.send_message(&ctx.http, message)
+                channel.send_message(http, message)
             })
             .await;
             match sent(user, result) {
@@ -708,6 +752,15 @@ async fn deliver(
         }
     }
     Delivery::Done
+}
+
+/// The Discord user behind a stored person id (`discord:<id>`).
+fn discord_user(person: &str) -> Option<UserId> {
+    person
+        .strip_prefix("discord:")
+        .and_then(|id| id.parse::<u64>().ok())
+        .filter(|id| *id != 0)
+        .map(UserId::new)
 }
 
 /// Discord's JSON error code, if the error is one.

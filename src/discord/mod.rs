@@ -144,6 +144,7 @@ pub async fn serve(
         clock,
         config.checkins.scheduler(),
         Arc::new(checkins::DiscordDeliver {
+            bot: Arc::clone(&bot),
             http: Arc::clone(&client.http),
         }),
     ));

@@ -193,19 +193,20 @@ pub async fn due(pool: &SqlitePool, now: Timestamp, limit: i64) -> Result<Vec<Du
     Ok(rows)
 }
 
-/// Claims a due check-in before it is sent, by moving it to its next day in
-/// one conditional update: true only for the one caller that moved it, so a
-/// crash or a second scheduler can never send it twice.
+/// Claims a due check-in, inside the transaction that starts it and keeps
+/// its replies in the outbox, by moving it to its next day in one
+/// conditional update: true only for the one caller that moved it, so a
+/// second scheduler can never start it twice. It is counted unanswered
+/// only once delivered (see [`delivered`]).
 pub async fn claim(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     due: &Due,
     next_due: Timestamp,
     next_date: Date,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE checkins SET next_due = ?, due_date = ?, sent_date = due_date,
-             unanswered = unanswered + 1, updated_at = ?
+        "UPDATE checkins SET next_due = ?, due_date = ?, sent_date = due_date, updated_at = ?
          WHERE person_id = ? AND next_due = ? AND active = 1",
     )
     .bind(next_due.as_millisecond())
@@ -213,9 +214,33 @@ pub async fn claim(
     .bind(now.as_millisecond())
     .bind(due.person_id)
     .bind(due.next_due)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The outbox key of a person's check-in for one local day: the same
+/// however often the scheduler runs, so the day's check-in is kept once.
+pub fn event_key(person: i64, date: &str) -> String {
+    format!("{CHECKIN_KEY}{person}:{date}")
+}
+
+const CHECKIN_KEY: &str = "checkin:";
+
+/// The person a check-in's outbox key belongs to; `None` for other keys.
+pub fn key_person(event_key: &str) -> Option<i64> {
+    let rest = event_key.strip_prefix(CHECKIN_KEY)?;
+    rest.split(':').next()?.parse().ok()
+}
+
+/// A check-in reached the person: one more without an answer, until they
+/// answer. Called as its outbox entry is cleared, so it counts once.
+pub async fn delivered(conn: &mut SqliteConnection, person: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE checkins SET unanswered = unanswered + 1 WHERE person_id = ?")
+        .bind(person)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Moves a check-in missed for too long to its next time, unsent.

@@ -26,7 +26,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 use crate::crypto::{Cipher, DataKey, Field};
 use crate::engine::{Consent, Event, Outcome, State};
 
-pub use outbox::Unsent;
+pub use outbox::{DIRECT, Unsent};
 pub use people::PersonId;
 
 /// The daily check-in flow, whose answers are also kept per day.
@@ -88,6 +88,13 @@ pub struct Applied {
     /// (a crash, or Discord refusing for longer than mend retried): send
     /// them first.
     pub unsent_before: bool,
+}
+
+/// A due check-in to claim in the transaction that starts it.
+struct Claim<'a> {
+    due: &'a checkins::Due,
+    next_due: Timestamp,
+    next_date: jiff::civil::Date,
 }
 
 #[derive(Debug, Clone)]
@@ -229,6 +236,37 @@ impl Store {
         outbox::waiting(&mut conn).await
     }
 
+    /// Claims a due check-in and starts its flow in one transaction, its
+    /// replies kept in the outbox for [`outbox::DIRECT`] like any turn's,
+    /// under [`checkins::event_key`]. `None` when another scheduler claimed
+    /// it first. A crash or a restart at any point loses nothing and sends
+    /// nothing twice: before the commit nothing happened, after it the
+    /// outbox holds the check-in until it is sent.
+    pub async fn start_checkin(
+        &self,
+        due: &checkins::Due,
+        next_due: Timestamp,
+        next_date: jiff::civil::Date,
+        now: Timestamp,
+        decide: impl FnOnce(&State) -> Outcome,
+    ) -> Result<Option<Applied>, StoreError> {
+        let key = checkins::event_key(due.person_id, &due.due_date);
+        let claim = Claim {
+            due,
+            next_due,
+            next_date,
+        };
+        self.transact_claiming(
+            &due.external_id,
+            Some(&key),
+            Some(outbox::DIRECT),
+            Some(claim),
+            now,
+            decide,
+        )
+        .await
+    }
+
     async fn transact(
         &self,
         external_id: &str,
@@ -237,10 +275,32 @@ impl Store {
         now: Timestamp,
         decide: impl FnOnce(&State) -> Outcome,
     ) -> Result<Option<Applied>, StoreError> {
+        self.transact_claiming(external_id, event_key, address, None, now, decide)
+            .await
+    }
+
+    async fn transact_claiming(
+        &self,
+        external_id: &str,
+        event_key: Option<&str>,
+        address: Option<&str>,
+        claim: Option<Claim<'_>>,
+        now: Timestamp,
+        decide: impl FnOnce(&State) -> Outcome,
+    ) -> Result<Option<Applied>, StoreError> {
         let _turn = self.writer.lock().await;
         // IMMEDIATE takes the write lock up front, so a writer from another
         // process waits (busy timeout) instead of failing on a lock upgrade.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(Claim {
+            due,
+            next_due,
+            next_date,
+        }) = claim
+            && !checkins::claim(&mut tx, due, next_due, next_date, now).await?
+        {
+            return Ok(None);
+        }
         if let Some(key) = event_key
             && !processed::record(&mut tx, key, now).await?
         {
@@ -342,6 +402,18 @@ impl Store {
             Some(person) => checkins::get(&mut conn, person).await,
             None => Ok(None),
         }
+    }
+
+    /// Pauses a person's check-ins by themselves (`person_id` as in
+    /// [`checkins::Due`]): they are told why the next time they write.
+    pub async fn pause_checkins(
+        &self,
+        person_id: i64,
+        reason: checkins::PauseReason,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let _turn = self.writer.lock().await;
+        checkins::pause(&self.pool, person_id, reason, now).await
     }
 
     /// Turns check-ins on at a local time and zone, first due at `next_due`.

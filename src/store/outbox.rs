@@ -18,6 +18,10 @@ struct Kept {
     choices: Vec<(String, String)>,
 }
 
+/// The address of a reply for the person's direct messages, wherever
+/// those are (a check-in, which answers no message of theirs).
+pub const DIRECT: &str = "direct";
+
 /// A reply waiting to be sent.
 #[derive(Debug, Clone)]
 pub struct Unsent {
@@ -115,19 +119,34 @@ pub async fn unsent(
 }
 
 /// The replies of these events have been sent (or never can be): one
-/// statement for a batch of up to 500.
+/// statement for a batch of up to 500. A check-in's entry cleared counts
+/// the check-in as delivered, once.
 pub async fn sent_all(
     conn: &mut SqliteConnection,
     event_keys: &[String],
 ) -> Result<(), StoreError> {
-    for chunk in event_keys.chunks(500) {
+    let (checkins, turns): (Vec<&String>, Vec<&String>) = event_keys
+        .iter()
+        .partition(|key| super::checkins::key_person(key).is_some());
+    for chunk in turns.chunks(500) {
         let mut delete = sqlx::QueryBuilder::new("DELETE FROM outbox WHERE event_key IN (");
         let mut keys = delete.separated(", ");
         for key in chunk {
-            keys.push_bind(key);
+            keys.push_bind(*key);
         }
         keys.push_unseparated(")");
         delete.build().execute(&mut *conn).await?;
+    }
+    for key in checkins {
+        let done = sqlx::query("DELETE FROM outbox WHERE event_key = ?")
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+        if done.rows_affected() > 0
+            && let Some(person) = super::checkins::key_person(key)
+        {
+            super::checkins::delivered(&mut *conn, person).await?;
+        }
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use mend::checkins::Schedule;
 use mend::engine::{Companion, Consent, Input, Outcome};
 use mend::referrals::Reply;
 use mend::safety::{CrisisReplies, Screen};
-use mend::scheduler::{self, Clock, Deliver, ManualClock, Outgoing, Settings, Undelivered};
+use mend::scheduler::{self, Clock, Deliver, ManualClock, Outgoing, Settings};
 use mend::store::Store;
 use mend::store::checkins::PauseReason;
 use tokio::sync::mpsc;
@@ -27,20 +27,47 @@ fn utc(text: &str) -> Timestamp {
     text.parse().unwrap()
 }
 
-/// Records what would have been sent; can refuse someone like Discord's 50007.
-#[derive(Default)]
+/// Delivers from the outbox as an edge does, recording what would have been
+/// sent; can refuse someone like Discord's 50007.
 struct Recorder {
+    store: Store,
     sent: Mutex<Vec<(String, Vec<Reply>)>>,
     unreachable: Mutex<Vec<String>>,
 }
 
-impl Deliver for Recorder {
-    async fn deliver(&self, person: &str, replies: Vec<Reply>) -> Result<(), Undelivered> {
-        if self.unreachable.lock().unwrap().iter().any(|p| p == person) {
-            return Err(Undelivered::Unreachable);
+impl Recorder {
+    fn new(store: &Store) -> Recorder {
+        Recorder {
+            store: store.clone(),
+            sent: Mutex::default(),
+            unreachable: Mutex::default(),
         }
-        self.sent.lock().unwrap().push((person.to_owned(), replies));
-        Ok(())
+    }
+}
+
+impl Deliver for Recorder {
+    async fn deliver(&self, person: &str) {
+        let unsent = self.store.unsent(person).await.unwrap();
+        let Some(first) = unsent.first() else {
+            return;
+        };
+        let key = first.event_key.clone();
+        assert!(
+            unsent.iter().all(|u| u.event_key == key),
+            "one turn waiting"
+        );
+        assert_eq!(first.address, mend::store::DIRECT);
+        if self.unreachable.lock().unwrap().iter().any(|p| p == person) {
+            let id = mend::store::checkins::key_person(&key).unwrap();
+            self.store
+                .pause_checkins(id, PauseReason::Undeliverable, Timestamp::now())
+                .await
+                .unwrap();
+        } else {
+            let replies = unsent.into_iter().map(|u| u.reply).collect();
+            self.sent.lock().unwrap().push((person.to_owned(), replies));
+        }
+        self.store.sent(&key).await.unwrap();
     }
 }
 
@@ -72,7 +99,7 @@ async fn follow(
 async fn one_check_in_sent(store: &Store) -> Arc<Recorder> {
     let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
     opted_in(store, "discord:1", clock.now()).await;
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(Recorder::new(store));
     clock.set(utc("2027-06-01T08:00:00Z"));
     run_pass(store, &clock, &recorder).await;
     recorder
@@ -104,14 +131,7 @@ async fn run_pass(store: &Store, clock: &ManualClock, recorder: &Arc<Recorder>) 
         .await
         .unwrap();
     drop(queue);
-    scheduler::send_all(
-        store.clone(),
-        Arc::clone(recorder),
-        Arc::new(clock.clone()),
-        10_000,
-        receiver,
-    )
-    .await;
+    scheduler::send_all(Arc::clone(recorder), 10_000, receiver).await;
     report
 }
 
@@ -121,7 +141,7 @@ async fn due_people_get_exactly_one_check_in_a_day() {
     let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
     opted_in(&store, "discord:1", clock.now()).await;
     opted_in(&store, "discord:2", clock.now()).await;
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(Recorder::new(&store));
 
     assert_eq!(
         run_pass(&store, &clock, &recorder).await.queued,
@@ -161,7 +181,7 @@ async fn a_claimed_check_in_is_never_sent_twice_even_by_two_schedulers() {
         opted_in(&store, &format!("discord:{i}"), clock.now()).await;
     }
     clock.set(utc("2027-06-01T08:00:00Z"));
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(Recorder::new(&store));
     // Two passes at once, as after a restart that overlapped the old process.
     let (a, b) = tokio::join!(
         run_pass(&store, &clock, &recorder),
@@ -180,8 +200,9 @@ async fn a_claimed_check_in_is_never_sent_twice_even_by_two_schedulers() {
     assert_eq!(people.len(), 30);
     assert_eq!(recorder.sent.lock().unwrap().len(), 30);
 
-    // A "crash" after claiming but before sending loses that one day's
-    // check-in rather than sending it twice.
+    // A crash after the pass but before anything is sent: the check-ins
+    // are in the outbox, not counted as unanswered, and a restart sends
+    // each one once; the pass that follows starts none again.
     clock.set(utc("2027-06-02T08:00:00Z"));
     let (queue, receiver) = mpsc::channel::<Outgoing>(2000);
     let claimed = scheduler::pass(&store, &companion(), &clock, &Settings::default(), &queue)
@@ -190,6 +211,24 @@ async fn a_claimed_check_in_is_never_sent_twice_even_by_two_schedulers() {
     assert_eq!(claimed.queued, 30);
     drop(receiver);
     drop(queue);
+    let setting = store.checkin("discord:7").await.unwrap().unwrap();
+    assert_eq!(setting.unanswered, 1, "only 1 June's, which was delivered");
+    let mut waiting = store.waiting().await.unwrap();
+    waiting.sort();
+    assert_eq!(waiting.len(), 30, "every claimed check-in is kept");
+    let before = recorder.sent.lock().unwrap().len();
+    for person in &waiting {
+        recorder.deliver(person).await;
+        recorder.deliver(person).await;
+    }
+    assert_eq!(
+        recorder.sent.lock().unwrap().len(),
+        before + 30,
+        "once each"
+    );
+    assert!(store.waiting().await.unwrap().is_empty());
+    let setting = store.checkin("discord:7").await.unwrap().unwrap();
+    assert_eq!(setting.unanswered, 2, "counted once delivered");
     assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 0);
 }
 
@@ -198,7 +237,7 @@ async fn downtime_inside_the_grace_window_sends_late_once_and_beyond_it_skips() 
     let (_dir, store) = temp_store().await;
     let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
     opted_in(&store, "discord:1", clock.now()).await;
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(Recorder::new(&store));
 
     clock.set(utc("2027-06-01T10:30:00Z")); // 2.5 hours late
     assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 1);
@@ -216,7 +255,7 @@ async fn unanswered_check_ins_pause_and_the_person_is_told_next_time() {
     let (_dir, store) = temp_store().await;
     let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
     opted_in(&store, "discord:1", clock.now()).await;
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(Recorder::new(&store));
     for day in 1..=3 {
         clock.set(utc(&format!("2027-06-0{day}T08:00:00Z")));
         assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 1);
@@ -311,7 +350,7 @@ async fn someone_who_cannot_be_messaged_is_paused_not_retried() {
     let (_dir, store) = temp_store().await;
     let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
     opted_in(&store, "discord:1", clock.now()).await;
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(Recorder::new(&store));
     recorder
         .unreachable
         .lock()

@@ -185,3 +185,140 @@ async fn a_sigkill_mid_burst_loses_nothing_and_applies_nothing_twice() {
     };
     assert_eq!(unsent, 0, "the outbox is empty once everything is sent");
 }
+
+/// Check-ins claimed by a process that is then killed before it could send
+/// them (Discord was failing every send) are kept in the outbox, counted as
+/// unanswered only once delivered, and arrive once each after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_ins_claimed_before_a_sigkill_arrive_once_after_the_restart() {
+    use mend::engine::{Companion, Consent};
+    use mend::safety::{CrisisReplies, Screen};
+
+    const DUE: u64 = 471_000_000_000_000_001;
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[discord]\napi_base = \"{}\"\n\n[checkins]\nevery_seconds = 1\n",
+            fake.base_url()
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("mend.sqlite");
+
+    // Three people who agreed to mend keeping their answers, each with a
+    // check-in due a minute ago.
+    let people: Vec<String> = (0..3).map(|i| format!("discord:{}", DUE + i)).collect();
+    let companion = Companion {
+        script: shipped(),
+        screen: Screen::embedded(),
+        crisis: CrisisReplies::embedded(),
+        cooldown: jiff::SignedDuration::from_mins(10),
+    };
+    let now = jiff::Timestamp::now();
+    let store = Store::open(&db, &StoreOptions::default(), &test_key())
+        .await
+        .unwrap();
+    let schedule = mend::checkins::Schedule::new("09:00", "Europe/London").unwrap();
+    for person in &people {
+        for line in crate::route::route(&companion.script, &State::default(), "ok", |o| {
+            o.state.consent == Consent::Given
+        }) {
+            let input = if line.contains(':') {
+                Input::Choice(line)
+            } else {
+                Input::Text(line)
+            };
+            store
+                .apply(person, now, |s| companion.respond(s, &input, now))
+                .await
+                .unwrap();
+        }
+        let due = now - jiff::SignedDuration::from_mins(1);
+        let date = schedule.local_date(due);
+        store
+            .set_checkin(person, &schedule, due, date, now)
+            .await
+            .unwrap();
+    }
+    store.close().await;
+
+    // Every send fails (an outage longer than mend's retries), then the
+    // process is killed with the check-ins claimed and unsent.
+    for _ in 0..200 {
+        fake.fail_next("POST /users/@me/channels", crate::fake::Fault::Status(503));
+    }
+    let mut first = spawn(dir.path(), &fake);
+    until("every check-in to be tried", || {
+        let tried: std::collections::HashSet<String> = fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/users/@me/channels") && r.faulted)
+            .map(|r| r.body["recipient_id"].to_string())
+            .collect();
+        tried.len() == people.len()
+    })
+    .await;
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    drop(first);
+    let store = Store::open(&db, &StoreOptions::default(), &test_key())
+        .await
+        .unwrap();
+    let mut owed = Vec::new();
+    for person in &people {
+        let unsent = store.unsent(person).await.unwrap();
+        assert!(!unsent.is_empty(), "{person}'s check-in is kept");
+        let setting = store.checkin(person).await.unwrap().unwrap();
+        assert_eq!(setting.unanswered, 0, "not counted before it is sent");
+        owed.push(
+            unsent
+                .iter()
+                .map(|u| u.reply.text().to_owned())
+                .collect::<Vec<_>>(),
+        );
+    }
+    store.close().await;
+    assert!(
+        people
+            .iter()
+            .all(|p| bot_messages(&fake, dm(&fake, p)).is_empty()),
+        "nothing reached anyone before the kill"
+    );
+
+    // Discord is back; after the restart each check-in arrives, once.
+    fake.clear_faults();
+    let _second = spawn(dir.path(), &fake);
+    for (person, texts) in people.iter().zip(&owed) {
+        until("the check-in after the restart", || {
+            bot_messages(&fake, dm(&fake, person)).len() >= texts.len()
+        })
+        .await;
+    }
+    let store = Store::open(&db, &StoreOptions::default(), &test_key())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + T;
+    while !store.waiting().await.unwrap().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outbox kept a check-in"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    for (person, texts) in people.iter().zip(&owed) {
+        let got: Vec<String> = bot_messages(&fake, dm(&fake, person))
+            .iter()
+            .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(&got, texts, "{person} got their check-in once");
+        let setting = store.checkin(person).await.unwrap().unwrap();
+        assert_eq!(setting.unanswered, 1, "counted once, when delivered");
+    }
+    store.close().await;
+}
+
+fn dm(fake: &FakeDiscord, person: &str) -> u64 {
+    fake.dm_channel_id(person.trim_start_matches("discord:").parse().unwrap())
+}

@@ -771,6 +771,11 @@ impl FakeDiscord {
         self.inner.lock().faults.push((route.into(), fault));
     }
 
+    /// Forget every fault not yet injected: the outage is over.
+    pub fn clear_faults(&self) {
+        self.inner.lock().faults.clear();
+    }
+
     /// Send a close frame with `code` on the latest gateway connection (e.g. 4000 → serenity
     /// resumes, 4004 → serenity gives up with InvalidAuthentication).
     pub fn close_gateway(&self, code: u16) {

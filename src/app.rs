@@ -10,6 +10,7 @@ use crate::crypto::{DataKey, KEY_VAR, KeyError};
 use crate::discord;
 use crate::engine::Companion;
 use crate::flows::{self, LoadError, Script};
+use crate::retention::{self, Retention};
 use crate::safety::{CrisisError, CrisisReplies, SafetyError, Screen};
 use crate::scheduler::{Clock, SystemClock};
 use crate::secret::Secret;
@@ -98,6 +99,9 @@ pub async fn chat(config: &Config, args: &ChatArgs) -> Result<(), AppError> {
     let companion = companion(config, args.prompts.as_deref())?;
     let db = args.db.as_deref().unwrap_or(&config.database.path);
     let store = open_local(config, db, args.key.clone()).await?;
+    // The terminal keeps data too, so it keeps the same schedule for it.
+    let retention = Retention::from_config(config);
+    retention::sweep(&store, retention, SystemClock.now()).await;
     let options = ChatOptions::new(args.person.as_deref().unwrap_or("you"), args.json);
     // Crisis flags a failing store kept from the last run are written first.
     let pending = PendingFlags::new();

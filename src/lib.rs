@@ -12,6 +12,7 @@ pub mod engine;
 pub mod flows;
 pub mod progress;
 pub mod referrals;
+pub mod retention;
 pub mod safety;
 pub mod scheduler;
 pub mod secret;

@@ -24,6 +24,7 @@ pub use moderation::Moderators;
 
 use crate::config::Config;
 use crate::engine::Companion;
+use crate::retention::{self, Retention};
 use crate::scheduler::{self, Clock};
 use crate::secret::Secret;
 use crate::store::Store;
@@ -133,10 +134,11 @@ pub async fn serve(
         .event_handler(Handler(Arc::clone(&bot)))
         .await
         .map_err(|err| DiscordError::Client(Box::new(err)))?;
-    let retention = tokio::spawn(retention(
+    let retention = tokio::spawn(keep_retention(
         store.clone(),
         Arc::clone(&client.http),
         Retention::from_config(config),
+        Arc::clone(&clock) as Arc<dyn Clock>,
     ));
     let checkins = tokio::spawn(scheduler::run(
         store.clone(),
@@ -203,70 +205,29 @@ pub async fn serve(
 /// before mend stopped).
 const NOTICES_OWED_EVERY: Duration = Duration::from_secs(60);
 
-/// How long the ids of applied Discord events are kept to spot a
-/// redelivery; Discord redelivers within minutes, so a week is generous.
-const PROCESSED_KEPT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 7);
-
-/// How long what mend keeps is kept.
-#[derive(Debug, Clone, Copy)]
-pub struct Retention {
-    /// Flag excerpts, from when the flag is resolved or escalated.
-    pub excerpts: jiff::SignedDuration,
-    /// Everything about a person, from when they were last active; None keeps it.
-    pub inactive: Option<jiff::SignedDuration>,
-}
-
-impl Retention {
-    pub fn from_config(config: &Config) -> Retention {
-        let days = |d: u64| jiff::SignedDuration::from_hours(24 * d.min(365 * 100) as i64);
-        Retention {
-            excerpts: days(config.safety.excerpt_retention_days),
-            inactive: (config.privacy.inactive_days > 0)
-                .then(|| days(config.privacy.inactive_days)),
-        }
-    }
-}
-
-/// Applies the retention schedule once: erases flag excerpts past their
-/// time and everyone inactive past theirs, then tidies the moderators'
-/// notices that quoted the people erased.
+/// Applies the retention schedule once (see [`retention::sweep`]), then
+/// tidies the moderators' notices that quoted the people erased.
 pub async fn enforce_retention(
     store: &Store,
     http: &Http,
     retention: Retention,
     now: jiff::Timestamp,
 ) {
-    match crate::store::flags::erase_excerpts(store.pool(), now - retention.excerpts).await {
-        Ok(0) => {}
-        Ok(erased) => info!(erased, "erased flag excerpts past their retention"),
-        Err(err) => warn!(error = %err, "could not erase old flag excerpts"),
-    }
-    if let Err(err) = store.prune_processed(now - PROCESSED_KEPT).await {
-        warn!(error = %err, "could not prune applied-event ids");
-    }
-    let Some(inactive) = retention.inactive else {
-        return;
-    };
-    match store.expire_inactive(now - inactive, now).await {
-        Ok(erased) if erased.is_empty() => {}
-        Ok(erased) => {
-            info!(
-                people = erased.len(),
-                "erased people inactive past their retention"
-            );
-            for one in &erased {
-                privacy::tidy_notices(http, one).await;
-            }
-        }
-        Err(err) => warn!(error = %err, "could not erase inactive people"),
+    for one in &retention::sweep(store, retention, now).await {
+        privacy::tidy_notices(http, one).await;
     }
 }
 
-/// [`enforce_retention`] now and every hour.
-async fn retention(store: Store, http: Arc<Http>, retention: Retention) {
+/// [`enforce_retention`] now and every hour, on the bot's clock.
+async fn keep_retention(
+    store: Store,
+    http: Arc<Http>,
+    retention: Retention,
+    clock: Arc<dyn Clock>,
+) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every.tick().await;
-        enforce_retention(&store, &http, retention, jiff::Timestamp::now()).await;
+        enforce_retention(&store, &http, retention, clock.now()).await;
     }
 }

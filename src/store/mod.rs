@@ -512,6 +512,13 @@ impl Store {
         Ok(erased)
     }
 
+    /// Erases the excerpts of flags closed before `cutoff`; the bare facts
+    /// stay. Returns how many were erased.
+    pub async fn erase_old_excerpts(&self, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let _turn = self.writer.lock().await;
+        flags::erase_excerpts(&self.pool, cutoff).await
+    }
+
     /// Erases people last seen before `cutoff` (unless a flag about them is
     /// still being handled), a batch per transaction so the bot is never
     /// held up for long. Returns what each erasure left to tidy.

@@ -9,7 +9,7 @@ use mend::safety::{CrisisReplies, Screen};
 use mend::store::privacy::ErasedBy;
 use mend::store::{Store, StoreError, StoreOptions};
 
-use crate::helpers::{mend, route, run_mend, shipped, temp_store, test_key};
+use crate::helpers::{mend, open_in, route, run_mend, shipped, temp_store, test_key};
 
 const ANSWER: &str = "ANSWER-words-only-I-typed";
 const NOTE: &str = "NOTE-we-walked-by-the-river";
@@ -569,4 +569,35 @@ async fn withdrawing_consent_clears_answers_at_once_and_offers_copy_and_erasure(
         last_replies.iter().all(|r| !r.text().contains("/forget")),
         "{last_replies:?}"
     );
+}
+
+#[test]
+fn mend_chat_keeps_the_retention_schedule_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Timestamp::now();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = open_in(dir.path()).await;
+        let long_ago = now - SignedDuration::from_hours(24 * 400);
+        send(&store, "terminal:gone-quiet", &Input::Start, long_ago).await;
+        let lately = now - SignedDuration::from_hours(24 * 2);
+        send(&store, "terminal:lately", &Input::Start, lately).await;
+        store.close().await;
+    });
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[privacy]\ninactive_days = 30\n",
+    )
+    .unwrap();
+    let mut chat = mend(dir.path());
+    chat.args(["chat", "--as", "someone-else"])
+        .env("MEND_DATA_KEY", "5a".repeat(32));
+    let (status, _, stderr) = run_mend(chat, "");
+    assert!(status.success(), "{stderr}");
+    runtime.block_on(async {
+        let store = open_in(dir.path()).await;
+        assert_eq!(rows_about(&store, "terminal:gone-quiet").await, 0);
+        assert!(rows_about(&store, "terminal:lately").await > 0);
+        store.close().await;
+    });
 }

@@ -234,3 +234,54 @@ async fn keeping_everything_erases_nothing() {
     assert_every_message_is_safe(&fake);
     mend.stop().await.unwrap();
 }
+
+/// Retention runs on the bot's clock, not the wall clock: with the clock a
+/// year on, someone silent since "now" is erased at the first sweep, and
+/// someone active on that clock is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_runs_on_the_bots_clock() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let year_on = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 365);
+    {
+        let store = mend::store::Store::open(
+            &db,
+            &mend::store::StoreOptions::default(),
+            &crate::helpers::test_key(),
+        )
+        .await
+        .unwrap();
+        let companion = mend::engine::Companion {
+            script: crate::helpers::shipped(),
+            screen: mend::safety::Screen::embedded(),
+            crisis: mend::safety::CrisisReplies::embedded(),
+            cooldown: jiff::SignedDuration::from_mins(10),
+        };
+        for (person, at) in [
+            ("discord:1", jiff::Timestamp::now()),
+            ("discord:2", year_on),
+        ] {
+            store
+                .apply(person, at, |s| {
+                    companion.respond(s, &mend::engine::Input::Start, at)
+                })
+                .await
+                .unwrap();
+        }
+        store.close().await;
+    }
+    let mut config = config(&fake, &db);
+    config.privacy.inactive_days = 30;
+    let clock = mend::scheduler::ManualClock::new(year_on);
+    let mend = Mend::start_with_clock(&fake, config, clock).await;
+    let deadline = tokio::time::Instant::now() + T;
+    while people(&db).await.contains(&"discord:1".to_owned()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the long-silent person was kept"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(people(&db).await, ["discord:2"]);
+    mend.stop().await.unwrap();
+}

@@ -1,7 +1,17 @@
 //! The one place the tracing subscriber is set. Logs go to stderr and carry
 //! ids, kinds and timings only; nothing a person wrote is ever a field.
 
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Mutex;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Libraries that would put message text (or a token) in the log if left to
 /// the chosen level, held down whatever the level: serenity logs unparsable
@@ -42,12 +52,122 @@ pub fn filter(configured: Option<&str>, default: &str) -> EnvFilter {
 
 /// Starts logging to stderr, panics included.
 pub fn init(configured: Option<&str>, default: &str) {
-    tracing_subscriber::fmt()
-        .with_env_filter(filter(configured, default))
-        .with_writer(std::io::stderr)
-        .with_target(true)
-        .init();
+    use std::io::IsTerminal;
+    // Colour only for a person at a terminal, never into a file or journal.
+    let ansi = std::io::stderr().is_terminal();
+    subscriber(filter(configured, default), std::io::stderr, ansi).init();
     quiet_panics();
+}
+
+/// What [`init`] installs, writing to `writer`: the log through `filter`,
+/// and beside it [`Unreadable`], which sees serenity's gateway warnings
+/// that the filter holds back.
+pub fn subscriber<W>(filter: EnvFilter, writer: W, ansi: bool) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
+{
+    let log = tracing_subscriber::fmt::layer()
+        .with_writer(writer.clone())
+        .with_ansi(ansi)
+        .with_target(true)
+        .with_filter(filter);
+    let unreadable = Unreadable::new(writer)
+        .with_filter(Targets::new().with_target(SERENITY_GATEWAY, Level::WARN));
+    tracing_subscriber::registry().with(log).with(unreadable)
+}
+
+/// Where serenity says it could not read a gateway frame (quoting it).
+const SERENITY_GATEWAY: &str = "serenity::gateway::ws";
+
+/// Counts the gateway events serenity could not read, which it drops, and
+/// logs each by its kind and running count, never by what it held. Without
+/// this an event a server sends in a shape serenity does not expect (a
+/// Discord-compatible server that leaves out a field, say) would vanish
+/// without a line, since serenity's own warning quotes the whole frame and
+/// is never let through. It writes its line itself: an event raised inside
+/// another's handling would be dropped by the per-layer filters.
+pub struct Unreadable<W> {
+    writer: W,
+    counts: Mutex<HashMap<String, u64>>,
+}
+
+impl<W> Unreadable<W> {
+    pub fn new(writer: W) -> Unreadable<W> {
+        Unreadable {
+            writer,
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<S, W> Layer<S> for Unreadable<W>
+where
+    S: Subscriber,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() != SERENITY_GATEWAY {
+            return;
+        }
+        let mut message = Message::default();
+        event.record(&mut message);
+        let Some(rest) = message.0.strip_prefix("Err deserializing") else {
+            return;
+        };
+        let kind = event_kind(rest);
+        let count = {
+            let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+            let count = counts.entry(kind.clone()).or_default();
+            *count += 1;
+            *count
+        };
+        let line = format!(
+            "{}  WARN mend::gateway: an event from the gateway could not be read and was \
+             dropped (is the server Discord, or one that sends events in another shape?) \
+             kind=\"{kind}\" count={count}\n",
+            jiff::Timestamp::now()
+        );
+        let _ = self.writer.make_writer().write_all(line.as_bytes());
+    }
+}
+
+/// The `t` (event name) of the frame serenity quoted, when it is a plain
+/// event name; otherwise "unknown". Nothing else of the frame is kept.
+fn event_kind(warning: &str) -> String {
+    let name = warning
+        .split_once("; text: ")
+        .and_then(|(_, frame)| serde_json::from_str::<serde_json::Value>(frame).ok())
+        .and_then(|frame| frame["t"].as_str().map(str::to_owned));
+    safe_kind(name.as_deref().unwrap_or_default()).to_owned()
+}
+
+/// A gateway event's name as safe to log: Discord's names are upper-case
+/// words joined by `_`; anything else (which a server could fill with
+/// anything) is "unknown".
+pub fn safe_kind(name: &str) -> &str {
+    if (1..=40).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+        name
+    } else {
+        "unknown"
+    }
+}
+
+/// An event's message, as formatted.
+#[derive(Default)]
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0 = value.to_owned();
+        }
+    }
 }
 
 /// Logs a panic by where it happened, never by its message: a message can
@@ -106,6 +226,37 @@ mod tests {
         assert!(
             !log.contains("alone"),
             "the panic's words reached the log: {log}"
+        );
+    }
+
+    #[test]
+    fn a_gateway_event_serenity_cannot_read_is_counted_by_kind_and_never_quoted() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber =
+            super::subscriber(super::filter(None, "info"), move || writer.clone(), false);
+        tracing::subscriber::with_default(subscriber, || {
+            let frame =
+                r#"{"op":0,"s":7,"t":"MESSAGE_CREATE","d":{"content":"i feel so alone tonight"}}"#;
+            for _ in 0..2 {
+                tracing::warn!(
+                    target: "serenity::gateway::ws",
+                    "Err deserializing text: missing field `pinned`; text: {frame}"
+                );
+            }
+            tracing::warn!(target: "serenity::gateway::ws", "Err deserializing bytes: oops");
+        });
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains("could not be read"), "{log}");
+        assert!(log.contains("kind=\"MESSAGE_CREATE\" count=2"), "{log}");
+        assert!(log.contains("kind=\"unknown\" count=1"), "{log}");
+        assert!(
+            !log.contains("alone"),
+            "a frame's words reached the log: {log}"
+        );
+        assert!(
+            !log.contains("pinned"),
+            "serenity's own line was let through: {log}"
         );
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serenity::all::{
     ChannelId, CommandInteraction, ComponentInteraction, Context, CreateAttachment,
-    CreateInteractionResponse, CreateInteractionResponseMessage, EventHandler, Http, Interaction,
-    Message, Ready, UserId,
+    CreateInteractionResponse, CreateInteractionResponseMessage, Event, EventHandler, Http,
+    Interaction, Message, RawEventHandler, Ready, UserId,
 };
 use serenity::async_trait;
 use tracing::{Instrument, debug, error, info, info_span, warn};
@@ -182,6 +182,39 @@ impl Bot {
     /// People whose events are still being applied.
     pub fn busy(&self) -> usize {
         self.inbox.busy()
+    }
+}
+
+/// Counts the events serenity hands on as unknown, by kind, and logs each:
+/// kinds it does not know, and known kinds it could not read (a server that
+/// leaves out a field Discord always sends: serenity then files the event
+/// as unknown and drops it with at most a debug line that quotes it). An
+/// operator pointing mend at a server that is not Discord sees why nothing
+/// happens, never what the event held.
+#[derive(Default)]
+pub struct Unrecognised {
+    counts: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+}
+
+#[async_trait]
+impl RawEventHandler for Unrecognised {
+    async fn raw_event(&self, _: Context, event: Event) {
+        let Event::Unknown(unknown) = event else {
+            return;
+        };
+        let kind = crate::telemetry::safe_kind(&unknown.kind).to_owned();
+        let count = {
+            let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+            let count = counts.entry(kind.clone()).or_default();
+            *count += 1;
+            *count
+        };
+        warn!(
+            kind,
+            count,
+            "an event from the gateway was not recognised or could not be read, and was \
+             dropped (is the server Discord, or one that sends events in another shape?)"
+        );
     }
 }
 

@@ -19,7 +19,7 @@ use serenity::all::{ClientBuilder, GatewayIntents, Http, HttpBuilder};
 use tracing::{info, warn};
 
 pub use commands::Command;
-pub use handler::{Bot, Handler, discord_code};
+pub use handler::{Bot, Handler, Unrecognised, discord_code};
 pub use moderation::Moderators;
 
 use crate::config::Config;
@@ -132,6 +132,7 @@ pub async fn serve(
     bot.pending().load(&kept, store.cipher());
     let mut client = ClientBuilder::new_with_http(http, intents())
         .event_handler(Handler(Arc::clone(&bot)))
+        .raw_event_handler(Unrecognised::default())
         .await
         .map_err(|err| DiscordError::Client(Box::new(err)))?;
     let retention = tokio::spawn(keep_retention(

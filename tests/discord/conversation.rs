@@ -412,6 +412,58 @@ async fn the_binary_closes_the_gateway_cleanly_on_sigterm() {
     );
 }
 
+/// A gateway event serenity cannot read (a server that leaves out a field
+/// Discord always sends) is dropped by serenity; mend says so in its log, by
+/// the event's kind and a count, never quoting what the event held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_client_cannot_read_is_logged_by_kind_never_by_content() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("[discord]\napi_base = \"{}\"\n", fake.base_url()),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mend"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("MEND_DISCORD_TOKEN", fake.token())
+        .env("MEND_DATA_KEY", TEST_KEY_HEX)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    fake.wait_ready(T).await;
+    fake.tamper_next_dispatch("MESSAGE_CREATE", |d| {
+        d.as_object_mut().unwrap().remove("author");
+    });
+    fake.send_dm(SAM + 50, "nobody would notice if i was gone");
+    // Events are read in order: once the next message is answered (as a
+    // first message: the unreadable one was never applied), the unreadable
+    // one has been read and dropped.
+    let mut sam = Person::new(&fake, SAM + 50);
+    sam.say("hello").await;
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + T;
+    while child.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "mend did not stop");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("could not be read") && stderr.contains("kind=\"MESSAGE_CREATE\" count=1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("nobody would notice"), "{stderr}");
+    assert!(!stderr.contains("hello"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_from_each_person_is_applied_in_order_while_people_are_served_together() {
     let fake = FakeDiscord::start().await;

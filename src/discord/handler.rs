@@ -244,7 +244,8 @@ impl EventHandler for Handler {
             Interaction::Component(press) => pressed(&self.0, ctx, press).await,
             Interaction::Command(command) if moderation::is_command(&command.data.name) => {
                 let bot = &self.0;
-                moderation::command(&ctx, &bot.store, bot.moderators.as_ref(), &command).await;
+                let (moderators, turns) = (bot.moderators.as_ref(), &bot.announcing);
+                moderation::command(&ctx, &bot.store, moderators, turns, &command).await;
             }
             Interaction::Command(command) if checkins::is_command(&command.data.name) => {
                 let now = self.0.clock.now();
@@ -256,7 +257,8 @@ impl EventHandler for Handler {
             Interaction::Command(command) => slash(&self.0, ctx, command).await,
             Interaction::Modal(modal) => {
                 let bot = &self.0;
-                moderation::submitted(&ctx, &bot.store, bot.moderators.as_ref(), &modal).await;
+                let (moderators, turns) = (bot.moderators.as_ref(), &bot.announcing);
+                moderation::submitted(&ctx, &bot.store, moderators, turns, &modal).await;
             }
             _ => {}
         }
@@ -265,7 +267,8 @@ impl EventHandler for Handler {
 
 async fn pressed(bot: &Arc<Bot>, ctx: Context, press: ComponentInteraction) {
     if press.data.custom_id.starts_with("flag:") {
-        moderation::pressed(&ctx, &bot.store, bot.moderators.as_ref(), &press).await;
+        let (moderators, turns) = (bot.moderators.as_ref(), &bot.announcing);
+        moderation::pressed(&ctx, &bot.store, moderators, turns, &press).await;
         return;
     }
     if privacy::is_button(&press.data.custom_id) {

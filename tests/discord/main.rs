@@ -14,6 +14,7 @@ mod checkins;
 mod conversation;
 mod crash;
 mod faults;
+mod moderation;
 mod privacy;
 mod safety;
 mod store_faults;

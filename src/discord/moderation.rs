@@ -14,6 +14,7 @@ use serenity::all::{
 use tracing::{error, info, warn};
 
 use super::render::{link_row, no_mentions};
+use crate::buttons::FLAG;
 use crate::config::Moderation as Settings;
 use crate::store::Store;
 use crate::store::flags::{self, Action, Flag, Refusal};
@@ -109,7 +110,7 @@ pub fn notice_text(flag: &Flag) -> String {
 /// three services' links that every message mend sends carries.
 pub fn notice_buttons(flag: &Flag) -> Vec<CreateActionRow> {
     let button = |action: Action, label: &str, style: ButtonStyle| {
-        CreateButton::new(format!("flag:{}:{}", flag.id, action.as_str()))
+        CreateButton::new(format!("{FLAG}{}:{}", flag.id, action.as_str()))
             .label(label)
             .style(style)
             .disabled(action.apply(flag.status).is_none())
@@ -311,7 +312,7 @@ pub async fn pressed(
     };
     if action == Action::Resolve {
         let modal = CreateModal::new(
-            format!("flag:{id}:resolve-note"),
+            format!("{FLAG}{id}:resolve-note"),
             format!("Resolve flag #{id}"),
         )
         .components(vec![CreateActionRow::InputText(
@@ -377,7 +378,7 @@ pub async fn submitted(
     let id = modal
         .data
         .custom_id
-        .strip_prefix("flag:")
+        .strip_prefix(FLAG)
         .and_then(|rest| rest.strip_suffix(":resolve-note"))
         .and_then(|id| id.parse::<i64>().ok());
     let allowed = moderators.is_some_and(|m| m.allows(modal.guild_id, modal.member.as_ref()));
@@ -436,7 +437,7 @@ pub async fn submitted(
 }
 
 fn parse_button(custom_id: &str) -> Option<(i64, Action)> {
-    let mut parts = custom_id.strip_prefix("flag:")?.split(':');
+    let mut parts = custom_id.strip_prefix(FLAG)?.split(':');
     let id = parts.next()?.parse().ok()?;
     let action = Action::parse(parts.next()?)?;
     parts.next().is_none().then_some((id, action))
@@ -615,6 +616,17 @@ mod tests {
         assert_eq!(parse_button("flag:12:delete"), None);
         assert_eq!(parse_button("flag:12:claim:more"), None);
         assert_eq!(parse_button("welcome:hello:1"), None);
+        assert_eq!(parse_button("c:flag:12:claim"), None);
+    }
+
+    #[test]
+    fn the_notices_buttons_are_routed_here() {
+        use crate::buttons::{Kind, kind};
+        for action in [Action::Claim, Action::Resolve, Action::Escalate] {
+            let id = format!("{FLAG}7:{}", action.as_str());
+            assert_eq!(kind(&id), Kind::Flag, "{id}");
+            assert_eq!(parse_button(&id), Some((7, action)));
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod lock;
 mod route;
 
 mod bad_input;
+mod buttons;
 mod checkins;
 mod conversation;
 mod crash;

@@ -349,7 +349,7 @@ fn respond_screened(
 /// The question's buttons, and what typed answers they stand for.
 /// Each button names the kind of worry too (`ask:yes:abuse`), so an edge
 /// whose store is failing can still answer a "yes" with the right contacts.
-const ASK_PREFIX: &str = "ask:";
+const ASK_PREFIX: &str = crate::buttons::ASK;
 const ASK_YES: &str = "yes";
 const ASK_UNSURE: &str = "unsure";
 const ASK_SAFE: &str = "safe";
@@ -469,7 +469,7 @@ const PAUSE_BUTTON: &str = "pause";
 const RESOURCES_BUTTON: &str = "resources";
 
 fn button_id(flow: &str, step: &str, what: &str) -> String {
-    format!("{flow}:{step}:{what}")
+    crate::buttons::choice(flow, step, what)
 }
 
 /// Removes what no one means to send (NUL and other control characters) and
@@ -703,10 +703,8 @@ impl<'a> Turn<'a> {
 
     fn pressed(&mut self, flow_id: &str, step: &'a Step, id: &str) {
         self.resume_if_paused();
-        let mut parts = id.rsplitn(3, ':');
-        let what = parts.next().unwrap_or_default();
-        let pressed_step = parts.next().unwrap_or_default();
-        let pressed_flow = parts.next().unwrap_or_default();
+        let (pressed_flow, pressed_step, what) =
+            crate::buttons::parse_choice(id).unwrap_or_default();
         if pressed_flow != flow_id || pressed_step != step.id {
             self.events.push(Event::StaleChoice);
             self.say(

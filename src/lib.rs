@@ -3,6 +3,7 @@
 //! the edges (store, terminal, Discord) do the I/O.
 
 pub mod app;
+pub mod buttons;
 pub mod chart;
 pub mod checkins;
 pub mod config;

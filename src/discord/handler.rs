@@ -20,6 +20,7 @@ use super::moderation::{self, Moderators};
 use super::privacy;
 use super::render;
 use super::send;
+use crate::buttons;
 use crate::engine::{self, Companion, Input};
 use crate::progress;
 use crate::referrals::Reply;
@@ -282,7 +283,8 @@ impl EventHandler for Handler {
             Interaction::Component(press) => pressed(&self.0, ctx, press).await,
             Interaction::Command(command) if moderation::is_command(&command.data.name) => {
                 let bot = &self.0;
-                moderation::command(&ctx, &bot.store, bot.moderators.as_ref(), &command).await;
+                let (moderators, turns) = (bot.moderators.as_ref(), &bot.announcing);
+                moderation::command(&ctx, &bot.store, moderators, turns, &command).await;
             }
             Interaction::Command(command) if checkins::is_command(&command.data.name) => {
                 let now = self.0.clock.now();
@@ -294,7 +296,8 @@ impl EventHandler for Handler {
             Interaction::Command(command) => slash(&self.0, ctx, command).await,
             Interaction::Modal(modal) => {
                 let bot = &self.0;
-                moderation::submitted(&ctx, &bot.store, bot.moderators.as_ref(), &modal).await;
+                let (moderators, turns) = (bot.moderators.as_ref(), &bot.announcing);
+                moderation::submitted(&ctx, &bot.store, moderators, turns, &modal).await;
             }
             _ => {}
         }
@@ -302,13 +305,19 @@ impl EventHandler for Handler {
 }
 
 async fn pressed(bot: &Arc<Bot>, ctx: Context, press: ComponentInteraction) {
-    if press.data.custom_id.starts_with("flag:") {
-        moderation::pressed(&ctx, &bot.store, bot.moderators.as_ref(), &press).await;
-        return;
-    }
-    if privacy::is_button(&press.data.custom_id) {
-        privacy::pressed(&ctx, &bot.store, &press).await;
-        return;
+    // Routed by the id's prefix alone; the rest, old ids and unknown ones
+    // too, are the conversation's, and the engine answers them kindly.
+    match buttons::kind(&press.data.custom_id) {
+        buttons::Kind::Flag => {
+            let (moderators, turns) = (bot.moderators.as_ref(), &bot.announcing);
+            moderation::pressed(&ctx, &bot.store, moderators, turns, &press).await;
+            return;
+        }
+        buttons::Kind::Privacy => {
+            privacy::pressed(&ctx, &bot.store, &press).await;
+            return;
+        }
+        buttons::Kind::Conversation => {}
     }
     let span = info_span!("press", user = %press.user.id, interaction = %press.id);
     // Acknowledge at once (Discord allows 3 seconds) by disabling the pressed

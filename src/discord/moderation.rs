@@ -9,11 +9,12 @@ use serenity::all::{
     CommandOptionType, ComponentInteraction, Context, CreateActionRow, CreateAllowedMentions,
     CreateButton, CreateCommand, CreateCommandOption, CreateInputText, CreateInteractionResponse,
     CreateInteractionResponseMessage, CreateMessage, CreateModal, EditMessage, GuildId, Http,
-    InputTextStyle, Member, MessageId, ModalInteraction, RoleId,
+    InputTextStyle, Member, MessageId, ModalInteraction, Permissions, RoleId,
 };
 use tracing::{error, info, warn};
 
 use super::render::{link_row, no_mentions};
+use crate::buttons::FLAG;
 use crate::config::Moderation as Settings;
 use crate::store::Store;
 use crate::store::flags::{self, Action, Flag, Refusal};
@@ -44,6 +45,28 @@ impl Moderators {
 
 const REFUSED: &str =
     "Only moderators can see or handle crisis flags. This attempt has been noted.";
+
+/// The longest note a moderator can leave on a flag, in characters. The
+/// modal and the command's option tell Discord; mend checks it too.
+pub const MAX_NOTE_CHARS: usize = 1000;
+
+/// Who is offered `/flags` and `/flag` until a server's admins choose
+/// otherwise (Server Settings → Integrations): members who can manage
+/// messages, as moderators can. The role check still decides.
+pub fn offered_to() -> Permissions {
+    Permissions::MANAGE_MESSAGES
+}
+
+/// The kind refusal of a note over [`MAX_NOTE_CHARS`]; None if it fits.
+fn note_too_long(note: &str) -> Option<String> {
+    let length = note.chars().count();
+    (length > MAX_NOTE_CHARS).then(|| {
+        format!(
+            "A note can be up to {MAX_NOTE_CHARS} characters, and this one has {length}. \
+             Nothing was changed; please shorten it and try again."
+        )
+    })
+}
 
 /// The text of a flag's notice: facts, the short excerpt, and who handled it.
 pub fn notice_text(flag: &Flag) -> String {
@@ -87,7 +110,7 @@ pub fn notice_text(flag: &Flag) -> String {
 /// three services' links that every message mend sends carries.
 pub fn notice_buttons(flag: &Flag) -> Vec<CreateActionRow> {
     let button = |action: Action, label: &str, style: ButtonStyle| {
-        CreateButton::new(format!("flag:{}:{}", flag.id, action.as_str()))
+        CreateButton::new(format!("{FLAG}{}:{}", flag.id, action.as_str()))
             .label(label)
             .style(style)
             .disabled(action.apply(flag.status).is_none())
@@ -123,26 +146,44 @@ pub async fn announce(
             return;
         }
     };
+    if !edit_notice(http, &flag).await {
+        post_notice(http, store, moderators, &flag).await;
+    }
+}
+
+/// Edits `flag`'s notice to show it as it is now; false if it has none.
+/// Called with the turn held, so the flag given is the latest.
+async fn edit_notice(http: &Http, flag: &Flag) -> bool {
     let notice = (
         flag.notice_channel.as_deref(),
         flag.notice_message.as_deref(),
     );
-    if let (Some(channel), Some(message)) = notice
-        && let (Ok(channel), Ok(message)) = (channel.parse::<u64>(), message.parse::<u64>())
-    {
-        let edit = EditMessage::new()
-            .content(notice_text(&flag))
-            .components(notice_buttons(&flag))
-            .allowed_mentions(no_mentions());
-        if let Err(err) = ChannelId::new(channel)
-            .edit_message(http, MessageId::new(message), edit)
-            .await
-        {
-            warn!(flag = flag.id, error = %err, "could not update a flag notice");
-        }
-        return;
+    let (Some(channel), Some(message)) = notice else {
+        return false;
+    };
+    let (Ok(channel), Ok(message)) = (channel.parse::<u64>(), message.parse::<u64>()) else {
+        return false;
+    };
+    if channel == 0 || message == 0 {
+        return false;
     }
-    let mut content = notice_text(&flag);
+    let edit = EditMessage::new()
+        .content(notice_text(flag))
+        .components(notice_buttons(flag))
+        .allowed_mentions(no_mentions());
+    if let Err(err) = ChannelId::new(channel)
+        .edit_message(http, MessageId::new(message), edit)
+        .await
+    {
+        warn!(flag = flag.id, error = %err, "could not update a flag notice");
+    }
+    true
+}
+
+/// Posts a notice for `flag`, which has none yet, and remembers where it
+/// is. Called with the turn held.
+async fn post_notice(http: &Http, store: &Store, moderators: &Moderators, flag: &Flag) {
+    let mut content = notice_text(flag);
     let mut mentions = no_mentions();
     if moderators.ping_role {
         content = format!("<@&{}> {content}", moderators.role);
@@ -154,7 +195,7 @@ pub async fn announce(
     }
     let message = CreateMessage::new()
         .content(content)
-        .components(notice_buttons(&flag))
+        .components(notice_buttons(flag))
         .allowed_mentions(mentions);
     match moderators.channel.send_message(http, message).await {
         Ok(sent) => {
@@ -185,24 +226,27 @@ pub struct AnnounceTurns(tokio::sync::Mutex<()>);
 /// Posts the notices still owed: open and claimed flags from Discord whose
 /// notice was never posted, because Discord failed the post or mend
 /// stopped between raising the flag and announcing it.
+///
+/// They are listed with the turn held, so no other announcement can post
+/// one of them meanwhile: each is posted from the list as read, with no
+/// second read per flag.
 pub async fn announce_owed(
     http: &Http,
     store: &Store,
     moderators: &Moderators,
     turns: &AnnounceTurns,
 ) {
-    let owed = match flags::active(store.pool(), store.cipher()).await {
-        Ok(active) => active
-            .into_iter()
-            .filter(|f| f.notice_message.is_none() && f.person.starts_with("discord:")),
+    let _turn = turns.0.lock().await;
+    let owed = match flags::owed_notices(store.pool(), store.cipher()).await {
+        Ok(owed) => owed,
         Err(err) => {
             warn!(error = %err, "could not read flags to find notices owed");
             return;
         }
     };
-    for flag in owed {
+    for flag in &owed {
         info!(flag = flag.id, "posting a notice still owed");
-        announce(http, store, moderators, turns, flag.id).await;
+        post_notice(http, store, moderators, flag).await;
     }
 }
 
@@ -255,6 +299,7 @@ pub async fn pressed(
     ctx: &Context,
     store: &Store,
     moderators: Option<&Moderators>,
+    turns: &AnnounceTurns,
     press: &ComponentInteraction,
 ) {
     let actor = format!("discord:{}", press.user.id);
@@ -267,7 +312,7 @@ pub async fn pressed(
     };
     if action == Action::Resolve {
         let modal = CreateModal::new(
-            format!("flag:{id}:resolve-note"),
+            format!("{FLAG}{id}:resolve-note"),
             format!("Resolve flag #{id}"),
         )
         .components(vec![CreateActionRow::InputText(
@@ -277,11 +322,14 @@ pub async fn pressed(
                 "note",
             )
             .min_length(1)
-            .max_length(1000),
+            .max_length(MAX_NOTE_CHARS as u16),
         )]);
         respond(ctx, press, CreateInteractionResponse::Modal(modal)).await;
         return;
     }
+    // The notice changes in turn with announcements, so theirs and this
+    // one cannot cross and leave it showing the older state.
+    let _turn = turns.0.lock().await;
     let response = match flags::act(
         store.pool(),
         store.cipher(),
@@ -323,13 +371,14 @@ pub async fn submitted(
     ctx: &Context,
     store: &Store,
     moderators: Option<&Moderators>,
+    turns: &AnnounceTurns,
     modal: &ModalInteraction,
 ) {
     let actor = format!("discord:{}", modal.user.id);
     let id = modal
         .data
         .custom_id
-        .strip_prefix("flag:")
+        .strip_prefix(FLAG)
         .and_then(|rest| rest.strip_suffix(":resolve-note"))
         .and_then(|id| id.parse::<i64>().ok());
     let allowed = moderators.is_some_and(|m| m.allows(modal.guild_id, modal.member.as_ref()));
@@ -356,7 +405,12 @@ pub async fn submitted(
         })
         .unwrap_or_default();
     let note = note.trim();
+    if let Some(refusal) = note_too_long(note) {
+        answer(ephemeral(refusal)).await;
+        return;
+    }
     let note = (!note.is_empty()).then_some(note);
+    let _turn = turns.0.lock().await;
     let response = match flags::act(
         store.pool(),
         store.cipher(),
@@ -369,7 +423,10 @@ pub async fn submitted(
     .await
     {
         Ok(Ok(flag)) if modal.message.is_some() => update_notice(&flag),
-        Ok(Ok(flag)) => ephemeral(format!("Flag #{} is resolved.", flag.id)),
+        Ok(Ok(flag)) => {
+            edit_notice(&ctx.http, &flag).await;
+            ephemeral(format!("Flag #{} is resolved.", flag.id))
+        }
         Ok(Err(refusal)) => ephemeral(refusal_text(&refusal)),
         Err(err) => {
             error!(flag = id, error = %err, "could not resolve a flag");
@@ -380,7 +437,7 @@ pub async fn submitted(
 }
 
 fn parse_button(custom_id: &str) -> Option<(i64, Action)> {
-    let mut parts = custom_id.strip_prefix("flag:")?.split(':');
+    let mut parts = custom_id.strip_prefix(FLAG)?.split(':');
     let id = parts.next()?.parse().ok()?;
     let action = Action::parse(parts.next()?)?;
     parts.next().is_none().then_some((id, action))
@@ -389,9 +446,12 @@ fn parse_button(custom_id: &str) -> Option<(i64, Action)> {
 /// `/flags` and `/flag`, for the moderators' server only.
 pub fn commands() -> Vec<CreateCommand> {
     vec![
-        CreateCommand::new("flags").description("List open and claimed crisis flags"),
+        CreateCommand::new("flags")
+            .description("List open and claimed crisis flags")
+            .default_member_permissions(offered_to()),
         CreateCommand::new("flag")
             .description("Show or act on one crisis flag")
+            .default_member_permissions(offered_to())
             .add_option(
                 CreateCommandOption::new(CommandOptionType::Integer, "id", "The flag's number")
                     .required(true)
@@ -408,11 +468,14 @@ pub fn commands() -> Vec<CreateCommand> {
                 .add_string_choice("resolve", "resolve")
                 .add_string_choice("escalate", "escalate"),
             )
-            .add_option(CreateCommandOption::new(
-                CommandOptionType::String,
-                "note",
-                "A note for the audit log (for resolve)",
-            )),
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    "note",
+                    "A note for the audit log (for resolve)",
+                )
+                .max_length(MAX_NOTE_CHARS as u16),
+            ),
     ]
 }
 
@@ -426,6 +489,7 @@ pub async fn command(
     ctx: &Context,
     store: &Store,
     moderators: Option<&Moderators>,
+    turns: &AnnounceTurns,
     interaction: &CommandInteraction,
 ) {
     let actor = format!("discord:{}", interaction.user.id);
@@ -444,7 +508,7 @@ pub async fn command(
             }
         }
     } else {
-        flag_command(store, &actor, interaction).await
+        flag_command(&ctx.http, store, turns, &actor, interaction).await
     };
     let response = ephemeral(shorten(&text));
     if let Err(err) = interaction.create_response(&ctx.http, response).await {
@@ -468,7 +532,13 @@ fn list(active: &[Flag]) -> String {
     out
 }
 
-async fn flag_command(store: &Store, actor: &str, interaction: &CommandInteraction) -> String {
+async fn flag_command(
+    http: &Http,
+    store: &Store,
+    turns: &AnnounceTurns,
+    actor: &str,
+    interaction: &CommandInteraction,
+) -> String {
     let mut id = None;
     let mut action = "show".to_owned();
     let mut note = None;
@@ -496,6 +566,12 @@ async fn flag_command(store: &Store, actor: &str, interaction: &CommandInteracti
     let Some(action) = Action::parse(&action) else {
         return "The action should be show, claim, resolve or escalate.".into();
     };
+    if let Some(refusal) = note.as_deref().and_then(note_too_long) {
+        return refusal;
+    }
+    // Acted on and shown in the notice in one turn, so an announcement
+    // cannot edit the notice in between with what the flag was before.
+    let _turn = turns.0.lock().await;
     match flags::act(
         store.pool(),
         store.cipher(),
@@ -507,7 +583,10 @@ async fn flag_command(store: &Store, actor: &str, interaction: &CommandInteracti
     )
     .await
     {
-        Ok(Ok(flag)) => format!("Done.\n{}", notice_text(&flag)),
+        Ok(Ok(flag)) => {
+            edit_notice(http, &flag).await;
+            format!("Done.\n{}", notice_text(&flag))
+        }
         Ok(Err(refusal)) => refusal_text(&refusal),
         Err(err) => {
             error!(flag = id, error = %err, "could not apply a moderator action");
@@ -537,6 +616,25 @@ mod tests {
         assert_eq!(parse_button("flag:12:delete"), None);
         assert_eq!(parse_button("flag:12:claim:more"), None);
         assert_eq!(parse_button("welcome:hello:1"), None);
+        assert_eq!(parse_button("c:flag:12:claim"), None);
+    }
+
+    #[test]
+    fn the_notices_buttons_are_routed_here() {
+        use crate::buttons::{Kind, kind};
+        for action in [Action::Claim, Action::Resolve, Action::Escalate] {
+            let id = format!("{FLAG}7:{}", action.as_str());
+            assert_eq!(kind(&id), Kind::Flag, "{id}");
+            assert_eq!(parse_button(&id), Some((7, action)));
+        }
+    }
+
+    #[test]
+    fn a_note_may_be_as_long_as_the_limit_and_no_longer() {
+        assert_eq!(note_too_long(&"é".repeat(MAX_NOTE_CHARS)), None);
+        let refusal = note_too_long(&"é".repeat(MAX_NOTE_CHARS + 1)).unwrap();
+        assert!(refusal.contains("up to 1000 characters"), "{refusal}");
+        assert!(refusal.contains("this one has 1001"), "{refusal}");
     }
 
     #[test]

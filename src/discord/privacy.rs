@@ -47,10 +47,6 @@ pub fn is_command(name: &str) -> bool {
     matches!(name, "export" | "forget")
 }
 
-pub fn is_button(custom_id: &str) -> bool {
-    custom_id.starts_with("privacy:")
-}
-
 fn contexts(command: CreateCommand) -> CreateCommand {
     command
         .integration_types(vec![InstallationContext::Guild])
@@ -232,6 +228,22 @@ pub async fn tidy_notices(http: &Http, erased: &Erased) {
             .await
         {
             warn!(%channel, %message, error = %err, "could not tidy a moderators' notice");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buttons::{Kind, kind};
+
+    #[test]
+    fn the_confirmations_buttons_are_routed_here() {
+        for id in [COPY, ERASE, KEEP] {
+            assert_eq!(kind(id), Kind::Privacy, "{id}");
+        }
+        for choice in confirm().choices() {
+            assert_eq!(kind(&choice.id), Kind::Privacy, "{}", choice.id);
         }
     }
 }

@@ -131,6 +131,16 @@ fn check_flow(flow: &RawFlow, problems: &mut Vec<Problem>) -> Option<Flow> {
 
     if let Some(message) = check_id("flow", id) {
         report.flow(message);
+    } else if crate::buttons::is_reserved(id) {
+        let words: Vec<String> = crate::buttons::PREFIXES
+            .iter()
+            .map(|p| format!("`{}`", p.trim_end_matches(':')))
+            .collect();
+        report.flow(format!(
+            "the flow id `{id}` is kept for mend's own buttons ({}), whose ids begin with it; \
+             choose another",
+            words.join(", ")
+        ));
     }
     if blank(&flow.title) {
         report.flow("the title is empty; it is shown on the menu".into());

@@ -247,6 +247,19 @@ pub async fn active(pool: &SqlitePool, cipher: &Cipher) -> Result<Vec<Flag>, Sto
     rows.into_iter().map(|row| row.open(cipher)).collect()
 }
 
+/// Open and claimed flags raised on Discord whose moderators' notice was
+/// never posted, oldest first, each whole: one read for all of them.
+pub async fn owed_notices(pool: &SqlitePool, cipher: &Cipher) -> Result<Vec<Flag>, StoreError> {
+    let rows: Vec<Row> = sqlx::query_as(concat!(
+        select_flags!(),
+        " WHERE f.status IN ('open', 'claimed') AND f.notice_message IS NULL
+          AND p.external_id LIKE 'discord:%' ORDER BY f.id"
+    ))
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(|row| row.open(cipher)).collect()
+}
+
 pub async fn set_notice(
     pool: &SqlitePool,
     id: i64,

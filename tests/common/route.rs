@@ -56,10 +56,10 @@ pub fn inputs_at(script: &Script, state: &mend::engine::State, answer: &str) -> 
         return vec![answer.to_owned()];
     };
     let mut inputs: Vec<String> = (1..=step.choices().len())
-        .map(|n| format!("{}:{}:{n}", place.flow, place.step))
+        .map(|n| mend::buttons::choice(&place.flow, &place.step, &n.to_string()))
         .collect();
     match step.action {
-        Action::End => inputs.push(format!("{}:{}:menu", place.flow, place.step)),
+        Action::End => inputs.push(mend::buttons::choice(&place.flow, &place.step, "menu")),
         Action::Ask { .. } => inputs.push(answer.to_owned()),
         Action::Choices(_) | Action::Continue(_) => {}
     }

@@ -126,7 +126,7 @@ fn choices_answer_by_number_and_by_words_too() {
     for line in &printed[1..] {
         assert!(!line.contains("not sure which one you meant"), "{line}");
     }
-    let pressed = Input::Choice(format!("{}:{}:2", place.flow, place.step));
+    let pressed = Input::Choice(mend::buttons::choice(&place.flow, &place.step, "2"));
     let moved = engine::handle(&script, &state, &pressed);
     assert_eq!(
         printed[3],

@@ -13,6 +13,7 @@ mod chat_cli;
 mod config;
 mod crisis;
 mod logs;
+mod moderation;
 mod privacy;
 mod scheduler;
 mod shipped_flows;

@@ -33,14 +33,15 @@ fn walk(
     let mut inputs: Vec<Input> = match &step.action {
         Action::End => {
             endings.insert(format!("{flow}:{}", step.id));
-            vec![Input::Choice(format!("{flow}:{}:menu", step.id))]
+            vec![Input::Choice(mend::buttons::choice(flow, &step.id, "menu"))]
         }
         Action::Continue(_) => panic!("{flow}:{} rests on a carry-on step", step.id),
         Action::Choices(_) => Vec::new(),
         Action::Ask { .. } => vec![Input::Text(ANSWER.into())],
     };
     inputs.extend(
-        (1..=step.choices().len()).map(|n| Input::Choice(format!("{flow}:{}:{n}", step.id))),
+        (1..=step.choices().len())
+            .map(|n| Input::Choice(mend::buttons::choice(flow, &step.id, &n.to_string()))),
     );
     assert!(!inputs.is_empty(), "{flow}:{} is a dead end", step.id);
 

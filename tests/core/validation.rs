@@ -422,3 +422,48 @@ fn tools_are_checked_by_name_place_and_days() {
         );
     }
 }
+
+/// A flow named like a kind of button mend makes (`flag`, `privacy`,
+/// `ask`, `c`) would make its old-style button ids begin like those, and a
+/// press could reach the moderators' or the erasure's handling.
+#[test]
+fn a_flow_named_after_a_kind_of_button_is_refused() {
+    for id in ["flag", "privacy", "ask", "c"] {
+        let text = format!(
+            "id = \"{id}\"\ntitle = \"Named badly\"\nsummary = \"A flow.\"\nstart = \"a\"\n\n\
+             [[steps]]\nid = \"a\"\nsay = \"Hi.\"\nend = true\n"
+        );
+        let file = format!("{id}.toml");
+        let message = problems(&file, &text);
+        assert_names(
+            &message,
+            &[
+                &format!("{file}:1"),
+                &format!("flow `{id}`"),
+                &format!("the flow id `{id}` is kept for mend's own buttons"),
+                "choose another",
+            ],
+        );
+    }
+    // Only the words themselves: a flow may begin with one.
+    let dir = prompts_with(&[(
+        "flags.toml",
+        "id = \"flags\"\ntitle = \"Fine\"\nsummary = \"A flow.\"\nstart = \"a\"\n\n\
+         [[steps]]\nid = \"a\"\nsay = \"Hi.\"\nend = true\n",
+    )]);
+    assert!(flows::load_dir(dir.path()).is_ok());
+
+    // `mend check` says the same, naming the file and the flow.
+    let broken = prompts_with(&[(
+        "privacy.toml",
+        "id = \"privacy\"\ntitle = \"Named badly\"\nsummary = \"A flow.\"\nstart = \"a\"\n\n\
+         [[steps]]\nid = \"a\"\nsay = \"Hi.\"\nend = true\n",
+    )]);
+    let mut command = mend(broken.path());
+    command.args(["check", "--prompts", "."]);
+    let (status, _, stderr) = run_mend(command, "");
+    assert!(!status.success());
+    assert!(stderr.contains("privacy.toml:1"), "{stderr}");
+    assert!(stderr.contains("flow `privacy`"), "{stderr}");
+    assert!(stderr.contains("kept for mend's own buttons"), "{stderr}");
+}

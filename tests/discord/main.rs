@@ -10,10 +10,12 @@ mod lock;
 mod route;
 
 mod bad_input;
+mod buttons;
 mod checkins;
 mod conversation;
 mod crash;
 mod faults;
+mod moderation;
 mod privacy;
 mod safety;
 mod store_faults;

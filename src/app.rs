@@ -172,6 +172,7 @@ pub async fn serve_with_clock(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
     // Everything that can be checked is checked before touching Discord.
+    config.validate().map_err(ConfigError::Rule)?;
     let token = token.ok_or(AppError::MissingToken { var: TOKEN_VAR })?;
     let data_key = data_key.ok_or(KeyError::Missing { var: KEY_VAR })?;
     let companion = Arc::new(companion(config, None)?);

@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod discord;
 pub mod engine;
 pub mod flows;
+pub mod keyfile;
 pub mod progress;
 pub mod referrals;
 pub mod safety;

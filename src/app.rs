@@ -10,10 +10,12 @@ use crate::crypto::{DataKey, KEY_VAR, KeyError};
 use crate::discord;
 use crate::engine::Companion;
 use crate::flows::{self, LoadError, Script};
+use crate::keyfile;
 use crate::retention::{self, Retention};
 use crate::safety::{CrisisError, CrisisReplies, SafetyError, Screen};
 use crate::scheduler::{Clock, SystemClock};
 use crate::secret::Secret;
+use crate::store::files::DbLock;
 use crate::store::pending::{self, PendingFlags};
 use crate::store::{Store, StoreError};
 use crate::terminal::{self, ChatOptions};
@@ -83,7 +85,7 @@ pub fn load_script(dir: Option<&Path>) -> Result<Script, LoadError> {
 }
 
 /// What `mend chat` was asked for on the command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct ChatArgs {
     pub db: Option<PathBuf>,
     pub person: Option<String>,
@@ -98,7 +100,7 @@ pub struct ChatArgs {
 pub async fn chat(config: &Config, args: &ChatArgs) -> Result<(), AppError> {
     let companion = companion(config, args.prompts.as_deref())?;
     let db = args.db.as_deref().unwrap_or(&config.database.path);
-    let store = open_local(config, db, args.key.clone()).await?;
+    let store = open_local(config, db, args.key.as_ref()).await?;
     // The terminal keeps data too, so it keeps the same schedule for it.
     let retention = Retention::from_config(config);
     retention::sweep(&store, retention, SystemClock.now()).await;
@@ -129,20 +131,62 @@ pub fn key_file(db: &Path) -> PathBuf {
 
 /// Opens a database on this machine with the key from the environment, or
 /// else the key file beside it, made (owner-only) if neither exists yet.
+/// Holds the database's lock shared, so no key rotation runs under it. A key
+/// rotation that stopped part-way is finished or undone first (see
+/// [`keyfile`]).
 pub async fn open_local(
     config: &Config,
     db: &Path,
-    key: Option<DataKey>,
+    key: Option<&DataKey>,
 ) -> Result<Store, AppError> {
+    let lock = Arc::new(DbLock::shared(db)?);
+    Ok(open_under(config, db, key, &lock).await?.0)
+}
+
+/// [`open_local`] under a lock already held. Also returns the key file the
+/// key came from, if it came from one.
+async fn open_under(
+    config: &Config,
+    db: &Path,
+    key: Option<&DataKey>,
+    lock: &Arc<DbLock>,
+) -> Result<(Store, Option<PathBuf>), AppError> {
     let options = config.database.store_options();
     if let Some(key) = key {
-        return Ok(Store::open(db, &options, &key).await?);
+        let store = Store::open_locked(db, &options, key, Arc::clone(lock)).await?;
+        return Ok((store, None));
     }
     let file = key_file(db);
     let created = !file.exists();
     let key = DataKey::load_or_create_file(&file)?;
-    match Store::open(db, &options, &key).await {
-        Ok(store) => Ok(store),
+    let staged = keyfile::staged(&file);
+    let key_write = |source| AppError::WriteOut {
+        path: file.display().to_string(),
+        source,
+    };
+    match Store::open_locked(db, &options, &key, Arc::clone(lock)).await {
+        Ok(store) => {
+            // A rotation stopped before its transaction committed: the
+            // database kept this key, so the staged one goes.
+            if staged.exists() {
+                keyfile::discard(&file).map_err(key_write)?;
+            }
+            Ok((store, Some(file)))
+        }
+        Err(StoreError::WrongKey { .. }) if staged.exists() => {
+            // A rotation stopped after re-sealing, before its key replaced
+            // the old one in the file: the staged key opens it, and
+            // becomes the key file.
+            let Some(new) = DataKey::read_file(&staged)? else {
+                return Err(StoreError::WrongKey {
+                    path: db.display().to_string(),
+                }
+                .into());
+            };
+            let store = Store::open_locked(db, &options, &new, Arc::clone(lock)).await?;
+            keyfile::promote(&file).map_err(key_write)?;
+            Ok((store, Some(file)))
+        }
         Err(StoreError::WrongKey { .. }) if created => {
             // A fresh key for a database sealed with another: the right key
             // is missing. Leave no wrong key file behind.
@@ -176,6 +220,7 @@ pub async fn serve_with_clock(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
     // Everything that can be checked is checked before touching Discord.
+    config.validate().map_err(ConfigError::Rule)?;
     let token = token.ok_or(AppError::MissingToken { var: TOKEN_VAR })?;
     let data_key = data_key.ok_or(KeyError::Missing { var: KEY_VAR })?;
     let companion = Arc::new(companion(config, None)?);
@@ -319,12 +364,18 @@ async fn open_existing(
     db: Option<&Path>,
     key: Option<DataKey>,
 ) -> Result<(Store, PathBuf), AppError> {
+    let db = existing(config, db)?;
+    let store = open_local(config, &db, key.as_ref()).await?;
+    Ok((store, db))
+}
+
+/// The database an operator command names (or the config's), if it exists.
+fn existing(config: &Config, db: Option<&Path>) -> Result<PathBuf, AppError> {
     let db = db.unwrap_or(&config.database.path).to_path_buf();
     if !db.exists() {
         return Err(AppError::NoDatabase(db.display().to_string()));
     }
-    let store = open_local(config, &db, key).await?;
-    Ok((store, db))
+    Ok(db)
 }
 
 /// `mend export --user ID`: everything mend holds about one person, as the
@@ -369,7 +420,9 @@ pub async fn forget(
 }
 
 /// `mend rotate-key`: re-seals the database under the key in
-/// MEND_NEW_DATA_KEY, in one transaction. Returns how many values changed.
+/// MEND_NEW_DATA_KEY, in one transaction, holding the database's lock
+/// exclusively: refused while any other mend has it open. Returns how many
+/// values changed.
 pub async fn rotate_key(
     config: &Config,
     db: Option<&Path>,
@@ -381,18 +434,35 @@ pub async fn rotate_key(
         var: NEW_KEY_VAR,
         old: KEY_VAR,
     })?;
-    let (store, db) = open_existing(config, db, key.clone()).await?;
-    let count = store.rotate_key(&new, &db).await;
+    let db = existing(config, db)?;
+    let lock = Arc::new(DbLock::exclusive(&db)?);
+    let (store, key_file) = open_under(config, &db, key.as_ref(), &lock).await?;
+    let count = rotate_in_steps(&store, &db, key_file.as_deref(), &new).await;
     store.close().await;
-    let count = count?;
-    // A key file beside the database (mend chat's) follows the rotation.
-    let file = key_file(&db);
-    if key.is_none() && file.exists() {
-        let write = |source| AppError::WriteOut {
-            path: file.display().to_string(),
-            source,
-        };
-        std::fs::write(&file, format!("{}\n", new.to_hex())).map_err(write)?;
+    count
+}
+
+/// A rotation's steps, in the order [`keyfile`] explains: a key file beside
+/// the database (mend chat's) gets the new key staged before anything is
+/// re-sealed, and replaced only after. A key from the environment is the
+/// operator's to keep. If this stops part-way, the next open finishes or
+/// undoes it.
+pub async fn rotate_in_steps(
+    store: &Store,
+    db: &Path,
+    key_file: Option<&Path>,
+    new: &DataKey,
+) -> Result<u64, AppError> {
+    let failed = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| AppError::WriteOut { path, source }
+    };
+    if let Some(file) = key_file {
+        keyfile::stage(file, new).map_err(failed(&keyfile::staged(file)))?;
+    }
+    let count = store.rotate_key(new, db).await?;
+    if let Some(file) = key_file {
+        keyfile::promote(file).map_err(failed(file))?;
     }
     Ok(count)
 }

@@ -2,6 +2,7 @@
 //! a default, so mend runs with no file at all; secrets never live here, only
 //! in the environment.
 
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -63,8 +64,8 @@ impl Default for Database {
 impl Database {
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
-            busy_timeout: Duration::from_millis(self.busy_timeout_ms),
-            max_connections: self.max_connections,
+            busy_timeout: Duration::from_millis(self.busy_timeout_ms.min(MAX_BUSY_TIMEOUT_MS)),
+            max_connections: self.max_connections.clamp(1, MAX_CONNECTIONS),
         }
     }
 }
@@ -132,7 +133,8 @@ impl Default for Safety {
 
 impl Safety {
     pub fn cooldown(&self) -> jiff::SignedDuration {
-        jiff::SignedDuration::from_mins(self.cooldown_minutes.min(i64::MAX as u64) as i64)
+        // Within the range validated at load, so the cast cannot wrap.
+        jiff::SignedDuration::from_mins(self.cooldown_minutes.min(MAX_COOLDOWN_MINUTES) as i64)
     }
 }
 
@@ -150,6 +152,35 @@ pub struct Moderation {
     /// Mention the moderator role on each new flag. Nobody else is ever pinged.
     pub ping_role: bool,
 }
+
+impl Moderation {
+    /// The guild, channel and role, when all three are set and none is 0
+    /// (as [`Config::validate`] requires): ids as Discord's types take them.
+    pub fn ids(&self) -> Option<[NonZeroU64; 3]> {
+        Some([
+            NonZeroU64::new(self.guild_id?)?,
+            NonZeroU64::new(self.channel_id?)?,
+            NonZeroU64::new(self.role_id?)?,
+        ])
+    }
+}
+
+/// The largest value of each number in the config; [`Config::validate`]
+/// refuses more, and the accessors below never go past them either.
+pub const MAX_BUSY_TIMEOUT_MS: u64 = 600_000;
+pub const MAX_CONNECTIONS: u32 = 100;
+pub const MAX_ORDER_WINDOW_MS: u64 = 2_000;
+pub const MAX_REQUEST_TIMEOUT_SECS: u64 = 300;
+/// A day: past that the shorter reminder would be all anyone ever got.
+pub const MAX_COOLDOWN_MINUTES: u64 = 1_440;
+/// Ten years, for flag excerpts and inactive people alike.
+pub const MAX_RETENTION_DAYS: u64 = 3_650;
+/// A week: older missed check-ins are skipped, never piled up.
+pub const MAX_GRACE_HOURS: u64 = 24 * 7;
+pub const MAX_UNANSWERED: u32 = 100;
+pub const MAX_EVERY_SECONDS: u64 = 3_600;
+/// Discord ids are snowflakes, which fit in 63 bits.
+pub const MAX_DISCORD_ID: u64 = i64::MAX as u64;
 
 /// The most check-ins a second the config may ask for: Discord's global
 /// limit for a bot is about 50 requests a second, and people's replies
@@ -184,10 +215,10 @@ impl Default for Checkins {
 impl Checkins {
     pub fn scheduler(&self) -> crate::scheduler::Settings {
         crate::scheduler::Settings {
-            grace: jiff::SignedDuration::from_hours(self.grace_hours.min(24 * 7) as i64),
+            grace: jiff::SignedDuration::from_hours(self.grace_hours.min(MAX_GRACE_HOURS) as i64),
             max_unanswered: i64::from(self.max_unanswered),
-            per_second: self.per_second,
-            every: std::time::Duration::from_secs(self.every_seconds),
+            per_second: self.per_second.clamp(1, MAX_CHECKINS_PER_SECOND),
+            every: std::time::Duration::from_secs(self.every_seconds.clamp(1, MAX_EVERY_SECONDS)),
             ..crate::scheduler::Settings::default()
         }
     }
@@ -209,6 +240,9 @@ pub enum ConfigError {
         line: Option<usize>,
         message: String,
     },
+    /// A config built in code, not read from a file, that breaks a rule.
+    #[error("the config is not valid: {}", .0.message)]
+    Rule(Problem),
 }
 
 impl Config {
@@ -241,63 +275,16 @@ impl Config {
             let (line, message) = crate::toml_error::describe(text, &err);
             invalid(line, message)
         })?;
-        if config.database.busy_timeout_ms == 0 {
-            return Err(invalid(
-                None,
-                "`database.busy_timeout_ms` must be more than 0 (milliseconds)".into(),
-            ));
-        }
-        if config.database.max_connections == 0 {
-            return Err(invalid(
-                None,
-                "`database.max_connections` must be at least 1".into(),
-            ));
+        if let Err(problem) = config.validate() {
+            let line = problem
+                .key
+                .and_then(|key| crate::toml_error::line_of(text, key));
+            return Err(invalid(line, problem.message));
         }
         if config.database.path.as_os_str().is_empty() {
             return Err(invalid(
-                None,
+                crate::toml_error::line_of(text, "database.path"),
                 "`database.path` is empty; expected a file name such as \"mend.sqlite\"".into(),
-            ));
-        }
-        for (key, value) in [
-            (
-                "checkins.max_unanswered",
-                u64::from(config.checkins.max_unanswered),
-            ),
-            ("checkins.per_second", u64::from(config.checkins.per_second)),
-            ("checkins.every_seconds", config.checkins.every_seconds),
-        ] {
-            if value == 0 {
-                return Err(invalid(None, format!("`{key}` must be at least 1")));
-            }
-        }
-        if config.checkins.per_second > MAX_CHECKINS_PER_SECOND {
-            return Err(invalid(
-                None,
-                format!(
-                    "`checkins.per_second` is {}; expected at most {MAX_CHECKINS_PER_SECOND} \
-                     (Discord allows a bot about 50 requests a second in all)",
-                    config.checkins.per_second
-                ),
-            ));
-        }
-        let moderation = &config.moderation;
-        let ids = [
-            moderation.guild_id,
-            moderation.channel_id,
-            moderation.role_id,
-        ];
-        if ids.iter().any(Option::is_some) && ids.iter().any(Option::is_none) {
-            return Err(invalid(
-                None,
-                "`moderation` needs all of guild_id, channel_id and role_id, or none of them"
-                    .into(),
-            ));
-        }
-        if config.discord.request_timeout_secs == 0 {
-            return Err(invalid(
-                None,
-                "`discord.request_timeout_secs` must be more than 0 (seconds)".into(),
             ));
         }
         if let Some(base) = &config.discord.api_base {
@@ -305,7 +292,7 @@ impl Config {
             let rest = base.split_once("://").map_or("", |(_, rest)| rest);
             if !scheme || rest.is_empty() || rest.contains(['/', '?', '#']) {
                 return Err(invalid(
-                    None,
+                    crate::toml_error::line_of(text, "discord.api_base"),
                     format!(
                         "`discord.api_base` is \"{base}\"; expected a scheme and host with no path, \
                          such as \"http://127.0.0.1:8080\""
@@ -315,4 +302,152 @@ impl Config {
         }
         Ok(config)
     }
+
+    /// Checks every number against its range and the moderators' ids, so
+    /// nothing later can overflow, divide by zero or panic on a value
+    /// someone typed. [`Config::parse`] runs it; so does `serve` (a config
+    /// built in code skips the file). The first problem found is returned.
+    pub fn validate(&self) -> Result<(), Problem> {
+        for bound in self.bounds() {
+            if bound.value < bound.min || bound.value > bound.max {
+                return Err(Problem {
+                    key: Some(bound.key),
+                    message: format!(
+                        "`{}` is {}; expected {} to {} ({})",
+                        bound.key, bound.value, bound.min, bound.max, bound.unit
+                    ),
+                });
+            }
+        }
+        let moderation = &self.moderation;
+        let ids = [
+            ("moderation.guild_id", moderation.guild_id),
+            ("moderation.channel_id", moderation.channel_id),
+            ("moderation.role_id", moderation.role_id),
+        ];
+        for (key, id) in ids {
+            if let Some(id) = id
+                && !(1..=MAX_DISCORD_ID).contains(&id)
+            {
+                return Err(Problem {
+                    key: Some(key),
+                    message: format!(
+                        "`{key}` is {id}; expected a Discord id, a whole number from 1 to \
+                         {MAX_DISCORD_ID} (in Discord, turn on Developer Mode and use Copy ID)"
+                    ),
+                });
+            }
+        }
+        if ids.iter().any(|(_, id)| id.is_some()) && ids.iter().any(|(_, id)| id.is_none()) {
+            let missing = ids.iter().find(|(_, id)| id.is_none()).map(|(key, _)| *key);
+            return Err(Problem {
+                key: ids.iter().find(|(_, id)| id.is_some()).map(|(key, _)| *key),
+                message: format!(
+                    "`moderation` needs all of guild_id, channel_id and role_id, or none of them \
+                     (`{}` is missing)",
+                    missing.unwrap_or_default()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every number in the config with the range it may take.
+    fn bounds(&self) -> [Bound; 11] {
+        let bound = |key, value, (min, max), unit| Bound {
+            key,
+            value,
+            min,
+            max,
+            unit,
+        };
+        let (database, discord, safety, checkins) =
+            (&self.database, &self.discord, &self.safety, &self.checkins);
+        [
+            bound(
+                "database.busy_timeout_ms",
+                database.busy_timeout_ms,
+                (1, MAX_BUSY_TIMEOUT_MS),
+                "milliseconds",
+            ),
+            bound(
+                "database.max_connections",
+                u64::from(database.max_connections),
+                (1, u64::from(MAX_CONNECTIONS)),
+                "connections",
+            ),
+            bound(
+                "discord.order_window_ms",
+                discord.order_window_ms,
+                (0, MAX_ORDER_WINDOW_MS),
+                "milliseconds",
+            ),
+            bound(
+                "discord.request_timeout_secs",
+                discord.request_timeout_secs,
+                (1, MAX_REQUEST_TIMEOUT_SECS),
+                "seconds",
+            ),
+            bound(
+                "safety.cooldown_minutes",
+                safety.cooldown_minutes,
+                (0, MAX_COOLDOWN_MINUTES),
+                "minutes",
+            ),
+            bound(
+                "safety.excerpt_retention_days",
+                safety.excerpt_retention_days,
+                (0, MAX_RETENTION_DAYS),
+                "days",
+            ),
+            bound(
+                "checkins.grace_hours",
+                checkins.grace_hours,
+                (0, MAX_GRACE_HOURS),
+                "hours",
+            ),
+            bound(
+                "checkins.max_unanswered",
+                u64::from(checkins.max_unanswered),
+                (1, u64::from(MAX_UNANSWERED)),
+                "check-ins in a row",
+            ),
+            bound(
+                "checkins.per_second",
+                u64::from(checkins.per_second),
+                (1, u64::from(MAX_CHECKINS_PER_SECOND)),
+                "check-ins a second; Discord allows a bot about 50 requests a second in all",
+            ),
+            bound(
+                "checkins.every_seconds",
+                checkins.every_seconds,
+                (1, MAX_EVERY_SECONDS),
+                "seconds",
+            ),
+            bound(
+                "privacy.inactive_days",
+                self.privacy.inactive_days,
+                (0, MAX_RETENTION_DAYS),
+                "days; 0 keeps people until they ask to be forgotten",
+            ),
+        ]
+    }
+}
+
+/// A value the config may not hold: the dotted key (when one key is to
+/// blame) and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: Option<&'static str>,
+    pub message: String,
+}
+
+/// One number in the config and the range it may take.
+struct Bound {
+    key: &'static str,
+    value: u64,
+    min: u64,
+    max: u64,
+    /// What the number counts, as the error says it.
+    unit: &'static str,
 }

@@ -5,13 +5,13 @@
 //! open. Erased people are named in the audit log only by a keyed hash.
 
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::{Zeroize, Zeroizing};
 
 /// The environment variable that holds the data key.
 pub const KEY_VAR: &str = "MEND_DATA_KEY";
@@ -54,9 +54,16 @@ pub enum KeyError {
 #[error("a sealed value did not open with this key")]
 pub struct OpenError;
 
-/// The 32-byte data key. Its Debug output never shows the bytes.
-#[derive(Clone)]
+/// The 32-byte data key. Its Debug output never shows the bytes, it is not
+/// `Clone` (one copy, passed by reference), and its bytes are wiped from
+/// memory when it is dropped.
 pub struct DataKey([u8; 32]);
+
+impl Drop for DataKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
 
 impl fmt::Debug for DataKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -89,7 +96,7 @@ impl DataKey {
 
     /// The key in `var`, if set.
     pub fn from_env(var: &'static str) -> Result<Option<DataKey>, KeyError> {
-        match std::env::var(var) {
+        match std::env::var(var).map(Zeroizing::new) {
             Ok(text) => DataKey::parse(&text, var).map(Some),
             Err(std::env::VarError::NotPresent) => Ok(None),
             Err(std::env::VarError::NotUnicode(_)) => Err(KeyError::Malformed {
@@ -105,39 +112,50 @@ impl DataKey {
 
     /// Reads the key file at `path`, creating it with a fresh key, readable
     /// only by its owner, if it does not exist. For `mend chat`, which must
-    /// work with no setup at all.
+    /// work with no setup at all. A new file appears whole or not at all.
     pub fn load_or_create_file(path: &Path) -> Result<DataKey, KeyError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => return DataKey::parse(&text, &path.display().to_string()),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(KeyError::ReadFile {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
+        if let Some(key) = DataKey::read_file(path)? {
+            return Ok(key);
         }
         let key = DataKey::generate();
-        let write_err = |source| KeyError::WriteFile {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+        match crate::keyfile::create_new(path, &key.to_hex()) {
+            Ok(()) => Ok(key),
+            // Another mend made it first: use theirs.
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                DataKey::read_file(path)?.ok_or_else(|| KeyError::ReadFile {
+                    path: path.to_path_buf(),
+                    source: std::io::ErrorKind::NotFound.into(),
+                })
+            }
+            Err(source) => Err(KeyError::WriteFile {
+                path: path.to_path_buf(),
+                source,
+            }),
         }
-        let mut file = options.open(path).map_err(write_err)?;
-        writeln!(file, "{}", key.to_hex()).map_err(write_err)?;
-        file.sync_all().map_err(write_err)?;
-        Ok(key)
     }
 
-    /// The key as 64 hexadecimal characters, for `mend new-key` only.
-    pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    /// The key in the file at `path`, or None if there is no such file.
+    pub fn read_file(path: &Path) -> Result<Option<DataKey>, KeyError> {
+        match std::fs::read_to_string(path).map(Zeroizing::new) {
+            Ok(text) => DataKey::parse(&text, &path.display().to_string()).map(Some),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(KeyError::ReadFile {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// The key as 64 hexadecimal characters, as `mend new-key` prints it and
+    /// key files hold it; the text is wiped when dropped.
+    pub fn to_hex(&self) -> Zeroizing<String> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = Zeroizing::new(String::with_capacity(64));
+        for byte in self.0 {
+            text.push(char::from(HEX[usize::from(byte >> 4)]));
+            text.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        text
     }
 
     pub fn cipher(&self) -> Cipher {
@@ -182,6 +200,13 @@ impl Field {
 pub struct Cipher {
     aead: XChaCha20Poly1305,
     id_key: [u8; 32],
+}
+
+impl Drop for Cipher {
+    fn drop(&mut self) {
+        // The AEAD wipes its own key copy when dropped.
+        self.id_key.zeroize();
+    }
 }
 
 impl fmt::Debug for Cipher {
@@ -313,7 +338,7 @@ mod tests {
     #[test]
     fn keys_parse_from_hex_and_nothing_else() {
         let key = DataKey::generate();
-        let again = DataKey::parse(&format!(" {}\n", key.to_hex()), "test").unwrap();
+        let again = DataKey::parse(&format!(" {}\n", key.to_hex().as_str()), "test").unwrap();
         let sealed = key.cipher().seal(Field::Answer, 1, "x");
         assert_eq!(again.cipher().open(Field::Answer, 1, &sealed).unwrap(), "x");
         for bad in ["", "abc", &"g".repeat(64), &"é".repeat(32), &"0".repeat(66)] {
@@ -352,6 +377,10 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let read = DataKey::load_or_create_file(&path).unwrap();
         assert_eq!(made.to_hex(), read.to_hex());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{}\n", made.to_hex().as_str())
+        );
         std::fs::write(&path, "not a key").unwrap();
         let err = DataKey::load_or_create_file(&path).unwrap_err();
         assert!(err.to_string().contains("mend.key"));

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod discord;
 pub mod engine;
 pub mod flows;
+pub mod keyfile;
 pub mod progress;
 pub mod referrals;
 pub mod retention;

@@ -53,8 +53,8 @@ enum Command {
     /// MEND_DATA_KEY.
     NewKey,
     /// Re-seal the database under the key in MEND_NEW_DATA_KEY (the current
-    /// one is MEND_DATA_KEY, or the key file beside the database). Stop mend
-    /// first.
+    /// one is MEND_DATA_KEY, or the key file beside the database). Refused
+    /// while mend has the database open: stop it first.
     RotateKey {
         /// The SQLite file (default: database.path from config).
         #[arg(long, value_name = "PATH")]
@@ -141,7 +141,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app::screen(&screen, stdin, tokio::io::stdout()).await?;
         }
         Command::NewKey => {
-            println!("{}", DataKey::generate().to_hex());
+            println!("{}", DataKey::generate().to_hex().as_str());
         }
         Command::RotateKey { db } => {
             mend::telemetry::init(config.log.level.as_deref(), "warn");

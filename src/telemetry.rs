@@ -173,21 +173,74 @@ impl Visit for Message {
 /// Logs a panic by where it happened, never by its message: a message can
 /// quote the data that caused it, and that data can be what a person wrote
 /// (a string slice that went wrong prints the string). Where is enough to
-/// find the bug; the bot carries on (see the Discord worker).
+/// find the bug; the bot carries on (see the Discord worker). "Where" is the
+/// panic site, the thread, and the innermost frame in mend's own code: a
+/// panic inside a library (jiff, sqlx) names the library's line, which alone
+/// does not say which call of mend's led there. Frames carry function names
+/// and source paths, never data.
 pub fn quiet_panics() {
     std::panic::set_hook(Box::new(|info| {
         let location = info
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        tracing::error!(%location, "a bug: mend panicked (its message is not logged: it may quote what someone wrote)");
+        let thread = std::thread::current();
+        let thread = thread.name().unwrap_or("unnamed");
+        let backtrace = std::backtrace::Backtrace::force_capture().to_string();
+        let in_mend = mend_frame(&backtrace).unwrap_or_else(|| "unknown".to_owned());
+        tracing::error!(
+            %location,
+            thread,
+            %in_mend,
+            "a bug: mend panicked (its message is not logged: it may quote what someone wrote)"
+        );
     }));
+}
+
+/// The innermost frame of mend's own code below the panic's entry in a
+/// rendered backtrace, as "function at file:line" (the file and line only
+/// when the binary has line tables).
+fn mend_frame(backtrace: &str) -> Option<String> {
+    let mut frames: Vec<(&str, Option<&str>)> = Vec::new();
+    for line in backtrace.lines() {
+        let line = line.trim();
+        if let Some(at) = line.strip_prefix("at ") {
+            if let Some(last) = frames.last_mut() {
+                last.1.get_or_insert(at);
+            }
+        } else if let Some((number, symbol)) = line.split_once(": ")
+            && number.bytes().all(|b| b.is_ascii_digit())
+        {
+            frames.push((symbol, None));
+        }
+    }
+    // Above the panic's entry are the hook and its callers; below it, the
+    // code that panicked.
+    let is_entry = |symbol: &str| {
+        symbol.contains("rust_begin_unwind")
+            || symbol.contains("core::panicking::")
+            || symbol.contains("std::panicking::begin_panic")
+    };
+    let after = frames
+        .iter()
+        .position(|(symbol, _)| is_entry(symbol))
+        .map_or(0, |i| i + 1);
+    frames[after..]
+        .iter()
+        .find(|(symbol, _)| symbol.starts_with("mend::") || symbol.starts_with("<mend::"))
+        .map(|(symbol, at)| match at {
+            Some(at) => format!("{symbol} at {at}"),
+            None => (*symbol).to_owned(),
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use std::io::Write;
     use std::sync::{Arc, Mutex};
+
+    /// The panic hook is global: tests that set it take turns.
+    static HOOK: Mutex<()> = Mutex::new(());
 
     /// Log output kept in memory.
     #[derive(Clone, Default)]
@@ -211,6 +264,7 @@ mod tests {
             .with_writer(move || writer.clone())
             .with_ansi(false)
             .finish();
+        let _turn = HOOK.lock().unwrap_or_else(|e| e.into_inner());
         tracing::subscriber::with_default(subscriber, || {
             super::quiet_panics();
             let result = std::panic::catch_unwind(|| {
@@ -258,5 +312,67 @@ mod tests {
             !log.contains("pinned"),
             "serenity's own line was let through: {log}"
         );
+    }
+
+    /// A panic inside a library is logged with the line in mend that led
+    /// to it, and the thread, still without its message.
+    #[test]
+    fn a_panic_in_a_library_names_the_call_in_mend_that_led_there() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _turn = HOOK.lock().unwrap_or_else(|e| e.into_inner());
+        tracing::subscriber::with_default(subscriber, || {
+            super::quiet_panics();
+            let result = std::panic::catch_unwind(|| jiff::SignedDuration::from_mins(i64::MAX));
+            let _ = std::panic::take_hook();
+            assert!(result.is_err());
+        });
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains("a bug: mend panicked"), "{log}");
+        assert!(log.contains("location=") && log.contains("jiff"), "{log}");
+        // Test threads are named after their test.
+        assert!(
+            log.contains("thread=\"telemetry::tests::a_panic_in_a_library"),
+            "{log}"
+        );
+        assert!(
+            log.contains("in_mend=mend::telemetry::tests::") && log.contains("src/telemetry.rs:"),
+            "{log}"
+        );
+        assert!(!log.contains("overflowed"), "{log}");
+    }
+
+    #[test]
+    fn the_frame_in_mend_is_the_first_below_the_panics_entry() {
+        let rendered = "   0: std::backtrace::Backtrace::force_capture
+             at /rustc/x/library/std/src/backtrace.rs:1:1
+   1: mend::telemetry::quiet_panics::{{closure}}
+             at ./src/telemetry.rs:60:25
+   2: std::panicking::panic_with_hook
+   3: core::panicking::panic_fmt
+             at /rustc/x/library/core/src/panicking.rs:80:14
+   4: jiff::signed_duration::SignedDuration::from_mins
+             at /cargo/jiff/src/signed_duration.rs:787:17
+   5: mend::config::Safety::cooldown
+             at ./src/config.rs:140:9
+   6: mend::app::companion
+   7: std::panicking::catch_unwind
+   8: mend::main
+";
+        assert_eq!(
+            super::mend_frame(rendered).as_deref(),
+            Some("mend::config::Safety::cooldown at ./src/config.rs:140:9")
+        );
+        // Without line tables, the function alone.
+        assert_eq!(
+            super::mend_frame("  0: core::panicking::panic\n  1: <mend::x::Y as Drop>::drop\n")
+                .as_deref(),
+            Some("<mend::x::Y as Drop>::drop")
+        );
+        assert_eq!(super::mend_frame("  0: core::panicking::panic\n"), None);
     }
 }

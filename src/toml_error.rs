@@ -17,6 +17,27 @@ pub fn describe(text: &str, err: &toml::de::Error) -> (Option<usize>, String) {
     (Some(line), message)
 }
 
+/// The 1-based line where the dotted `key` (such as "safety.cooldown_minutes")
+/// is given a value in `text`, however it is written: under a `[section]`,
+/// as a dotted key, or in an inline table. None if `text` does not set it.
+pub fn line_of(text: &str, key: &str) -> Option<usize> {
+    let document = toml::de::DeTable::parse(text).ok()?;
+    let mut table = document.get_ref();
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let value = table.get(part)?;
+        if parts.peek().is_none() {
+            let start = value.span().start.min(text.len());
+            return Some(text[..start].matches('\n').count() + 1);
+        }
+        match value.get_ref() {
+            toml::de::DeValue::Table(inner) => table = inner,
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// The dotted key whose value sits at `offset`: the `[section]` above the
 /// line, and the bare key before its `=`.
 fn key_at(text: &str, offset: usize) -> Option<String> {
@@ -68,5 +89,18 @@ mod tests {
         );
         assert_eq!(key_at("a = 1", 4), Some("a".into()));
         assert_eq!(key_at("[x]\n# a = 1", 8), None);
+    }
+
+    #[test]
+    fn finds_the_line_a_key_is_set_on_however_it_is_written() {
+        let text = "# top\n[database]\npath = \"x\"\n\nbusy_timeout_ms = 5\n";
+        assert_eq!(line_of(text, "database.busy_timeout_ms"), Some(5));
+        assert_eq!(line_of(text, "database.path"), Some(3));
+        assert_eq!(line_of(text, "database.max_connections"), None);
+        assert_eq!(line_of(text, "safety.cooldown_minutes"), None);
+        let text = "log.level = \"warn\"\nsafety = { cooldown_minutes = 1 }\n";
+        assert_eq!(line_of(text, "log.level"), Some(1));
+        assert_eq!(line_of(text, "safety.cooldown_minutes"), Some(2));
+        assert_eq!(line_of("not toml [", "a"), None);
     }
 }

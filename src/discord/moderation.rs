@@ -30,10 +30,12 @@ pub struct Moderators {
 
 impl Moderators {
     pub fn from_config(settings: &Settings) -> Option<Moderators> {
+        // Ids of 0 were refused when the config was loaded.
+        let [guild, channel, role] = settings.ids()?;
         Some(Moderators {
-            guild: GuildId::new(settings.guild_id?),
-            channel: ChannelId::new(settings.channel_id?),
-            role: RoleId::new(settings.role_id?),
+            guild: GuildId::from(guild),
+            channel: ChannelId::from(channel),
+            role: RoleId::from(role),
             ping_role: settings.ping_role,
         })
     }

@@ -7,6 +7,7 @@ mod answers;
 pub mod checkins;
 mod conversations;
 mod events;
+pub mod files;
 pub mod flags;
 mod outbox;
 pub mod pending;
@@ -58,6 +59,21 @@ pub enum StoreError {
         table: &'static str,
         column: &'static str,
     },
+    #[error("cannot prepare {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "mend is using the database at {path} right now (a running `mend serve` or \
+         `mend chat`, or an export): stop it, then rotate the key"
+    )]
+    InUse { path: String },
+    #[error(
+        "the key of the database at {path} is being rotated (`mend rotate-key` is \
+         running): wait for it to finish, then start mend again with the new key"
+    )]
+    Rotating { path: String },
 }
 
 /// How the database is opened.
@@ -106,18 +122,35 @@ pub struct Store {
     /// sleeps and retries, throughput collapses, and waiting for a pooled
     /// connection can time out, which would cost someone their message.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Held as long as any clone of the store lives (see [`files`]).
+    _lock: std::sync::Arc<files::DbLock>,
 }
 
 impl Store {
     /// Opens (creating if needed) the database file, applies migrations and
     /// checks that `key` is the one its sealed values were sealed with. A new
     /// database is bound to `key`; values from before encryption are sealed.
+    /// Holds the database's lock shared while the store lives, so a key
+    /// rotation cannot start under it (and it cannot open during one).
     pub async fn open(
         path: &Path,
         options: &StoreOptions,
         key: &DataKey,
     ) -> Result<Store, StoreError> {
+        let lock = files::DbLock::shared(path)?;
+        Store::open_locked(path, options, key, std::sync::Arc::new(lock)).await
+    }
+
+    /// [`Store::open`] under a lock the caller took (the exclusive one, for
+    /// a key rotation), held until the store and the caller let it go.
+    pub async fn open_locked(
+        path: &Path,
+        options: &StoreOptions,
+        key: &DataKey,
+        lock: std::sync::Arc<files::DbLock>,
+    ) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
+        files::owner_only(path)?;
         let connect = SqliteConnectOptions::from_str("sqlite:")
             .map_err(|source| StoreError::Open {
                 path: shown.clone(),
@@ -150,6 +183,7 @@ impl Store {
             pool,
             cipher: std::sync::Arc::new(cipher),
             writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            _lock: lock,
         })
     }
 

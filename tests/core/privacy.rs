@@ -406,7 +406,7 @@ fn the_terminal_makes_an_owner_only_key_and_operators_can_export_and_forget() {
     assert!(!stderr.contains("not-a-key"), "the key is never echoed");
 
     // Rotation moves the database and the key file to the new key.
-    let new = DataKey::generate().to_hex();
+    let new = DataKey::generate().to_hex().to_string();
     let mut rotate = mend(dir.path());
     rotate
         .args(["rotate-key"])

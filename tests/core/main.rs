@@ -15,6 +15,7 @@ mod crisis;
 mod logs;
 mod privacy;
 mod scheduler;
+mod sealing;
 mod shipped_flows;
 mod store;
 mod store_faults;

@@ -379,18 +379,19 @@ fn existing(config: &Config, db: Option<&Path>) -> Result<PathBuf, AppError> {
 }
 
 /// `mend export --user ID`: everything mend holds about one person, as the
-/// same JSON the person gets from /export. None if it holds nothing.
+/// same JSON the person gets from /export, and how many sealed values in it
+/// did not open. None if it holds nothing.
 pub async fn export(
     config: &Config,
     db: Option<&Path>,
     key: Option<DataKey>,
     user: &str,
-) -> Result<Option<String>, AppError> {
+) -> Result<Option<(String, usize)>, AppError> {
     let person = person_id(user)?;
     let (store, _) = open_existing(config, db, key).await?;
     let export = store.export(&person, jiff::Timestamp::now()).await;
     store.close().await;
-    Ok(export?.map(|export| export_json(&export)))
+    Ok(export?.map(|export| (export_json(&export), export.not_opened())))
 }
 
 /// The export as the file people receive: pretty JSON, ending in a newline.

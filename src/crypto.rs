@@ -1,8 +1,9 @@
 //! Encryption at rest for everything a person typed: text answers, check-in
 //! notes and flag excerpts are sealed with XChaCha20-Poly1305 under the data
 //! key before they reach SQLite. Each sealed value is bound to where it lives
-//! (the column and the person), so a value copied to another row does not
-//! open. Erased people are named in the audit log only by a keyed hash.
+//! (its table and column, the row's own key, and the person's never-reused
+//! id), so a value copied or swapped into another row does not open. Erased
+//! people are named in the audit log only by a keyed hash.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,9 +19,13 @@ pub const KEY_VAR: &str = "MEND_DATA_KEY";
 /// The environment variable `mend rotate-key` reads the new key from.
 pub const NEW_KEY_VAR: &str = "MEND_NEW_DATA_KEY";
 
-/// Every sealed value starts with this, so a plain value is never mistaken
-/// for a sealed one (and old plain values can be sealed in place).
-const PREFIX: &str = "v1:";
+/// Every sealed value starts with its format, so a plain value is never
+/// mistaken for a sealed one (and old plain values can be sealed in place).
+/// Version 2 binds a value to its row; version 1 bound it only to its
+/// column and person, and is opened only to re-seal it (see
+/// [`Cipher::open_legacy`]).
+const PREFIX: &str = "v2:";
+const LEGACY_PREFIX: &str = "v1:";
 const NONCE_LEN: usize = 24;
 /// What the key check row seals: opening it proves the key is the right one.
 const CHECK_PLAINTEXT: &[u8] = b"mend: this is the key for this database";
@@ -166,31 +171,79 @@ impl DataKey {
     }
 }
 
-/// Where a sealed value lives; part of what it is sealed to.
+/// Where a sealed value lives: its table and column, the key of its row,
+/// and the person it is about, by their row id (never reused, so a value
+/// cannot open for someone who later gets an erased person's id). All of
+/// it is what the value is sealed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    Answer,
-    CheckinNote,
-    FlagExcerpt,
-    FlagNote,
+pub enum Field<'a> {
+    /// `answers.value`, of the answer to `name` in `flow`.
+    Answer {
+        person: i64,
+        flow: &'a str,
+        name: &'a str,
+    },
+    /// `checkin_days.note`, of one local day (YYYY-MM-DD).
+    CheckinNote {
+        person: i64,
+        day: &'a str,
+    },
+    /// `flags.excerpt` of one flag, about `person`.
+    FlagExcerpt {
+        person: i64,
+        flag: i64,
+    },
+    /// `flags.note` of one flag, about `person`.
+    FlagNote {
+        person: i64,
+        flag: i64,
+    },
     KeyCheck,
-    Outbox,
-    AskExcerpt,
-    /// A crisis flag's excerpt kept in a file while the database failed.
-    PendingExcerpt,
+    /// `outbox.reply`: the reply at `position` among the replies of the
+    /// turn that handled `event`.
+    Outbox {
+        person: i64,
+        event: &'a str,
+        position: i64,
+    },
+    /// `people.ask_excerpt`, of the person's row.
+    AskExcerpt {
+        person: i64,
+    },
+    /// A crisis flag's excerpt kept in a file while the database failed:
+    /// the person by their external id (they may have no row yet), and
+    /// when the flag was raised.
+    PendingExcerpt {
+        person: &'a str,
+        at_ms: i64,
+    },
 }
 
-impl Field {
+impl Field<'_> {
     fn label(self) -> &'static str {
         match self {
-            Field::Answer => "answers.value",
-            Field::CheckinNote => "checkin_days.note",
-            Field::FlagExcerpt => "flags.excerpt",
-            Field::FlagNote => "flags.note",
+            Field::Answer { .. } => "answers.value",
+            Field::CheckinNote { .. } => "checkin_days.note",
+            Field::FlagExcerpt { .. } => "flags.excerpt",
+            Field::FlagNote { .. } => "flags.note",
             Field::KeyCheck => "keycheck.sealed",
-            Field::Outbox => "outbox.reply",
-            Field::AskExcerpt => "people.ask_excerpt",
-            Field::PendingExcerpt => "pending-flags.excerpt",
+            Field::Outbox { .. } => "outbox.reply",
+            Field::AskExcerpt { .. } => "people.ask_excerpt",
+            Field::PendingExcerpt { .. } => "pending-flags.excerpt",
+        }
+    }
+
+    /// The owner the first format bound a value to: the person's row id,
+    /// or 0 for values about no row.
+    fn legacy_owner(self) -> i64 {
+        match self {
+            Field::Answer { person, .. }
+            | Field::CheckinNote { person, .. }
+            | Field::FlagExcerpt { person, .. }
+            | Field::FlagNote { person, .. }
+            | Field::Outbox { person, .. }
+            | Field::AskExcerpt { person } => person,
+            Field::KeyCheck | Field::PendingExcerpt { .. } => 0,
         }
     }
 }
@@ -216,10 +269,11 @@ impl fmt::Debug for Cipher {
 }
 
 impl Cipher {
-    /// Seals `plain` for `field` of `owner` (a person's row id, or 0).
-    pub fn seal(&self, field: Field, owner: i64, plain: &str) -> String {
+    /// Seals `plain` for `field`: it opens only for the same field, row
+    /// and person.
+    pub fn seal(&self, field: Field<'_>, plain: &str) -> String {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let aad = associated(field, owner);
+        let aad = associated(field);
         let sealed = self
             .aead
             .encrypt(
@@ -236,44 +290,65 @@ impl Cipher {
         format!("{PREFIX}{}", STANDARD_NO_PAD.encode(bytes))
     }
 
-    /// Opens a value sealed by [`Cipher::seal`] for the same field and owner.
-    pub fn open(&self, field: Field, owner: i64, sealed: &str) -> Result<String, OpenError> {
+    /// Opens a value sealed by [`Cipher::seal`] for the same field, row and
+    /// person. A value in the first format does not open here.
+    pub fn open(&self, field: Field<'_>, sealed: &str) -> Result<String, OpenError> {
         let body = sealed.strip_prefix(PREFIX).ok_or(OpenError)?;
+        self.open_body(body, &associated(field))
+    }
+
+    /// Opens a value sealed in the first format, which bound it only to its
+    /// column and person. For re-sealing old values in the current format
+    /// once, when a database from before it is first opened; nothing else
+    /// reads that format.
+    pub fn open_legacy(&self, field: Field<'_>, sealed: &str) -> Result<String, OpenError> {
+        let body = sealed.strip_prefix(LEGACY_PREFIX).ok_or(OpenError)?;
+        let aad = format!("mend/{}/{}", field.label(), field.legacy_owner());
+        self.open_body(body, aad.as_bytes())
+    }
+
+    fn open_body(&self, body: &str, aad: &[u8]) -> Result<String, OpenError> {
         let bytes = STANDARD_NO_PAD.decode(body).map_err(|_| OpenError)?;
         if bytes.len() < NONCE_LEN {
             return Err(OpenError);
         }
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenError)?;
-        let aad = associated(field, owner);
         let plain = self
             .aead
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: sealed,
-                    aad: &aad,
-                },
-            )
+            .decrypt(&XNonce::from(nonce), Payload { msg: sealed, aad })
             .map_err(|_| OpenError)?;
         String::from_utf8(plain).map_err(|_| OpenError)
     }
 
-    /// Whether a stored value is sealed (rather than left from before
-    /// encryption, or never encrypted).
+    /// Whether a stored value is sealed, in either format (rather than left
+    /// from before encryption, or never encrypted).
     pub fn is_sealed(value: &str) -> bool {
-        value.starts_with(PREFIX)
+        value.starts_with(PREFIX) || Cipher::is_legacy(value)
     }
 
-    /// The value stored to prove which key a database uses.
+    /// Whether a stored value is sealed in the first format.
+    pub fn is_legacy(value: &str) -> bool {
+        value.starts_with(LEGACY_PREFIX)
+    }
+
+    /// The value stored to prove which key a database uses, in the current
+    /// format: it also says the database's values are in that format.
     pub fn key_check(&self) -> String {
         let plain = std::str::from_utf8(CHECK_PLAINTEXT).expect("ASCII");
-        self.seal(Field::KeyCheck, 0, plain)
+        self.seal(Field::KeyCheck, plain)
     }
 
     /// Whether `sealed` is a key check made with this key.
     pub fn verifies(&self, sealed: &str) -> bool {
-        self.open(Field::KeyCheck, 0, sealed)
+        self.open(Field::KeyCheck, sealed)
+            .is_ok_and(|plain| plain.as_bytes() == CHECK_PLAINTEXT)
+    }
+
+    /// Whether `sealed` is a key check made with this key in the first
+    /// format, by a database whose values are still in that format.
+    pub fn verifies_legacy(&self, sealed: &str) -> bool {
+        self.open_legacy(Field::KeyCheck, sealed)
             .is_ok_and(|plain| plain.as_bytes() == CHECK_PLAINTEXT)
     }
 
@@ -286,61 +361,197 @@ impl Cipher {
     }
 }
 
-fn associated(field: Field, owner: i64) -> Vec<u8> {
-    format!("mend/{}/{owner}", field.label()).into_bytes()
+/// What a value is sealed to: the format, the field's label and each part of
+/// the row's key, every part preceded by its length, so no two fields or
+/// rows can ever give the same bytes (a flow named "a/b" is not a flow "a"
+/// with a step "b").
+fn associated(field: Field<'_>) -> Vec<u8> {
+    let mut aad = b"mend v2".to_vec();
+    let mut part = |text: &str| {
+        aad.extend_from_slice(&(text.len() as u64).to_be_bytes());
+        aad.extend_from_slice(text.as_bytes());
+    };
+    part(field.label());
+    match field {
+        Field::Answer { person, flow, name } => {
+            part(&person.to_string());
+            part(flow);
+            part(name);
+        }
+        Field::CheckinNote { person, day } => {
+            part(&person.to_string());
+            part(day);
+        }
+        Field::FlagExcerpt { person, flag } | Field::FlagNote { person, flag } => {
+            part(&person.to_string());
+            part(&flag.to_string());
+        }
+        Field::KeyCheck => {}
+        Field::Outbox {
+            person,
+            event,
+            position,
+        } => {
+            part(&person.to_string());
+            part(event);
+            part(&position.to_string());
+        }
+        Field::AskExcerpt { person } => part(&person.to_string()),
+        Field::PendingExcerpt { person, at_ms } => {
+            part(person);
+            part(&at_ms.to_string());
+        }
+    }
+    aad
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn answer<'a>(person: i64, flow: &'a str, name: &'a str) -> Field<'a> {
+        Field::Answer { person, flow, name }
+    }
+
+    /// A value as the first format sealed it (bound to column and owner).
+    fn seal_legacy(key: &DataKey, label: &str, owner: i64, plain: &str) -> String {
+        let aead = XChaCha20Poly1305::new((&key.0).into());
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let aad = format!("mend/{label}/{owner}");
+        let payload = Payload {
+            msg: plain.as_bytes(),
+            aad: aad.as_bytes(),
+        };
+        let mut bytes = nonce.to_vec();
+        bytes.extend(aead.encrypt(&nonce, payload).unwrap());
+        format!("v1:{}", STANDARD_NO_PAD.encode(bytes))
+    }
+
     #[test]
     fn sealed_values_open_only_where_they_were_sealed() {
         let cipher = DataKey::generate().cipher();
-        let sealed = cipher.seal(Field::Answer, 7, "I said sorry today");
+        let sealed = cipher.seal(answer(7, "repair", "sorry"), "I said sorry today");
         assert!(Cipher::is_sealed(&sealed));
+        assert!(!Cipher::is_legacy(&sealed));
         assert!(!sealed.contains("sorry"));
         assert_eq!(
-            cipher.open(Field::Answer, 7, &sealed).unwrap(),
+            cipher.open(answer(7, "repair", "sorry"), &sealed).unwrap(),
             "I said sorry today"
         );
-        assert_eq!(cipher.open(Field::Answer, 8, &sealed), Err(OpenError));
-        assert_eq!(cipher.open(Field::CheckinNote, 7, &sealed), Err(OpenError));
+        // Another person, another answer of the same person, another field.
+        for elsewhere in [
+            answer(8, "repair", "sorry"),
+            answer(7, "repair", "other"),
+            answer(7, "other", "sorry"),
+            Field::CheckinNote {
+                person: 7,
+                day: "2026-01-01",
+            },
+        ] {
+            assert_eq!(cipher.open(elsewhere, &sealed), Err(OpenError));
+        }
         let other = DataKey::generate().cipher();
-        assert_eq!(other.open(Field::Answer, 7, &sealed), Err(OpenError));
+        assert_eq!(
+            other.open(answer(7, "repair", "sorry"), &sealed),
+            Err(OpenError)
+        );
+    }
+
+    #[test]
+    fn the_parts_of_a_row_key_cannot_run_into_each_other() {
+        let cipher = DataKey::generate().cipher();
+        let sealed = cipher.seal(answer(1, "a/b", "c"), "x");
+        assert_eq!(cipher.open(answer(1, "a", "b/c"), &sealed), Err(OpenError));
+        let flag = cipher.seal(
+            Field::FlagNote {
+                person: 1,
+                flag: 23,
+            },
+            "x",
+        );
+        let moved = Field::FlagNote {
+            person: 12,
+            flag: 3,
+        };
+        assert_eq!(cipher.open(moved, &flag), Err(OpenError));
+        let excerpt = Field::FlagExcerpt {
+            person: 1,
+            flag: 23,
+        };
+        assert_eq!(cipher.open(excerpt, &flag), Err(OpenError));
+        let outbox = |position| Field::Outbox {
+            person: 1,
+            event: "m1",
+            position,
+        };
+        let reply = cipher.seal(outbox(0), "x");
+        assert_eq!(cipher.open(outbox(1), &reply), Err(OpenError));
+    }
+
+    #[test]
+    fn values_in_the_first_format_open_only_to_be_sealed_again() {
+        let key = DataKey::generate();
+        let cipher = key.cipher();
+        let old = seal_legacy(&key, "answers.value", 7, "old words");
+        assert!(Cipher::is_sealed(&old) && Cipher::is_legacy(&old));
+        // The first format knew only the column and the person.
+        assert_eq!(
+            cipher.open_legacy(answer(7, "any", "row"), &old).unwrap(),
+            "old words"
+        );
+        assert_eq!(
+            cipher.open_legacy(answer(8, "any", "row"), &old),
+            Err(OpenError)
+        );
+        assert_eq!(cipher.open(answer(7, "any", "row"), &old), Err(OpenError));
+        let new = cipher.seal(answer(7, "any", "row"), "new words");
+        assert_eq!(
+            cipher.open_legacy(answer(7, "any", "row"), &new),
+            Err(OpenError)
+        );
+        let check = seal_legacy(
+            &key,
+            "keycheck.sealed",
+            0,
+            "mend: this is the key for this database",
+        );
+        assert!(cipher.verifies_legacy(&check));
+        assert!(!cipher.verifies(&check));
+        assert!(!cipher.verifies_legacy(&cipher.key_check()));
     }
 
     #[test]
     fn the_same_text_seals_differently_each_time() {
         let cipher = DataKey::generate().cipher();
         assert_ne!(
-            cipher.seal(Field::Answer, 1, "same"),
-            cipher.seal(Field::Answer, 1, "same")
+            cipher.seal(answer(1, "f", "n"), "same"),
+            cipher.seal(answer(1, "f", "n"), "same")
         );
     }
 
     #[test]
     fn a_tampered_value_does_not_open() {
         let cipher = DataKey::generate().cipher();
-        let sealed = cipher.seal(Field::FlagExcerpt, 1, "excerpt");
+        let field = Field::FlagExcerpt { person: 1, flag: 1 };
+        let sealed = cipher.seal(field, "excerpt");
         let mut bytes = sealed.into_bytes();
         let last = bytes.len() - 2;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(bytes).unwrap();
-        assert_eq!(
-            cipher.open(Field::FlagExcerpt, 1, &tampered),
-            Err(OpenError)
-        );
-        assert_eq!(cipher.open(Field::FlagExcerpt, 1, "v1:"), Err(OpenError));
-        assert_eq!(cipher.open(Field::FlagExcerpt, 1, "plain"), Err(OpenError));
+        assert_eq!(cipher.open(field, &tampered), Err(OpenError));
+        assert_eq!(cipher.open(field, "v2:"), Err(OpenError));
+        assert_eq!(cipher.open(field, "plain"), Err(OpenError));
     }
 
     #[test]
     fn keys_parse_from_hex_and_nothing_else() {
         let key = DataKey::generate();
         let again = DataKey::parse(&format!(" {}\n", key.to_hex().as_str()), "test").unwrap();
-        let sealed = key.cipher().seal(Field::Answer, 1, "x");
-        assert_eq!(again.cipher().open(Field::Answer, 1, &sealed).unwrap(), "x");
+        let sealed = key.cipher().seal(answer(1, "f", "n"), "x");
+        assert_eq!(
+            again.cipher().open(answer(1, "f", "n"), &sealed).unwrap(),
+            "x"
+        );
         for bad in ["", "abc", &"g".repeat(64), &"é".repeat(32), &"0".repeat(66)] {
             let err = DataKey::parse(bad, "MEND_DATA_KEY").unwrap_err();
             assert!(err.to_string().contains("MEND_DATA_KEY"));

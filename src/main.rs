@@ -158,16 +158,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let key = DataKey::from_env(KEY_VAR)?;
             match app::export(&config, db.as_deref(), key, &user).await? {
                 None => eprintln!("mend holds nothing about {user}."),
-                Some(json) => match out {
-                    None => print!("{json}"),
-                    Some(out) => {
-                        app::write_private(&out, &json)?;
+                Some((json, not_opened)) => {
+                    match out {
+                        None => print!("{json}"),
+                        Some(out) => {
+                            app::write_private(&out, &json)?;
+                            eprintln!(
+                                "Wrote everything mend holds about {user} to {}.",
+                                out.display()
+                            );
+                        }
+                    }
+                    if not_opened > 0 {
                         eprintln!(
-                            "Wrote everything mend holds about {user} to {}.",
-                            out.display()
+                            "{not_opened} sealed value(s) did not open: damaged, or moved from \
+                             another row. Each is marked \"not_opened\" in the export; the rest \
+                             is complete."
                         );
                     }
-                },
+                }
             }
         }
         Command::Forget { user, db } => {

@@ -218,6 +218,9 @@ async fn applied(
         tracing::info!(flag = flag.id, new = flag.new, "crisis flag raised");
     }
     let mut replies = Vec::new();
+    if applied.set_aside > 0 {
+        replies.push(Reply::new(crate::store::SET_ASIDE, Vec::new()));
+    }
     for task in &applied.outcome.tasks {
         replies.push(Reply::new(tool(store, person, task, now).await, Vec::new()));
     }

@@ -494,6 +494,10 @@ async fn process(bot: &Bot, http: &Http, user: UserId, queued: Queued) {
                 announce(bot, http, raised).await;
                 return;
             }
+            if applied.set_aside > 0 {
+                let notice = Reply::new(crate::store::SET_ASIDE, Vec::new());
+                outgoing.push(Outgoing::new(notice, &extra_key, outgoing.len()));
+            }
             if let Some(reason) = applied.checkins_paused {
                 let notice = Reply::new(crate::progress::paused_notice(reason), Vec::new());
                 outgoing.push(Outgoing::new(notice, &extra_key, outgoing.len()));

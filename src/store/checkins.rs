@@ -323,11 +323,13 @@ pub async fn record_answer(
             None,
         ),
         "action" if matches!(value, "yes" | "partly" | "not_today") => (None, Some(value), None),
-        "note" => (
-            None,
-            None,
-            Some(cipher.seal(Field::CheckinNote, person.0, value)),
-        ),
+        "note" => {
+            let field = Field::CheckinNote {
+                person: person.0,
+                day: &day,
+            };
+            (None, None, Some(cipher.seal(field, value)))
+        }
         _ => return Ok(()),
     };
     sqlx::query(

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::{PersonId, StoreError};
+use super::{NOT_OPENED, PersonId, StoreError};
 use crate::crypto::{Cipher, Field};
 use crate::safety::Hit;
 
@@ -113,34 +113,29 @@ struct Row {
 }
 
 impl Row {
-    /// The flag, its excerpt opened.
+    /// The flag, its excerpt and note opened. One that does not open is
+    /// shown as [`NOT_OPENED`], so the flag itself still reaches the
+    /// moderators.
     fn open(self, cipher: &Cipher) -> Result<Flag, StoreError> {
         let corrupt = |column| StoreError::Corrupt {
             table: "flags",
             column,
         };
-        let excerpt = match &self.excerpt {
-            Some(sealed) => Some(
-                cipher
-                    .open(Field::FlagExcerpt, self.person_id, sealed)
-                    .map_err(|_| StoreError::Sealed {
-                        table: "flags",
-                        column: "excerpt",
-                    })?,
-            ),
-            None => None,
+        let (person, flag) = (self.person_id, self.id);
+        let open = |field, column, sealed: &str| {
+            cipher.open(field, sealed).unwrap_or_else(|_| {
+                tracing::warn!(flag, table = "flags", column, "a sealed value did not open");
+                NOT_OPENED.to_owned()
+            })
         };
-        let note = match &self.note {
-            Some(sealed) => Some(
-                cipher
-                    .open(Field::FlagNote, self.person_id, sealed)
-                    .map_err(|_| StoreError::Sealed {
-                        table: "flags",
-                        column: "note",
-                    })?,
-            ),
-            None => None,
-        };
+        let excerpt = self
+            .excerpt
+            .as_deref()
+            .map(|sealed| open(Field::FlagExcerpt { person, flag }, "excerpt", sealed));
+        let note = self
+            .note
+            .as_deref()
+            .map(|sealed| open(Field::FlagNote { person, flag }, "note", sealed));
         let row = self;
         Ok(Flag {
             id: row.id,
@@ -191,41 +186,59 @@ pub async fn raise(
     asked: bool,
     now: Timestamp,
 ) -> Result<Raised, StoreError> {
-    let excerpt = cipher.seal(Field::FlagExcerpt, person.0, &hit.excerpt);
-    let updated: Option<i64> = sqlx::query_scalar(
-        "UPDATE flags SET hits = hits + 1, excerpt = ?, updated_at = ?, asked = MAX(asked, ?),
-             severity = CASE
-                 WHEN ? = 'critical' OR severity = 'critical' THEN 'critical'
-                 WHEN ? = 'high' OR severity = 'high' THEN 'high'
-                 ELSE 'concern' END
-         WHERE person_id = ? AND status IN ('open', 'claimed')
-         RETURNING id",
+    // The excerpt is sealed to its flag's id, so the flag is found or made
+    // first: one more statement, inside the same transaction.
+    let active: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM flags WHERE person_id = ? AND status IN ('open', 'claimed')",
     )
-    .bind(&excerpt)
-    .bind(now.as_millisecond())
-    .bind(asked)
-    .bind(hit.severity.as_str())
-    .bind(hit.severity.as_str())
     .bind(person)
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some(id) = updated {
-        return Ok(Raised { id, new: false });
-    }
-    let id = sqlx::query_scalar(
-        "INSERT INTO flags (person_id, category, severity, excerpt, created_at, updated_at, asked)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(person)
-    .bind(hit.category.as_str())
-    .bind(hit.severity.as_str())
-    .bind(&excerpt)
-    .bind(now.as_millisecond())
-    .bind(now.as_millisecond())
-    .bind(asked)
-    .fetch_one(conn)
-    .await?;
-    Ok(Raised { id, new: true })
+    let (id, new) = match active {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE flags SET hits = hits + 1, updated_at = ?, asked = MAX(asked, ?),
+                     severity = CASE
+                         WHEN ? = 'critical' OR severity = 'critical' THEN 'critical'
+                         WHEN ? = 'high' OR severity = 'high' THEN 'high'
+                         ELSE 'concern' END
+                 WHERE id = ?",
+            )
+            .bind(now.as_millisecond())
+            .bind(asked)
+            .bind(hit.severity.as_str())
+            .bind(hit.severity.as_str())
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+            (id, false)
+        }
+        None => {
+            let id = sqlx::query_scalar(
+                "INSERT INTO flags (person_id, category, severity, created_at, updated_at, asked)
+                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(person)
+            .bind(hit.category.as_str())
+            .bind(hit.severity.as_str())
+            .bind(now.as_millisecond())
+            .bind(now.as_millisecond())
+            .bind(asked)
+            .fetch_one(&mut *conn)
+            .await?;
+            (id, true)
+        }
+    };
+    let field = Field::FlagExcerpt {
+        person: person.0,
+        flag: id,
+    };
+    sqlx::query("UPDATE flags SET excerpt = ? WHERE id = ?")
+        .bind(cipher.seal(field, &hit.excerpt))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(Raised { id, new })
 }
 
 pub async fn get(pool: &SqlitePool, cipher: &Cipher, id: i64) -> Result<Option<Flag>, StoreError> {
@@ -310,7 +323,7 @@ pub async fn act(
     let closing = matches!(next, Status::Resolved | Status::Escalated);
     // The note is about a person, so it is sealed like their own words, and
     // kept out of the append-only audit log, which outlives an erasure.
-    let sealed_note = note.map(|note| cipher.seal(Field::FlagNote, person, note));
+    let sealed_note = note.map(|note| cipher.seal(Field::FlagNote { person, flag: id }, note));
     sqlx::query(
         "UPDATE flags SET status = ?, handled_by = ?, note = coalesce(?, note), updated_at = ?,
              claimed_at = CASE WHEN ? = 'claimed' THEN ? ELSE claimed_at END,

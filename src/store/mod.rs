@@ -24,7 +24,7 @@ use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
 
-use crate::crypto::{Cipher, DataKey, Field};
+use crate::crypto::{Cipher, DataKey};
 use crate::engine::{Consent, Event, Outcome, State};
 
 pub use outbox::{DIRECT, Unsent};
@@ -32,6 +32,18 @@ pub use people::PersonId;
 
 /// The daily check-in flow, whose answers are also kept per day.
 pub const DAILY: &str = "daily";
+
+/// What a person is told when something mend kept for them did not open
+/// and was set aside (see [`Applied::set_aside`]).
+pub const SET_ASIDE: &str = "Something mend kept from what you wrote before could not be \
+read back (it was damaged), so mend has set it aside. Nothing else has changed, and you can \
+carry on from here.";
+
+/// Stands in for a sealed value that did not open where mend shows it
+/// (a moderator's notice, a waiting question): it was damaged, or moved
+/// into its row from another one, which its seal does not allow.
+pub const NOT_OPENED: &str =
+    "[this could not be opened: it was damaged, or moved here from elsewhere in the database]";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -104,6 +116,9 @@ pub struct Applied {
     /// (a crash, or Discord refusing for longer than mend retried): send
     /// them first.
     pub unsent_before: bool,
+    /// How many of the person's kept values did not open (damaged, or moved
+    /// from another row) and were set aside in this turn: say so, once.
+    pub set_aside: usize,
 }
 
 /// A due check-in to claim in the transaction that starts it.
@@ -344,13 +359,29 @@ impl Store {
         let person = entered.id;
         // Nothing is kept before consent, and declining clears it all; most
         // people have written no answer, and need no second read.
+        // A kept value that does not open is no use to anyone: it is removed
+        // (or, for a waiting question, its excerpt replaced) in this turn, so
+        // the conversation goes on and the person is told once.
+        let mut set_aside = 0;
         let answers = if entered.has_answers && entered.profile.consent == Consent::Given {
-            answers::all(&mut tx, &self.cipher, person).await?
+            let (answers, unopened) = answers::all(&mut tx, &self.cipher, person).await?;
+            for (flow, name) in &unopened {
+                answers::delete(&mut tx, person, flow, name).await?;
+            }
+            set_aside += unopened.len();
+            answers
         } else {
             Default::default()
         };
         let pending_ask = if entered.has_ask {
-            people::pending_ask(&mut tx, &self.cipher, person).await?
+            match people::pending_ask(&mut tx, &self.cipher, person).await? {
+                Some((hit, false)) => {
+                    people::set_pending_ask(&mut tx, &self.cipher, person, Some(&hit)).await?;
+                    set_aside += 1;
+                    Some(hit)
+                }
+                found => found.map(|(hit, _)| hit),
+            }
         } else {
             None
         };
@@ -386,6 +417,7 @@ impl Store {
             flag,
             checkins_paused,
             unsent_before: entered.unsent,
+            set_aside,
         }))
     }
 
@@ -611,9 +643,14 @@ async fn load(
 ) -> Result<State, StoreError> {
     let profile = people::profile(conn, person).await?;
     let place = conversations::get(conn, person).await?;
-    let answers = answers::all(conn, cipher, person).await?;
+    let (answers, _unopened) = answers::all(conn, cipher, person).await?;
     let pending_ask = people::pending_ask(conn, cipher, person).await?;
-    Ok(assemble(profile, place, answers, pending_ask))
+    Ok(assemble(
+        profile,
+        place,
+        answers,
+        pending_ask.map(|(hit, _)| hit),
+    ))
 }
 
 /// A person's state from what the tables hold: their profile, their place
@@ -674,8 +711,7 @@ async fn save(
         if let Event::AnswerSaved { flow, name } = event
             && let Some(value) = after.answers.get(&(flow.clone(), name.clone()))
         {
-            let sealed = cipher.seal(Field::Answer, person.0, value);
-            answers::set(conn, person, flow, name, &sealed, now).await?;
+            answers::set(conn, cipher, person, flow, name, value, now).await?;
             if flow == DAILY {
                 checkins::record_answer(conn, cipher, person, name, value, now).await?;
             }

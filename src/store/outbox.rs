@@ -47,7 +47,7 @@ pub async fn put(
         return Ok(());
     }
     let mut sealed = Vec::with_capacity(replies.len());
-    for reply in replies {
+    for (position, reply) in replies.iter().enumerate() {
         let kept = Kept {
             text: reply.text().to_owned(),
             choices: reply
@@ -60,7 +60,12 @@ pub async fn put(
             table: "outbox",
             column: "reply",
         })?;
-        sealed.push(cipher.seal(Field::Outbox, person.0, &json));
+        let field = Field::Outbox {
+            person: person.0,
+            event: event_key,
+            position: position as i64,
+        };
+        sealed.push(cipher.seal(field, &json));
     }
     // One statement for the whole turn: each is a trip to sqlx's worker.
     let mut insert = sqlx::QueryBuilder::new(
@@ -81,6 +86,11 @@ pub async fn put(
     Ok(())
 }
 
+/// Sent in place of a kept reply that did not open (damaged, or moved from
+/// another row), so the person hears that something is missing.
+const NOT_OPENED_REPLY: &str = "One of mend's replies to you could not be read back from \
+its database (it was damaged), so it is left out here. Everything else carries on as before.";
+
 /// A person's unsent replies, oldest first.
 pub async fn unsent(
     conn: &mut SqliteConnection,
@@ -99,10 +109,25 @@ pub async fn unsent(
     };
     rows.into_iter()
         .map(|(event_key, address, position, sealed)| {
-            let json = cipher
-                .open(Field::Outbox, person.0, &sealed)
-                .map_err(|_| corrupt())?;
-            let kept: Kept = serde_json::from_str(&json).map_err(|_| corrupt())?;
+            let field = Field::Outbox {
+                person: person.0,
+                event: &event_key,
+                position,
+            };
+            let kept = match cipher.open(field, &sealed) {
+                Ok(json) => serde_json::from_str(&json).map_err(|_| corrupt())?,
+                Err(_) => {
+                    tracing::warn!(
+                        table = "outbox",
+                        column = "reply",
+                        "a sealed value did not open"
+                    );
+                    Kept {
+                        text: NOT_OPENED_REPLY.to_owned(),
+                        choices: Vec::new(),
+                    }
+                }
+            };
             let choices = kept
                 .choices
                 .into_iter()

@@ -222,8 +222,9 @@ impl PendingFlags {
     }
 }
 
-/// One line of the file. The excerpt is sealed together with the person's
-/// id, so it opens only with the database's key and only for that person.
+/// One line of the file. The excerpt is sealed to the person's id and the
+/// flag's time, so it opens only with the database's key and only on its
+/// own line.
 #[derive(Serialize, Deserialize)]
 struct Line {
     person: String,
@@ -241,11 +242,11 @@ fn sealed_text(person: &str, excerpt: &str) -> String {
 }
 
 fn line(flag: &PendingFlag, cipher: &Cipher) -> String {
-    let sealed = cipher.seal(
-        Field::PendingExcerpt,
-        0,
-        &sealed_text(&flag.person, &flag.hit.excerpt),
-    );
+    let field = Field::PendingExcerpt {
+        person: &flag.person,
+        at_ms: flag.at.as_millisecond(),
+    };
+    let sealed = cipher.seal(field, &sealed_text(&flag.person, &flag.hit.excerpt));
     let line = Line {
         person: flag.person.clone(),
         category: flag.hit.category,
@@ -261,7 +262,16 @@ fn line(flag: &PendingFlag, cipher: &Cipher) -> String {
 
 fn parse(text: &str, cipher: &Cipher) -> Option<PendingFlag> {
     let line: Line = serde_json::from_str(text).ok()?;
-    let opened = cipher.open(Field::PendingExcerpt, 0, &line.excerpt).ok()?;
+    let field = Field::PendingExcerpt {
+        person: &line.person,
+        at_ms: line.at_ms,
+    };
+    // A file an earlier mend left may hold the first format: it bound the
+    // excerpt to the person only through the text sealed with it.
+    let opened = cipher
+        .open(field, &line.excerpt)
+        .or_else(|_| cipher.open_legacy(field, &line.excerpt))
+        .ok()?;
     let excerpt = opened
         .strip_prefix(&format!("{}\n", line.person))?
         .to_owned();

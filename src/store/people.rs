@@ -10,7 +10,9 @@ use crate::engine::{Consent, Place};
 use crate::flows::Situation;
 use crate::safety::{Action, Category, Hit, Severity};
 
-/// A row id in `people`.
+/// A row id in `people`. Never handed to anyone else, even after an
+/// erasure (migration 0009), so it can name the person in what their sealed
+/// values are bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(transparent)]
 pub struct PersonId(pub i64);
@@ -229,12 +231,13 @@ struct AskRow {
 }
 
 /// The question about their safety that waits for this person's answer:
-/// what the screen found, the excerpt opened.
+/// what the screen found, the excerpt opened, and whether it did open (if
+/// not, the excerpt is [`super::NOT_OPENED`]: the question still stands).
 pub async fn pending_ask(
     conn: &mut SqliteConnection,
     cipher: &Cipher,
     person: PersonId,
-) -> Result<Option<Hit>, StoreError> {
+) -> Result<Option<(Hit, bool)>, StoreError> {
     let row: AskRow = sqlx::query_as(
         "SELECT ask_category, ask_severity, ask_matched, ask_excerpt FROM people WHERE id = ?",
     )
@@ -248,16 +251,22 @@ pub async fn pending_ask(
         table: "people",
         column,
     };
-    let excerpt = match row.ask_excerpt {
-        Some(sealed) => cipher
-            .open(Field::AskExcerpt, person.0, &sealed)
-            .map_err(|_| StoreError::Sealed {
-                table: "people",
-                column: "ask_excerpt",
-            })?,
-        None => String::new(),
+    let field = Field::AskExcerpt { person: person.0 };
+    let (excerpt, opened) = match row.ask_excerpt {
+        Some(sealed) => match cipher.open(field, &sealed) {
+            Ok(excerpt) => (excerpt, true),
+            Err(_) => {
+                tracing::warn!(
+                    table = "people",
+                    column = "ask_excerpt",
+                    "a sealed value did not open"
+                );
+                (super::NOT_OPENED.to_owned(), false)
+            }
+        },
+        None => (String::new(), true),
     };
-    Ok(Some(Hit {
+    let hit = Hit {
         category: Category::parse(&category).ok_or(corrupt("ask_category"))?,
         severity: match severity.as_str() {
             "concern" => Severity::Concern,
@@ -268,7 +277,8 @@ pub async fn pending_ask(
         action: Action::Ask,
         matched: row.ask_matched.unwrap_or_default(),
         excerpt,
-    }))
+    };
+    Ok(Some((hit, opened)))
 }
 
 /// Keeps (or, with `None`, clears) the question waiting for an answer.
@@ -285,7 +295,7 @@ pub async fn set_pending_ask(
     .bind(hit.map(|h| h.category.as_str()))
     .bind(hit.map(|h| h.severity.as_str()))
     .bind(hit.map(|h| h.matched.as_str()))
-    .bind(hit.map(|h| cipher.seal(Field::AskExcerpt, person.0, &h.excerpt)))
+    .bind(hit.map(|h| cipher.seal(Field::AskExcerpt { person: person.0 }, &h.excerpt)))
     .bind(person)
     .execute(conn)
     .await?;

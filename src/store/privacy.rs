@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use sqlx::SqliteConnection;
 
-use super::{PersonId, StoreError, flags, people};
+use super::{StoreError, flags, people};
 use crate::crypto::{Cipher, Field};
 
 /// Everything mend holds about one person, opened, as the export file.
@@ -21,6 +21,25 @@ pub struct Export {
     pub checkin_days: Vec<CheckinDay>,
     pub flags: Vec<FlagRecord>,
     pub events: Vec<EventRecord>,
+}
+
+impl Export {
+    /// How many sealed values in it did not open.
+    pub fn not_opened(&self) -> usize {
+        let answers = self.answers.iter().map(|a| Some(&a.value));
+        let days = self.checkin_days.iter().map(|d| d.note.as_ref());
+        let flags = self
+            .flags
+            .iter()
+            .flat_map(|f| [f.excerpt.as_ref(), f.moderator_note.as_ref()]);
+        let question = self.person.pending_question.as_ref().map(|q| &q.excerpt);
+        answers
+            .chain(days)
+            .chain(flags)
+            .chain(std::iter::once(question))
+            .filter(|value| *value == Some(&Opened::NotOpened))
+            .count()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,7 +60,46 @@ pub struct Person {
 #[derive(Debug, Clone, Serialize)]
 pub struct PendingQuestion {
     pub category: String,
-    pub excerpt: String,
+    pub excerpt: Opened,
+}
+
+/// What an export says in place of a sealed value that would not open.
+pub const NOT_OPENED_EXPORT: &str = "mend could not open this. It was damaged, or moved here \
+from another place in mend's database, which its seal does not allow, so mend cannot say what \
+it was. Nothing else in this file is affected.";
+
+/// A sealed value in the export: its words, opened, or a note that it would
+/// not open, so one damaged value costs only itself, never the whole copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    Text(String),
+    NotOpened,
+}
+
+impl Opened {
+    fn open(cipher: &Cipher, field: Field<'_>, sealed: &str, column: &'static str) -> Opened {
+        match cipher.open(field, sealed) {
+            Ok(text) => Opened::Text(text),
+            Err(_) => {
+                tracing::warn!(column, "a sealed value did not open; exported as such");
+                Opened::NotOpened
+            }
+        }
+    }
+}
+
+impl Serialize for Opened {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Opened::Text(text) => serializer.serialize_str(text),
+            Opened::NotOpened => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("not_opened", NOT_OPENED_EXPORT)?;
+                map.end()
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,7 +114,7 @@ pub struct Conversation {
 pub struct Answer {
     pub flow: String,
     pub name: String,
-    pub value: String,
+    pub value: Opened,
     pub updated_at: String,
 }
 
@@ -74,7 +132,7 @@ pub struct CheckinDay {
     pub day: String,
     pub scale: Option<i64>,
     pub small_action: Option<String>,
-    pub note: Option<String>,
+    pub note: Option<Opened>,
     pub answered_at: String,
 }
 
@@ -82,9 +140,9 @@ pub struct CheckinDay {
 pub struct FlagRecord {
     pub category: String,
     pub severity: String,
-    pub excerpt: Option<String>,
+    pub excerpt: Option<Opened>,
     pub status: String,
-    pub moderator_note: Option<String>,
+    pub moderator_note: Option<Opened>,
     pub raised_at: String,
     pub updated_at: String,
 }
@@ -98,7 +156,7 @@ pub struct EventRecord {
 
 /// What each part of the export means, in plain words. It travels inside
 /// the file, so the file explains itself.
-const README: [(&str, &str); 9] = [
+const README: [(&str, &str); 10] = [
     (
         "exported_at",
         "When this copy was made (UTC). It is everything mend held about you at that moment.",
@@ -141,6 +199,12 @@ const README: [(&str, &str); 9] = [
         "times",
         "All times are UTC, written as year-month-day, then T, then the time.",
     ),
+    (
+        "not_opened",
+        "Where something you wrote should be, this says that mend could not open it: it was \
+         damaged, or moved from another place in mend's database. Everything else is as mend \
+         holds it.",
+    ),
 ];
 
 /// The readme, written into the file as an object of field: meaning.
@@ -169,6 +233,7 @@ struct DayRow {
 
 #[derive(sqlx::FromRow)]
 struct FlagRow {
+    id: i64,
     category: String,
     severity: String,
     excerpt: Option<String>,
@@ -182,23 +247,6 @@ fn at(millis: i64) -> String {
     Timestamp::from_millisecond(millis)
         .map(|t| t.to_string())
         .unwrap_or_else(|_| millis.to_string())
-}
-
-fn open(
-    cipher: &Cipher,
-    field: Field,
-    person: PersonId,
-    sealed: Option<String>,
-    table: &'static str,
-    column: &'static str,
-) -> Result<Option<String>, StoreError> {
-    sealed
-        .map(|sealed| {
-            cipher
-                .open(field, person.0, &sealed)
-                .map_err(|_| StoreError::Sealed { table, column })
-        })
-        .transpose()
 }
 
 /// Everything about `external_id`, or None if mend holds nothing.
@@ -251,7 +299,7 @@ pub async fn export(
     .fetch_all(&mut *conn)
     .await?;
     let raised: Vec<FlagRow> = sqlx::query_as(
-        "SELECT category, severity, excerpt, status, note, created_at, updated_at
+        "SELECT id, category, severity, excerpt, status, note, created_at, updated_at
          FROM flags WHERE person_id = ? ORDER BY id",
     )
     .bind(person)
@@ -265,15 +313,12 @@ pub async fn export(
 
     let mut answer_records = Vec::with_capacity(answers.len());
     for (flow, name, value, updated_at) in answers {
-        let value = open(
-            cipher,
-            Field::Answer,
-            person,
-            Some(value),
-            "answers",
-            "value",
-        )?
-        .unwrap_or_default();
+        let field = Field::Answer {
+            person: person.0,
+            flow: &flow,
+            name: &name,
+        };
+        let value = Opened::open(cipher, field, &value, "answers.value");
         answer_records.push(Answer {
             flow,
             name,
@@ -290,23 +335,22 @@ pub async fn export(
         answered_at,
     } in days
     {
+        let field = Field::CheckinNote {
+            person: person.0,
+            day: &day,
+        };
+        let note = note.map(|note| Opened::open(cipher, field, &note, "checkin_days.note"));
         day_records.push(CheckinDay {
             day,
             scale,
             small_action: action,
-            note: open(
-                cipher,
-                Field::CheckinNote,
-                person,
-                note,
-                "checkin_days",
-                "note",
-            )?,
+            note,
             answered_at: at(answered_at),
         });
     }
     let mut flag_records = Vec::with_capacity(raised.len());
     for FlagRow {
+        id,
         category,
         severity,
         excerpt,
@@ -316,19 +360,21 @@ pub async fn export(
         updated_at,
     } in raised
     {
+        let (person, flag) = (person.0, id);
+        let excerpt = excerpt.map(|sealed| {
+            let field = Field::FlagExcerpt { person, flag };
+            Opened::open(cipher, field, &sealed, "flags.excerpt")
+        });
+        let note = note.map(|sealed| {
+            let field = Field::FlagNote { person, flag };
+            Opened::open(cipher, field, &sealed, "flags.note")
+        });
         flag_records.push(FlagRecord {
             category,
             severity,
-            excerpt: open(
-                cipher,
-                Field::FlagExcerpt,
-                person,
-                excerpt,
-                "flags",
-                "excerpt",
-            )?,
+            excerpt,
             status,
-            moderator_note: open(cipher, Field::FlagNote, person, note, "flags", "note")?,
+            moderator_note: note,
             raised_at: at(created_at),
             updated_at: at(updated_at),
         });
@@ -344,12 +390,16 @@ pub async fn export(
             last_seen: last_seen.map(at),
             last_crisis_reply: crisis.map(at),
             last_asked: asked.map(at),
-            pending_question: people::pending_ask(conn, cipher, person).await?.map(|hit| {
-                PendingQuestion {
+            pending_question: people::pending_ask(conn, cipher, person).await?.map(
+                |(hit, opened)| PendingQuestion {
                     category: hit.category.as_str().to_owned(),
-                    excerpt: hit.excerpt,
-                }
-            }),
+                    excerpt: if opened {
+                        Opened::Text(hit.excerpt)
+                    } else {
+                        Opened::NotOpened
+                    },
+                },
+            ),
         },
         conversation: conversation.map(|(flow, step, paused, updated_at)| Conversation {
             flow,

@@ -17,6 +17,7 @@ mod logs;
 mod moderation;
 mod privacy;
 mod scheduler;
+mod sealing;
 mod shipped_flows;
 mod store;
 mod store_faults;

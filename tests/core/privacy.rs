@@ -11,11 +11,11 @@ use mend::store::{Store, StoreError, StoreOptions};
 
 use crate::helpers::{mend, open_in, route, run_mend, shipped, temp_store, test_key};
 
-const ANSWER: &str = "ANSWER-words-only-I-typed";
-const NOTE: &str = "NOTE-we-walked-by-the-river";
-const DANGER: &str = "tonight I want to kill myself";
+pub(crate) const ANSWER: &str = "ANSWER-words-only-I-typed";
+pub(crate) const NOTE: &str = "NOTE-we-walked-by-the-river";
+pub(crate) const DANGER: &str = "tonight I want to kill myself";
 
-fn companion() -> Companion {
+pub(crate) fn companion() -> Companion {
     Companion {
         script: shipped(),
         screen: Screen::embedded(),
@@ -32,7 +32,7 @@ fn as_input(line: &str) -> Input {
     }
 }
 
-async fn send(store: &Store, person: &str, input: &Input, now: Timestamp) -> Outcome {
+pub(crate) async fn send(store: &Store, person: &str, input: &Input, now: Timestamp) -> Outcome {
     let companion = companion();
     store
         .apply(person, now, |s| companion.respond(s, input, now))
@@ -57,7 +57,7 @@ async fn walk(
 
 /// A person with one of everything: consent, a written answer, a check-in
 /// note and a crisis flag.
-async fn person_with_everything(store: &Store, person: &str, now: Timestamp) {
+pub(crate) async fn person_with_everything(store: &Store, person: &str, now: Timestamp) {
     send(store, person, &Input::Start, now).await;
     walk(store, person, ANSWER, now, |o| {
         o.state.consent == Consent::Given
@@ -76,7 +76,7 @@ async fn person_with_everything(store: &Store, person: &str, now: Timestamp) {
     assert!(crisis.flag.is_some());
 }
 
-fn at(day: i64) -> Timestamp {
+pub(crate) fn at(day: i64) -> Timestamp {
     Timestamp::from_second(1_800_000_000).unwrap() + SignedDuration::from_hours(24 * day)
 }
 

@@ -210,7 +210,7 @@ async fn a_flag_still_waiting_at_a_stop_is_kept_in_a_private_file_and_written_ne
 }
 
 #[tokio::test]
-async fn an_answer_that_will_not_open_still_gives_the_crisis_reply_and_the_flag() {
+async fn an_answer_that_will_not_open_is_set_aside_and_the_crisis_reply_and_flag_still_come() {
     let (dir, db) = setup();
     // A first visit: consent, and one written answer kept (sealed).
     let script = shipped();
@@ -224,8 +224,8 @@ async fn an_answer_that_will_not_open_still_gives_the_crisis_reply_and_the_flag(
     }
     chat.finish();
 
-    // The disk damages the sealed answer: it no longer opens, so every
-    // turn that reads this person's state fails.
+    // The disk damages the sealed answer: it no longer opens. The person is
+    // told it was set aside, once, and the conversation goes on.
     let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display()))
         .await
         .unwrap();
@@ -239,12 +239,28 @@ async fn an_answer_that_will_not_open_still_gives_the_crisis_reply_and_the_flag(
     conn.close().await.unwrap();
 
     let (mut chat, greeting) = Session::start(dir.path());
+    let said = greeting.to_string();
     assert!(
-        greeting[0]["text"].as_str().unwrap().contains("went wrong"),
-        "the damage is real: {greeting}"
+        said.contains("set it aside") && !said.contains("went wrong"),
+        "{greeting}"
     );
-    assert_crisis_reply(&chat.say(DANGER));
-    // The flag is written right after the reply, by itself.
+    // The turn is applied, so this is the crisis reply with its way back
+    // into the conversation (the reply for a turn that failed has none).
+    let crisis = chat.say(DANGER);
+    let text = crisis[0]["text"].as_str().unwrap();
+    assert!(text.contains("116 123") && text.contains("999"), "{crisis}");
+    assert!(!crisis.to_string().contains("went wrong"), "{crisis}");
+    assert!(!crisis.to_string().contains("set it aside"), "told once");
+    let answers: i64 = {
+        let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT count(*) FROM answers")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(answers, 0, "the value that would not open is gone");
     let logs = chat.finish();
     assert!(!logs.to_lowercase().contains("kill"), "typed text logged");
     assert_eq!(flag_count(&db).await, 1);

@@ -24,7 +24,7 @@ async fn audit(db: &std::path::Path) -> Vec<(String, String)> {
 
 async fn flag_row(db: &std::path::Path) -> (i64, String, i64, Option<String>, Option<String>) {
     let pool = crate::helpers::open_db(db).await;
-    let (id, status, hits, handled_by, note, person): (
+    let (flag, status, hits, handled_by, note, person): (
         i64,
         String,
         i64,
@@ -43,10 +43,10 @@ async fn flag_row(db: &std::path::Path) -> (i64, String, i64, Option<String>, Op
         );
         test_key()
             .cipher()
-            .open(mend::crypto::Field::FlagNote, person, &sealed)
+            .open(mend::crypto::Field::FlagNote { person, flag }, &sealed)
             .unwrap()
     });
-    (id, status, hits, handled_by, note)
+    (flag, status, hits, handled_by, note)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -124,7 +124,7 @@ async fn a_flag_still_waiting_at_a_stop_reaches_moderators_after_the_next_start(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_answer_that_will_not_open_still_gives_the_crisis_reply_and_the_notice() {
+async fn an_answer_that_will_not_open_is_set_aside_and_the_crisis_reply_and_notice_still_come() {
     let fake = FakeDiscord::start().await;
     let (_dir, db) = temp_db();
     let mend = Mend::start(&fake, setup(&fake, &db)).await;
@@ -138,7 +138,8 @@ async fn an_answer_that_will_not_open_still_gives_the_crisis_reply_and_the_notic
         kim.act(&line).await;
     }
 
-    // The disk damages Kim's sealed answer: every turn that reads it fails.
+    // The disk damages Kim's sealed answer: it no longer opens. Kim is told
+    // once that it was set aside, and the conversation goes on.
     let pool = crate::helpers::open_db(&db).await;
     let changed =
         sqlx::query("UPDATE answers SET value = substr(value, 1, length(value) - 6) || 'AAAAAA'")
@@ -151,13 +152,28 @@ async fn an_answer_that_will_not_open_still_gives_the_crisis_reply_and_the_notic
     let before = kim.sent().len();
     fake.send_dm(KIM, "hello");
     let got = kim.wait_messages(before, 1).await;
-    assert!(
-        got[0]["content"].as_str().unwrap().contains("went wrong"),
-        "the damage is real"
-    );
+    let first = got[0]["content"].as_str().unwrap();
+    assert!(first.contains("set it aside"), "{first}");
+    assert!(!first.contains("went wrong"), "{first}");
 
-    crisis_reply_arrives(&fake, &kim).await;
-    // Written right after the reply, without waiting for a next message.
+    // The turn is applied, so this is the crisis reply with its way back
+    // into the conversation.
+    fake.send_dm(KIM, DANGER);
+    let content = |m: &serde_json::Value| m["content"].as_str().unwrap_or_default().to_owned();
+    until("the crisis reply", || {
+        kim.sent()
+            .iter()
+            .skip(before)
+            .any(|m| content(m).contains("116 123") && content(m).contains("999"))
+    })
+    .await;
+    let told = kim
+        .sent()
+        .iter()
+        .skip(before)
+        .filter(|m| content(m).contains("set it aside"))
+        .count();
+    assert_eq!(told, 1, "told once");
     notice_posted(&fake).await;
     assert_eq!(flag_count(&db).await, 1);
     assert_every_message_is_safe(&fake);

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use serenity::all::{
-    CommandDataOptionValue, CommandInteraction, CommandOptionType, Context, CreateAttachment,
-    CreateCommand, CreateCommandOption, CreateInteractionResponse, Http, InstallationContext,
-    InteractionContext,
+    CommandDataOptionValue, CommandInteraction, CommandOptionType, CreateAttachment, CreateCommand,
+    CreateCommandOption, CreateInteractionResponse, CreateInteractionResponseMessage, Http,
+    InstallationContext, InteractionContext,
 };
 use tracing::{error, warn};
 
@@ -146,38 +146,48 @@ async fn checkin(
     }
 }
 
-/// Answers `/checkin` or `/progress`: privately in a server, in place in a DM.
-pub async fn command(
-    ctx: &Context,
+/// Acknowledges `/checkin` or `/progress` at once (Discord allows three
+/// seconds). In a server it answers there and then, privately, pointing to
+/// DMs; true when the command is to be carried out in the person's queue
+/// ([`carry_out`]).
+pub async fn acknowledge(http: &Http, interaction: &CommandInteraction) -> bool {
+    let in_server = interaction.guild_id.is_some();
+    let response = if in_server {
+        let reply = Reply::new(super::handler::PRIVATE_ONLY, Vec::new());
+        CreateInteractionResponse::Message(render::interaction_message(&reply, true))
+    } else {
+        CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new())
+    };
+    if let Err(err) = interaction.create_response(http, response).await {
+        warn!(error = %err, "could not acknowledge a check-in command");
+    }
+    !in_server
+}
+
+/// Carries out `/checkin` or `/progress` in the person's turn, and answers
+/// it in place of the acknowledgement.
+pub async fn carry_out(
+    http: &Http,
     store: &Store,
     now: Timestamp,
     interaction: &CommandInteraction,
 ) {
-    let in_server = interaction.guild_id.is_some();
-    let report = if in_server {
-        progress::Report {
-            text: super::handler::PRIVATE_ONLY.to_owned(),
-            chart: None,
-        }
-    } else {
-        match answer(store, now, interaction).await {
-            Ok(report) => report,
-            Err(err) => {
-                error!(error = %err, "could not answer a check-in command");
-                progress::Report {
-                    text: super::handler::NOT_DONE.to_owned(),
-                    chart: None,
-                }
+    let report = match answer(store, now, interaction).await {
+        Ok(report) => report,
+        Err(err) => {
+            error!(error = %err, "could not answer a check-in command");
+            progress::Report {
+                text: super::handler::NOT_DONE.to_owned(),
+                chart: None,
             }
         }
     };
     let reply = Reply::new(report.text, Vec::new());
-    let mut message = render::interaction_message(&reply, in_server);
+    let mut edit = render::edit_response(&reply);
     if let Some(png) = report.chart {
-        message = message.add_file(CreateAttachment::bytes(png, progress::CHART_FILE));
+        edit = edit.new_attachment(CreateAttachment::bytes(png, progress::CHART_FILE));
     }
-    let response = CreateInteractionResponse::Message(message);
-    if let Err(err) = interaction.create_response(&ctx.http, response).await {
+    if let Err(err) = interaction.edit_response(http, edit).await {
         warn!(error = %err, "could not answer a check-in command");
     }
 }

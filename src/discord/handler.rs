@@ -60,6 +60,20 @@ enum Job {
     },
     /// Send what the outbox holds for this person (after a restart).
     Flush,
+    /// Something of the person's own outside the conversation, already
+    /// acknowledged, carried out in their turn like a message, so it can
+    /// never race one (a /forget and a turn that would re-create them).
+    Action(Action),
+}
+
+/// A person-level action outside the conversation.
+enum Action {
+    /// `/checkin` or `/progress`.
+    Checkin(Box<CommandInteraction>),
+    /// `/export`.
+    Export(Box<CommandInteraction>),
+    /// A press on the erasure confirmation's buttons.
+    Privacy(Box<ComponentInteraction>),
 }
 
 impl Job {
@@ -68,7 +82,7 @@ impl Job {
         match self {
             Job::Message { channel, .. } | Job::Press { channel, .. } => Some(*channel),
             Job::Command { interaction, .. } => Some(interaction.channel_id),
-            Job::Flush => None,
+            Job::Flush | Job::Action(_) => None,
         }
     }
 }
@@ -287,11 +301,12 @@ impl EventHandler for Handler {
                 moderation::command(&ctx, &bot.store, moderators, turns, &command).await;
             }
             Interaction::Command(command) if checkins::is_command(&command.data.name) => {
-                let now = self.0.clock.now();
-                checkins::command(&ctx, &self.0.store, now, &command).await;
+                let queued = checkins::acknowledge(&ctx.http, &command).await;
+                queue_action(&self.0, ctx.http, queued, Action::Checkin(Box::new(command)));
             }
             Interaction::Command(command) if privacy::is_command(&command.data.name) => {
-                privacy::command(&ctx, &self.0.store, &command).await;
+                let queued = privacy::acknowledge(&ctx.http, &command).await;
+                queue_action(&self.0, ctx.http, queued, Action::Export(Box::new(command)));
             }
             Interaction::Command(command) => slash(&self.0, ctx, command).await,
             Interaction::Modal(modal) => {
@@ -314,7 +329,8 @@ async fn pressed(bot: &Arc<Bot>, ctx: Context, press: ComponentInteraction) {
             return;
         }
         buttons::Kind::Privacy => {
-            privacy::pressed(&ctx, &bot.store, &press).await;
+            let queued = privacy::acknowledge_press(&ctx.http, &press).await;
+            queue_action(bot, ctx.http, queued, Action::Privacy(Box::new(press)));
             return;
         }
         buttons::Kind::Conversation => {}
@@ -391,6 +407,25 @@ async fn slash(bot: &Arc<Bot>, ctx: Context, interaction: CommandInteraction) {
     queue(bot, ctx.http, user, order, queued);
 }
 
+/// Queues a person-level action in that person's queue, when its
+/// acknowledgement said there is something to carry out (`wanted`).
+fn queue_action(bot: &Arc<Bot>, http: Arc<Http>, wanted: bool, action: Action) {
+    if !wanted {
+        return;
+    }
+    let (user, id) = match &action {
+        Action::Checkin(interaction) | Action::Export(interaction) => {
+            (interaction.user.id, interaction.id.get())
+        }
+        Action::Privacy(press) => (press.user.id, press.id.get()),
+    };
+    let queued = Queued {
+        key: format!("interaction:{id}"),
+        job: Job::Action(action),
+    };
+    queue(bot, http, user, id, queued);
+}
+
 /// Queues a person's event; starts their worker if none is running.
 fn queue(bot: &Arc<Bot>, http: Arc<Http>, user: UserId, order: u64, queued: Queued) {
     if !bot.inbox.push(user.get(), order, queued) {
@@ -442,6 +477,21 @@ async fn process(bot: &Bot, http: &Http, user: UserId, queued: Queued) {
         Job::Command { command, .. } => command.input(),
         Job::Flush => {
             flush(bot, http, user, None).await;
+            return;
+        }
+        Job::Action(action) => {
+            let now = bot.clock.now();
+            match action {
+                Action::Checkin(interaction) => {
+                    checkins::carry_out(http, &bot.store, now, interaction).await;
+                }
+                Action::Export(interaction) => {
+                    privacy::export(http, &bot.store, now, interaction).await;
+                }
+                Action::Privacy(press) => {
+                    privacy::carry_out_press(http, &bot.store, now, press).await;
+                }
+            }
             return;
         }
     };

@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 use serenity::all::{
-    ChannelId, CommandInteraction, ComponentInteraction, Context, CreateAttachment, CreateCommand,
+    ChannelId, CommandInteraction, ComponentInteraction, CreateAttachment, CreateCommand,
     CreateInteractionResponse, CreateInteractionResponseMessage, EditInteractionResponse,
     EditMessage, Http, InstallationContext, InteractionContext, MessageId,
 };
@@ -81,43 +81,43 @@ fn confirm() -> Reply {
     )
 }
 
-/// `/export` or `/forget`.
-pub async fn command(ctx: &Context, store: &Store, interaction: &CommandInteraction) {
-    if interaction.guild_id.is_some() {
+/// Answers `/export` or `/forget` at once (Discord allows three seconds):
+/// in a server, a private pointer to DMs; `/forget`, the question whether
+/// to erase, which touches nothing; `/export`, an acknowledgement. True
+/// when the command is to be carried out in the person's queue
+/// ([`export`]).
+pub async fn acknowledge(http: &Http, interaction: &CommandInteraction) -> bool {
+    let (response, queued) = if interaction.guild_id.is_some() {
         // Never a person's data, or talk of it, in a server channel.
         let reply = Reply::new(super::handler::PRIVATE_ONLY, Vec::new());
-        let response =
-            CreateInteractionResponse::Message(render::interaction_message(&reply, true));
-        if let Err(err) = interaction.create_response(&ctx.http, response).await {
-            warn!(error = %err, "could not answer a privacy command in a server");
-        }
-        return;
+        let message = render::interaction_message(&reply, true);
+        (CreateInteractionResponse::Message(message), false)
+    } else if interaction.data.name == "forget" {
+        let message = render::interaction_message(&confirm(), false);
+        (CreateInteractionResponse::Message(message), false)
+    } else {
+        let defer = CreateInteractionResponseMessage::new();
+        (CreateInteractionResponse::Defer(defer), true)
+    };
+    if let Err(err) = interaction.create_response(http, response).await {
+        warn!(error = %err, "could not answer a privacy command");
     }
-    match interaction.data.name.as_str() {
-        "forget" => {
-            let response =
-                CreateInteractionResponse::Message(render::interaction_message(&confirm(), false));
-            if let Err(err) = interaction.create_response(&ctx.http, response).await {
-                warn!(error = %err, "could not ask to confirm an erasure");
-            }
-        }
-        _ => {
-            let defer = CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new());
-            if let Err(err) = interaction.create_response(&ctx.http, defer).await {
-                warn!(error = %err, "could not acknowledge /export");
-            }
-            let person = format!("discord:{}", interaction.user.id);
-            let edit = export_message(store, &person).await;
-            if let Err(err) = interaction.edit_response(&ctx.http, edit).await {
-                warn!(error = %err, "could not send an export");
-            }
-        }
+    queued
+}
+
+/// Carries out `/export` in the person's turn: the file, in place of the
+/// acknowledgement.
+pub async fn export(http: &Http, store: &Store, now: Timestamp, interaction: &CommandInteraction) {
+    let person = format!("discord:{}", interaction.user.id);
+    let edit = export_message(store, &person, now).await;
+    if let Err(err) = interaction.edit_response(http, edit).await {
+        warn!(error = %err, "could not send an export");
     }
 }
 
 /// The message that carries a person's export file, or says there is none.
-async fn export_message(store: &Store, person: &str) -> EditInteractionResponse {
-    let (text, file) = match store.export(person, Timestamp::now()).await {
+async fn export_message(store: &Store, person: &str, now: Timestamp) -> EditInteractionResponse {
+    let (text, file) = match store.export(person, now).await {
         Ok(Some(export)) => {
             let json = crate::app::export_json(&export);
             info!("sent a person their data");
@@ -139,73 +139,82 @@ async fn export_message(store: &Store, person: &str) -> EditInteractionResponse 
     }
 }
 
-/// A press on the confirmation's buttons.
-pub async fn pressed(ctx: &Context, store: &Store, press: &ComponentInteraction) {
+/// Acknowledges a press on the confirmation's buttons at once: a copy is
+/// deferred; an answer to "erase?" disables the buttons, so it answers
+/// once. True when the press is to be carried out in the person's queue
+/// ([`carry_out_press`]).
+pub async fn acknowledge_press(http: &Http, press: &ComponentInteraction) -> bool {
     if press.guild_id.is_some() {
-        return;
+        return false;
     }
-    let person = format!("discord:{}", press.user.id);
-    match press.data.custom_id.as_str() {
-        COPY => {
-            let defer = CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new());
-            if let Err(err) = press.create_response(&ctx.http, defer).await {
-                warn!(error = %err, "could not acknowledge a copy request");
-            }
-            let edit = export_message(store, &person).await;
-            if let Err(err) = press.edit_response(&ctx.http, edit).await {
-                warn!(error = %err, "could not send an export");
-            }
-        }
-        ERASE | KEEP => {
-            // Disable the confirmation's buttons first, so it answers once.
-            let ack = CreateInteractionResponse::UpdateMessage(
+    let (response, queued) = match press.data.custom_id.as_str() {
+        COPY => (
+            CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new()),
+            true,
+        ),
+        ERASE | KEEP => (
+            CreateInteractionResponse::UpdateMessage(
                 CreateInteractionResponseMessage::new()
                     .components(render::disabled(&press.message.components))
                     .allowed_mentions(render::no_mentions()),
-            );
-            if let Err(err) = press.create_response(&ctx.http, ack).await {
-                warn!(error = %err, "could not acknowledge an erasure answer");
-            }
-            let text = if press.data.custom_id == KEEP {
-                KEPT
-            } else {
-                match store
-                    .forget(&person, ErasedBy::Person, Timestamp::now())
-                    .await
-                {
-                    Ok(Some(erased)) => {
-                        info!("erased a person at their request");
-                        tidy_notices(&ctx.http, &erased).await;
-                        ERASED
-                    }
-                    Ok(None) => NOTHING_TO_ERASE,
-                    Err(err) => {
-                        error!(error = %err, "could not erase a person");
-                        TROUBLE
-                    }
-                }
-            };
-            let reply = Reply::new(text, Vec::new());
-            if let Err(err) = press
-                .channel_id
-                .send_message(&ctx.http, render::message(&reply))
-                .await
-            {
-                warn!(error = %err, "could not confirm an erasure answer");
-            }
-        }
+            ),
+            true,
+        ),
         _ => {
             // A privacy button this version does not know: say so kindly.
             let reply = Reply::new(
                 "That button is from an older message. Use /export or /forget again.",
                 Vec::new(),
             );
-            let response =
-                CreateInteractionResponse::Message(render::interaction_message(&reply, false));
-            if let Err(err) = press.create_response(&ctx.http, response).await {
-                warn!(error = %err, "could not answer an unknown privacy button");
+            let message = render::interaction_message(&reply, false);
+            (CreateInteractionResponse::Message(message), false)
+        }
+    };
+    if let Err(err) = press.create_response(http, response).await {
+        warn!(error = %err, "could not acknowledge a privacy button");
+    }
+    queued
+}
+
+/// Carries out a press on the confirmation's buttons in the person's turn,
+/// so an erasure can never race a message of theirs still being applied.
+pub async fn carry_out_press(
+    http: &Http,
+    store: &Store,
+    now: Timestamp,
+    press: &ComponentInteraction,
+) {
+    let person = format!("discord:{}", press.user.id);
+    if press.data.custom_id == COPY {
+        let edit = export_message(store, &person, now).await;
+        if let Err(err) = press.edit_response(http, edit).await {
+            warn!(error = %err, "could not send an export");
+        }
+        return;
+    }
+    let text = if press.data.custom_id == KEEP {
+        KEPT
+    } else {
+        match store.forget(&person, ErasedBy::Person, now).await {
+            Ok(Some(erased)) => {
+                info!("erased a person at their request");
+                tidy_notices(http, &erased).await;
+                ERASED
+            }
+            Ok(None) => NOTHING_TO_ERASE,
+            Err(err) => {
+                error!(error = %err, "could not erase a person");
+                TROUBLE
             }
         }
+    };
+    let reply = Reply::new(text, Vec::new());
+    if let Err(err) = press
+        .channel_id
+        .send_message(http, render::message(&reply))
+        .await
+    {
+        warn!(error = %err, "could not confirm an erasure answer");
     }
 }
 

@@ -15,7 +15,8 @@ use crate::helpers::{
 
 const ROBIN: u64 = 460_000_000_000_000_001;
 
-/// The text of a slash command's answer, sent directly or by editing.
+/// The text of a slash command's answer, sent directly or by editing the
+/// deferred answer.
 async fn command(fake: &FakeDiscord, user: u64, name: &str, options: Value) -> String {
     let before = fake.requests().len();
     fake.slash_command(user, None, name, options);
@@ -23,10 +24,17 @@ async fn command(fake: &FakeDiscord, user: u64, name: &str, options: Value) -> S
         .wait_for_request_after("POST /interactions/*/*/callback", before, T)
         .await;
     assert!((200..300).contains(&answer.status), "{answer:?}");
-    answer.body["data"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    if answer.body["type"] != 5 {
+        return answer.body["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+    }
+    let edit = fake
+        .wait_for_request_after("PATCH /webhooks/*/*/messages/@original", before, T)
+        .await;
+    assert!((200..300).contains(&edit.status), "{edit:?}");
+    edit.body["content"].as_str().unwrap_or_default().to_owned()
 }
 
 fn on(time: &str, zone: &str) -> Value {
@@ -153,8 +161,10 @@ async fn opt_in_receive_answer_by_button_see_progress_and_opt_out() {
     let progress = command(&fake, ROBIN, "progress", json!([])).await;
     // The same, drawn: a PNG attached beside the words.
     let answer = fake
-        .interaction_callbacks()
-        .pop()
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.is("PATCH /webhooks/*/*/messages/@original"))
         .expect("the /progress answer");
     let file = &answer.body["_files"][0];
     assert_eq!(file["filename"], mend::progress::CHART_FILE, "{file}");

@@ -285,3 +285,45 @@ async fn retention_runs_on_the_bots_clock() {
     assert_eq!(people(&db).await, ["discord:2"]);
     mend.stop().await.unwrap();
 }
+
+/// An erasure waits its turn behind what the person sent before it: a
+/// message still being applied cannot re-create them after the erasure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_takes_its_turn_after_a_message_sent_before_it() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mut config = config(&fake, &db);
+    // A wide window for ordering, so the message is still waiting when the
+    // press arrives.
+    config.discord.order_window_ms = 300;
+    let mend = Mend::start(&fake, config).await;
+    let mut sam = Person::new(&fake, SAM + 7);
+    sam.say("hello").await;
+    let before = sam.sent().len();
+    fake.slash_command(sam.user, None, "forget", json!([]));
+    until("the confirmation", || sam.sent().len() > before).await;
+    let confirm_id: u64 = sam.sent()[before]["id"].as_str().unwrap().parse().unwrap();
+
+    let before = sam.sent().len();
+    fake.send_dm(sam.user, "help");
+    fake.press_button(sam.user, confirm_id, "privacy:erase");
+    until("the erasure's answer", || {
+        sam.sent()[before..].iter().any(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("erased everything"))
+        })
+    })
+    .await;
+    let after_erasure = sam.sent()[before..]
+        .iter()
+        .position(|m| m["content"].as_str().unwrap().contains("erased everything"))
+        .unwrap();
+    assert!(after_erasure > 0, "the message's answer came first");
+    assert!(
+        people(&db).await.is_empty(),
+        "nothing of Sam is left after the erasure"
+    );
+    assert_every_message_is_safe(&fake);
+    mend.stop().await.unwrap();
+}

@@ -166,7 +166,7 @@ async fn handle(
     let due_at = Timestamp::from_millisecond(due.next_due).unwrap_or(now);
     if now.duration_since(due_at) > settings.grace {
         let (next, date) = schedule.next_after(now);
-        if checkins::skip(store.pool(), due, next, date, now).await? {
+        if store.skip_checkin(due, next, date, now).await? {
             report.skipped += 1;
         }
         return Ok(());

@@ -298,11 +298,24 @@ impl EventHandler for Handler {
             Interaction::Command(command) if moderation::is_command(&command.data.name) => {
                 let bot = &self.0;
                 let (moderators, turns) = (bot.moderators.as_ref(), &bot.announcing);
-                moderation::command(&ctx, &bot.store, moderators, turns, &command).await;
+                moderation::command(
+                    &ctx,
+                    &bot.store,
+                    moderators,
+                    turns,
+                    &command,
+                    bot.clock.now(),
+                )
+                .await;
             }
             Interaction::Command(command) if checkins::is_command(&command.data.name) => {
                 let queued = checkins::acknowledge(&ctx.http, &command).await;
-                queue_action(&self.0, ctx.http, queued, Action::Checkin(Box::new(command)));
+                queue_action(
+                    &self.0,
+                    ctx.http,
+                    queued,
+                    Action::Checkin(Box::new(command)),
+                );
             }
             Interaction::Command(command) if privacy::is_command(&command.data.name) => {
                 let queued = privacy::acknowledge(&ctx.http, &command).await;
@@ -312,7 +325,8 @@ impl EventHandler for Handler {
             Interaction::Modal(modal) => {
                 let bot = &self.0;
                 let (moderators, turns) = (bot.moderators.as_ref(), &bot.announcing);
-                moderation::submitted(&ctx, &bot.store, moderators, turns, &modal).await;
+                moderation::submitted(&ctx, &bot.store, moderators, turns, &modal, bot.clock.now())
+                    .await;
             }
             _ => {}
         }
@@ -325,7 +339,7 @@ async fn pressed(bot: &Arc<Bot>, ctx: Context, press: ComponentInteraction) {
     match buttons::kind(&press.data.custom_id) {
         buttons::Kind::Flag => {
             let (moderators, turns) = (bot.moderators.as_ref(), &bot.announcing);
-            moderation::pressed(&ctx, &bot.store, moderators, turns, &press).await;
+            moderation::pressed(&ctx, &bot.store, moderators, turns, &press, bot.clock.now()).await;
             return;
         }
         buttons::Kind::Privacy => {

@@ -202,13 +202,9 @@ async fn post_notice(http: &Http, store: &Store, moderators: &Moderators, flag: 
     match moderators.channel.send_message(http, message).await {
         Ok(sent) => {
             info!(flag = flag.id, "flag notice posted");
-            let stored = flags::set_notice(
-                store.pool(),
-                flag.id,
-                &sent.channel_id.to_string(),
-                &sent.id.to_string(),
-            )
-            .await;
+            let stored = store
+                .set_flag_notice(flag.id, &sent.channel_id.to_string(), &sent.id.to_string())
+                .await;
             if let Err(err) = stored {
                 error!(flag = flag.id, error = %err, "could not remember a flag notice");
             }
@@ -252,24 +248,8 @@ pub async fn announce_owed(
     }
 }
 
-async fn refuse_audited(store: &Store, actor: &str, what: &str, flag: Option<i64>) {
-    let mut conn = match store.pool().acquire().await {
-        Ok(conn) => conn,
-        Err(err) => {
-            error!(error = %err, "could not audit a refused moderator action");
-            return;
-        }
-    };
-    if let Err(err) = flags::audit(
-        &mut conn,
-        actor,
-        "refused",
-        flag,
-        Some(what),
-        Timestamp::now(),
-    )
-    .await
-    {
+async fn refuse_audited(store: &Store, actor: &str, what: &str, flag: Option<i64>, now: Timestamp) {
+    if let Err(err) = store.audit_refusal(actor, what, flag, now).await {
         error!(error = %err, "could not audit a refused moderator action");
     }
 }
@@ -303,12 +283,13 @@ pub async fn pressed(
     moderators: Option<&Moderators>,
     turns: &AnnounceTurns,
     press: &ComponentInteraction,
+    now: Timestamp,
 ) {
     let actor = format!("discord:{}", press.user.id);
     let parsed = parse_button(&press.data.custom_id);
     let allowed = moderators.is_some_and(|m| m.allows(press.guild_id, press.member.as_ref()));
     let Some((id, action)) = parsed.filter(|_| allowed) else {
-        refuse_audited(store, &actor, "button", parsed.map(|(id, _)| id)).await;
+        refuse_audited(store, &actor, "button", parsed.map(|(id, _)| id), now).await;
         respond(ctx, press, ephemeral(REFUSED)).await;
         return;
     };
@@ -332,17 +313,7 @@ pub async fn pressed(
     // The notice changes in turn with announcements, so theirs and this
     // one cannot cross and leave it showing the older state.
     let _turn = turns.0.lock().await;
-    let response = match flags::act(
-        store.pool(),
-        store.cipher(),
-        id,
-        action,
-        &actor,
-        None,
-        Timestamp::now(),
-    )
-    .await
-    {
+    let response = match store.act_on_flag(id, action, &actor, None, now).await {
         Ok(Ok(flag)) => update_notice(&flag),
         Ok(Err(refusal)) => ephemeral(refusal_text(&refusal)),
         Err(err) => {
@@ -375,6 +346,7 @@ pub async fn submitted(
     moderators: Option<&Moderators>,
     turns: &AnnounceTurns,
     modal: &ModalInteraction,
+    now: Timestamp,
 ) {
     let actor = format!("discord:{}", modal.user.id);
     let id = modal
@@ -390,7 +362,7 @@ pub async fn submitted(
         }
     };
     let Some(id) = id.filter(|_| allowed) else {
-        refuse_audited(store, &actor, "resolve note", id).await;
+        refuse_audited(store, &actor, "resolve note", id, now).await;
         answer(ephemeral(REFUSED)).await;
         return;
     };
@@ -413,16 +385,9 @@ pub async fn submitted(
     }
     let note = (!note.is_empty()).then_some(note);
     let _turn = turns.0.lock().await;
-    let response = match flags::act(
-        store.pool(),
-        store.cipher(),
-        id,
-        Action::Resolve,
-        &actor,
-        note,
-        Timestamp::now(),
-    )
-    .await
+    let response = match store
+        .act_on_flag(id, Action::Resolve, &actor, note, now)
+        .await
     {
         Ok(Ok(flag)) if modal.message.is_some() => update_notice(&flag),
         Ok(Ok(flag)) => {
@@ -493,12 +458,20 @@ pub async fn command(
     moderators: Option<&Moderators>,
     turns: &AnnounceTurns,
     interaction: &CommandInteraction,
+    now: Timestamp,
 ) {
     let actor = format!("discord:{}", interaction.user.id);
     let allowed =
         moderators.is_some_and(|m| m.allows(interaction.guild_id, interaction.member.as_deref()));
     let text = if !allowed {
-        refuse_audited(store, &actor, &format!("/{}", interaction.data.name), None).await;
+        refuse_audited(
+            store,
+            &actor,
+            &format!("/{}", interaction.data.name),
+            None,
+            now,
+        )
+        .await;
         REFUSED.to_owned()
     } else if interaction.data.name == "flags" {
         match flags::active(store.pool(), store.cipher()).await {
@@ -510,7 +483,7 @@ pub async fn command(
             }
         }
     } else {
-        flag_command(&ctx.http, store, turns, &actor, interaction).await
+        flag_command(&ctx.http, store, turns, &actor, interaction, now).await
     };
     let response = ephemeral(shorten(&text));
     if let Err(err) = interaction.create_response(&ctx.http, response).await {
@@ -540,6 +513,7 @@ async fn flag_command(
     turns: &AnnounceTurns,
     actor: &str,
     interaction: &CommandInteraction,
+    now: Timestamp,
 ) -> String {
     let mut id = None;
     let mut action = "show".to_owned();
@@ -574,16 +548,9 @@ async fn flag_command(
     // Acted on and shown in the notice in one turn, so an announcement
     // cannot edit the notice in between with what the flag was before.
     let _turn = turns.0.lock().await;
-    match flags::act(
-        store.pool(),
-        store.cipher(),
-        id,
-        action,
-        actor,
-        note.as_deref(),
-        Timestamp::now(),
-    )
-    .await
+    match store
+        .act_on_flag(id, action, actor, note.as_deref(), now)
+        .await
     {
         Ok(Ok(flag)) => {
             edit_notice(http, &flag).await;

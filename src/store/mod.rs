@@ -470,6 +470,19 @@ impl Store {
         }
     }
 
+    /// Moves a check-in missed for too long to its next time, unsent; false
+    /// if another scheduler moved it first.
+    pub async fn skip_checkin(
+        &self,
+        due: &checkins::Due,
+        next_due: Timestamp,
+        next_date: jiff::civil::Date,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _turn = self.writer.lock().await;
+        checkins::skip(&self.pool, due, next_due, next_date, now).await
+    }
+
     /// Pauses a person's check-ins by themselves (`person_id` as in
     /// [`checkins::Due`]): they are told why the next time they write.
     pub async fn pause_checkins(
@@ -515,6 +528,7 @@ impl Store {
         external_id: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        let _turn = self.writer.lock().await;
         let mut conn = self.pool.acquire().await?;
         match people::find(&mut conn, external_id).await? {
             Some(person) => checkins::stop(&mut conn, person, now).await,
@@ -530,6 +544,7 @@ impl Store {
         due_date: jiff::civil::Date,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        let _turn = self.writer.lock().await;
         let mut conn = self.pool.acquire().await?;
         match people::find(&mut conn, external_id).await? {
             Some(person) => checkins::postpone(&mut conn, person, next_due, due_date, now).await,
@@ -576,6 +591,45 @@ impl Store {
         let erased = privacy::erase(&mut tx, &self.cipher, external_id, by, now).await?;
         tx.commit().await?;
         Ok(erased)
+    }
+
+    /// Applies a moderator's action to a flag and audits it, in one
+    /// transaction, in the writers' turn.
+    pub async fn act_on_flag(
+        &self,
+        id: i64,
+        action: flags::Action,
+        moderator: &str,
+        note: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Result<flags::Flag, flags::Refusal>, StoreError> {
+        let _turn = self.writer.lock().await;
+        flags::act(&self.pool, &self.cipher, id, action, moderator, note, now).await
+    }
+
+    /// Remembers where a flag's notice was posted, so later changes edit it.
+    pub async fn set_flag_notice(
+        &self,
+        id: i64,
+        channel: &str,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        let _turn = self.writer.lock().await;
+        flags::set_notice(&self.pool, id, channel, message).await
+    }
+
+    /// Audits a moderator action that was refused (not a moderator, or an
+    /// id that names nothing).
+    pub async fn audit_refusal(
+        &self,
+        actor: &str,
+        what: &str,
+        flag: Option<i64>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let _turn = self.writer.lock().await;
+        let mut conn = self.pool.acquire().await?;
+        flags::audit(&mut conn, actor, "refused", flag, Some(what), now).await
     }
 
     /// Erases the excerpts of flags closed before `cutoff`; the bare facts

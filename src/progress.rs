@@ -5,9 +5,7 @@
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 
-use crate::checkins::Schedule;
-use crate::engine::{Consent, Task};
-use crate::store::checkins::{Day, PauseReason};
+use crate::store::checkins::{Day, NotDone, PauseReason, ToolDone};
 use crate::store::{Store, StoreError};
 
 pub use crate::checkins::MAX_PAUSE_DAYS;
@@ -20,78 +18,81 @@ pub async fn turn_on(
     zone: &str,
     now: Timestamp,
 ) -> Result<String, StoreError> {
-    if store.state(person).await?.consent != Consent::Given {
-        return Ok(
-            "Daily check-ins keep your answers, so they need your OK first. \
-                   Use /start and say yes to mend keeping what you tell it, then try again."
-                .into(),
-        );
-    }
-    let schedule = match Schedule::new(time, zone) {
-        Ok(schedule) => schedule,
-        Err(err) => return Ok(format!("{err} Nothing has changed.")),
-    };
-    let (due, date) = schedule.next_after(now);
-    store.set_checkin(person, &schedule, due, date, now).await?;
-    Ok(format!(
-        "Daily check-ins are on: every day at {} ({}), starting {}. \
-         Each one asks how things feel and whether your small action happened. \
-         /checkin off stops them at any time.",
-        schedule.time.strftime("%H:%M"),
-        schedule.zone_name,
-        if date == schedule.local_date(now) {
-            "today".to_owned()
-        } else {
-            "tomorrow".to_owned()
-        },
-    ))
+    let done = store.checkin_on(person, time, zone, now).await?;
+    Ok(told(store, person, &done, now).await?.text)
 }
 
-/// Turns check-ins on from one written line, the time and the zone in
-/// either order: `20:30 Europe/London` (the DM menu's way in).
-pub async fn turn_on_written(
+/// Says how a flow's tool went: what it did in the turn's transaction, or
+/// for the views, what they show now that the turn has committed.
+pub async fn told(
     store: &Store,
     person: &str,
-    when: &str,
-    now: Timestamp,
-) -> Result<String, StoreError> {
-    let words: Vec<&str> = when.split_whitespace().collect();
-    let (time, zone) = match words.as_slice() {
-        [a, b] if a.starts_with(|c: char| c.is_ascii_digit()) => (*a, *b),
-        [a, b] => (*b, *a),
-        _ => {
-            return Ok("I need the time and the time zone together, like \
-                       20:30 Europe/London. Nothing has changed."
-                .into());
-        }
-    };
-    turn_on(store, person, time, zone, now).await
-}
-
-/// Does what a flow's tool asked for and says how it went.
-pub async fn run(
-    store: &Store,
-    person: &str,
-    task: &Task,
+    done: &ToolDone,
     now: Timestamp,
 ) -> Result<Report, StoreError> {
-    let text = match task {
-        Task::Progress => return progress(store, person, now).await,
-        Task::CheckinShow => show(store, person).await?,
-        Task::CheckinOff => turn_off(store, person, now).await?,
-        Task::CheckinPause { days } => pause(store, person, *days, now).await?,
-        Task::CheckinOn { when } => turn_on_written(store, person, when, now).await?,
+    let text = match done {
+        ToolDone::Progress => return progress(store, person, now).await,
+        ToolDone::Show => show(store, person).await?,
+        ToolDone::Off { was_on } => off_text(*was_on),
+        ToolDone::On {
+            local_time,
+            zone,
+            starts_today,
+        } => on_text(local_time, zone, *starts_today),
+        ToolDone::Paused { resume } => paused_text(*resume),
+        ToolDone::Unchanged(why) => not_done_text(why),
     };
     Ok(Report { text, chart: None })
 }
 
-/// `/checkin off`: always works, and always says so plainly.
-pub async fn turn_off(store: &Store, person: &str, now: Timestamp) -> Result<String, StoreError> {
-    Ok(if store.stop_checkin(person, now).await? {
+fn off_text(was_on: bool) -> String {
+    if was_on {
         "Daily check-ins are off. Nothing more will come unless you turn them on again.".into()
     } else {
         "Daily check-ins are off; nothing is scheduled for you.".into()
-    })
+    }
+}
+
+fn on_text(local_time: &str, zone: &str, starts_today: bool) -> String {
+    format!(
+        "Daily check-ins are on: every day at {local_time} ({zone}), starting {}. \
+         Each one asks how things feel and whether your small action happened. \
+         /checkin off stops them at any time.",
+        if starts_today { "today" } else { "tomorrow" },
+    )
+}
+
+fn paused_text(resume: Date) -> String {
+    format!(
+        "Check-ins are paused. The next one comes on {}. Take the time you need.",
+        resume.strftime("%A %-d %B")
+    )
+}
+
+fn not_done_text(why: &NotDone) -> String {
+    match why {
+        NotDone::NoConsent => NO_CONSENT.into(),
+        NotDone::NotTimeAndZone => NOT_TIME_AND_ZONE.into(),
+        NotDone::Schedule(err) => format!("{err} Nothing has changed."),
+        NotDone::PauseOutOfRange => {
+            format!("Pause for 1 to {MAX_PAUSE_DAYS} days. Nothing has changed.")
+        }
+        NotDone::NotOn => NOT_ON.into(),
+        NotDone::Unreadable => UNREADABLE.into(),
+    }
+}
+
+const NO_CONSENT: &str = "Daily check-ins keep your answers, so they need your OK first. \
+    Use /start and say yes to mend keeping what you tell it, then try again.";
+const NOT_TIME_AND_ZONE: &str = "I need the time and the time zone together, like \
+    20:30 Europe/London. Nothing has changed.";
+const NOT_ON: &str = "Daily check-ins are not on, so there is nothing to pause.";
+const UNREADABLE: &str =
+    "I couldn't read your check-in time; please set it again with /checkin on.";
+
+/// `/checkin off`: always works, and always says so plainly.
+pub async fn turn_off(store: &Store, person: &str, now: Timestamp) -> Result<String, StoreError> {
+    Ok(off_text(store.stop_checkin(person, now).await?))
 }
 
 /// `/checkin show`.
@@ -124,27 +125,8 @@ pub async fn pause(
     days: i64,
     now: Timestamp,
 ) -> Result<String, StoreError> {
-    if !(1..=MAX_PAUSE_DAYS).contains(&days) {
-        return Ok(format!(
-            "Pause for 1 to {MAX_PAUSE_DAYS} days. Nothing has changed."
-        ));
-    }
-    let Some(setting) = store.checkin(person).await?.filter(|s| s.active) else {
-        return Ok("Daily check-ins are not on, so there is nothing to pause.".into());
-    };
-    let Ok(schedule) = Schedule::new(&setting.local_time, &setting.zone) else {
-        return Ok(
-            "I couldn't read your check-in time; please set it again with /checkin on.".into(),
-        );
-    };
-    let today = schedule.local_date(now);
-    let resume = today.checked_add(days.days()).unwrap_or(today);
-    let due = schedule.due_on(resume);
-    store.postpone_checkin(person, due, resume, now).await?;
-    Ok(format!(
-        "Check-ins are paused. The next one comes on {}. Take the time you need.",
-        resume.strftime("%A %-d %B")
-    ))
+    let done = store.checkin_pause(person, days, now).await?;
+    Ok(told(store, person, &done, now).await?.text)
 }
 
 /// What to say the next time someone writes after check-ins paused themselves.

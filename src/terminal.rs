@@ -233,7 +233,14 @@ async fn applied(
 /// settings are changed there.
 async fn tool(store: &Store, person: &str, task: &Task, now: Timestamp) -> String {
     match task {
-        Task::Progress => match crate::progress::run(store, person, task, now).await {
+        Task::Progress => match crate::progress::told(
+            store,
+            person,
+            &crate::store::checkins::ToolDone::Progress,
+            now,
+        )
+        .await
+        {
             Ok(report) => report.text,
             Err(err) => {
                 tracing::error!(error = %err, "could not show progress");

@@ -567,8 +567,8 @@ async fn process(bot: &Bot, http: &Http, user: UserId, queued: Queued) {
                 outgoing.push(Outgoing::new(notice, &extra_key, outgoing.len()));
             }
             // A flow's tools speak first; the step the choice led to follows.
-            for task in &applied.outcome.tasks {
-                let report = match progress::run(&bot.store, &person, task, now).await {
+            for done in &applied.tools {
+                let report = match progress::told(&bot.store, &person, done, now).await {
                     Ok(report) => report,
                     Err(err) => {
                         error!(error = %err, "could not carry out a menu setting");

@@ -165,6 +165,133 @@ pub async fn postpone(
     Ok(done.rows_affected() == 1)
 }
 
+/// What a flow's check-in tool did inside the turn's transaction, so its
+/// effect commits (or not) with the turn. The words are the caller's.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolDone {
+    /// The progress view: read once the turn has committed.
+    Progress,
+    /// The current setting: read once the turn has committed.
+    Show,
+    /// Check-ins turned off; whether they had been on.
+    Off { was_on: bool },
+    /// Check-ins turned on at this time and zone, the first on `first`.
+    On {
+        local_time: String,
+        zone: String,
+        starts_today: bool,
+    },
+    /// Check-ins paused until `resume`.
+    Paused { resume: Date },
+    /// Nothing changed, for this reason.
+    Unchanged(NotDone),
+}
+
+/// Why a check-in tool changed nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotDone {
+    /// Check-ins keep answers, and the person has not agreed to that.
+    NoConsent,
+    /// The time and zone were not written as one line of two parts.
+    NotTimeAndZone,
+    /// The time or the zone was not understood.
+    Schedule(crate::checkins::ScheduleError),
+    /// A pause outside 1 to [`crate::checkins::MAX_PAUSE_DAYS`] days.
+    PauseOutOfRange,
+    /// A pause asked for while check-ins are not on.
+    NotOn,
+    /// The stored time or zone no longer reads.
+    Unreadable,
+}
+
+/// Carries out a flow's check-in tool inside the turn's transaction.
+pub async fn carry_out(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+    consent_given: bool,
+    task: &crate::engine::Task,
+    now: Timestamp,
+) -> Result<ToolDone, StoreError> {
+    use crate::engine::Task;
+    Ok(match task {
+        Task::Progress => ToolDone::Progress,
+        Task::CheckinShow => ToolDone::Show,
+        Task::CheckinOff => ToolDone::Off {
+            was_on: stop(conn, person, now).await?,
+        },
+        Task::CheckinOn { when } => {
+            let words: Vec<&str> = when.split_whitespace().collect();
+            match words.as_slice() {
+                [a, b] if a.starts_with(|c: char| c.is_ascii_digit()) => {
+                    turn_on(conn, person, consent_given, a, b, now).await?
+                }
+                [a, b] => turn_on(conn, person, consent_given, b, a, now).await?,
+                _ => ToolDone::Unchanged(NotDone::NotTimeAndZone),
+            }
+        }
+        Task::CheckinPause { days } => pause_for(conn, person, *days, now).await?,
+    })
+}
+
+/// Turns check-ins on at `time` in `zone`, for someone who has agreed to
+/// mend keeping their answers.
+pub async fn turn_on(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+    consent_given: bool,
+    time: &str,
+    zone: &str,
+    now: Timestamp,
+) -> Result<ToolDone, StoreError> {
+    if !consent_given {
+        return Ok(ToolDone::Unchanged(NotDone::NoConsent));
+    }
+    let schedule = match crate::checkins::Schedule::new(time, zone) {
+        Ok(schedule) => schedule,
+        Err(err) => return Ok(ToolDone::Unchanged(NotDone::Schedule(err))),
+    };
+    let (due, date) = schedule.next_after(now);
+    let local_time = schedule.time.strftime("%H:%M").to_string();
+    set(
+        conn,
+        person,
+        &local_time,
+        &schedule.zone_name,
+        due,
+        date,
+        now,
+    )
+    .await?;
+    Ok(ToolDone::On {
+        local_time,
+        zone: schedule.zone_name.clone(),
+        starts_today: date == schedule.local_date(now),
+    })
+}
+
+/// Pauses check-ins that are on for `days` days.
+pub async fn pause_for(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+    days: i64,
+    now: Timestamp,
+) -> Result<ToolDone, StoreError> {
+    use jiff::ToSpan;
+    if !(1..=crate::checkins::MAX_PAUSE_DAYS).contains(&days) {
+        return Ok(ToolDone::Unchanged(NotDone::PauseOutOfRange));
+    }
+    let Some(setting) = get(conn, person).await?.filter(|s| s.active) else {
+        return Ok(ToolDone::Unchanged(NotDone::NotOn));
+    };
+    let Ok(schedule) = crate::checkins::Schedule::new(&setting.local_time, &setting.zone) else {
+        return Ok(ToolDone::Unchanged(NotDone::Unreadable));
+    };
+    let today = schedule.local_date(now);
+    let resume = today.checked_add(days.days()).unwrap_or(today);
+    postpone(conn, person, schedule.due_on(resume), resume, now).await?;
+    Ok(ToolDone::Paused { resume })
+}
+
 /// A check-in that has come due.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Due {

@@ -119,6 +119,9 @@ pub struct Applied {
     /// How many of the person's kept values did not open (damaged, or moved
     /// from another row) and were set aside in this turn: say so, once.
     pub set_aside: usize,
+    /// What the turn's check-in tools did, in its transaction, one for each
+    /// of the outcome's tasks, in order.
+    pub tools: Vec<checkins::ToolDone>,
 }
 
 /// A due check-in to claim in the transaction that starts it.
@@ -406,6 +409,17 @@ impl Store {
             )
             .await?;
         }
+        // A menu setting takes effect with the turn that chose it, so a crash
+        // can never keep the new place and lose the setting. Only where
+        // check-ins can be delivered: an edge that keeps its replies in the
+        // outbox (Discord); the terminal has none, and says so.
+        let mut tools = Vec::new();
+        if address.is_some() {
+            let consent_given = outcome.state.consent == Consent::Given;
+            for task in &outcome.tasks {
+                tools.push(checkins::carry_out(&mut tx, person, consent_given, task, now).await?);
+            }
+        }
         let checkins_paused = if entered.pause_notice {
             checkins::take_pause_notice(&mut tx, person).await?
         } else {
@@ -418,6 +432,7 @@ impl Store {
             checkins_paused,
             unsent_before: entered.unsent,
             set_aside,
+            tools,
         }))
     }
 
@@ -536,20 +551,41 @@ impl Store {
         }
     }
 
-    /// Moves the next check-in later; true if check-ins are on.
-    pub async fn postpone_checkin(
+    /// Turns a person's check-ins on at `time` in `zone`, if they have
+    /// agreed to mend keeping their answers (`/checkin on`).
+    pub async fn checkin_on(
         &self,
         external_id: &str,
-        next_due: Timestamp,
-        due_date: jiff::civil::Date,
+        time: &str,
+        zone: &str,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<checkins::ToolDone, StoreError> {
         let _turn = self.writer.lock().await;
-        let mut conn = self.pool.acquire().await?;
-        match people::find(&mut conn, external_id).await? {
-            Some(person) => checkins::postpone(&mut conn, person, next_due, due_date, now).await,
-            None => Ok(false),
-        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(person) = people::find(&mut tx, external_id).await? else {
+            return Ok(checkins::ToolDone::Unchanged(checkins::NotDone::NoConsent));
+        };
+        let consent = people::profile(&mut tx, person).await?.consent == Consent::Given;
+        let done = checkins::turn_on(&mut tx, person, consent, time, zone, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Pauses a person's check-ins for `days` days (`/checkin pause`).
+    pub async fn checkin_pause(
+        &self,
+        external_id: &str,
+        days: i64,
+        now: Timestamp,
+    ) -> Result<checkins::ToolDone, StoreError> {
+        let _turn = self.writer.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(person) = people::find(&mut tx, external_id).await? else {
+            return Ok(checkins::ToolDone::Unchanged(checkins::NotDone::NotOn));
+        };
+        let done = checkins::pause_for(&mut tx, person, days, now).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 
     /// Check-in answers from `since` on.

@@ -346,3 +346,47 @@ async fn a_kept_crisis_flag_is_written_once_and_keeps_the_time_it_was_raised() {
     assert_eq!(active[0].excerpt.as_deref(), Some(hit.excerpt.as_str()));
     assert_eq!(active[0].created_at, at);
 }
+
+/// A check-in setting chosen from the menu takes effect in the turn's own
+/// transaction: once the turn is applied it holds, with nothing left for
+/// the edge to do afterwards that a crash could lose.
+#[tokio::test]
+async fn a_menu_setting_commits_with_the_turn_that_chose_it() {
+    let (_dir, store) = temp_store().await;
+    let script = shipped();
+    let person = "discord:5";
+    drive(&store, person, |o| o.state.consent == Consent::Given).await;
+    let now = Timestamp::now();
+    let schedule = mend::checkins::Schedule::new("09:00", "Europe/London").unwrap();
+    let (due, date) = schedule.next_after(now);
+    store
+        .set_checkin(person, &schedule, due, date, now)
+        .await
+        .unwrap();
+
+    let state = store.state(person).await.unwrap();
+    let lines = route(&script, &state, SECRET, |o| {
+        o.tasks.contains(&engine::Task::CheckinOff)
+    });
+    assert!(
+        !lines.is_empty(),
+        "the menu has a way to turn check-ins off"
+    );
+    let mut last = None;
+    for (i, line) in lines.iter().enumerate() {
+        let input = as_input(line);
+        last = store
+            .apply_once_to(person, &format!("event:{i}"), "1", now, |state| {
+                engine::handle(&script, state, &input)
+            })
+            .await
+            .unwrap();
+    }
+    let applied = last.unwrap();
+    assert_eq!(
+        applied.tools,
+        [mend::store::checkins::ToolDone::Off { was_on: true }]
+    );
+    let setting = store.checkin(person).await.unwrap().unwrap();
+    assert!(!setting.active, "off as soon as the turn is applied");
+}

@@ -18,7 +18,8 @@ use mend::checkins::Schedule;
 use mend::crypto::DataKey;
 use mend::engine::Companion;
 use mend::safety::{CrisisReplies, Screen};
-use mend::scheduler::{self, Deliver, ManualClock, Outgoing, Settings};
+use mend::clock::ManualClock;
+use mend::scheduler::{self, Deliver, Outgoing, Settings};
 use mend::store::{Store, StoreOptions, checkins};
 use tokio::sync::mpsc;
 

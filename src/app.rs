@@ -13,7 +13,7 @@ use crate::flows::{self, LoadError, Script};
 use crate::keyfile;
 use crate::retention::{self, Retention};
 use crate::safety::{CrisisError, CrisisReplies, SafetyError, Screen};
-use crate::scheduler::{Clock, SystemClock};
+use crate::clock::{Clock, SystemClock};
 use crate::secret::Secret;
 use crate::store::files::DbLock;
 use crate::store::pending::{self, PendingFlags};
@@ -391,14 +391,7 @@ pub async fn export(
     let (store, _) = open_existing(config, db, key).await?;
     let export = store.export(&person, jiff::Timestamp::now()).await;
     store.close().await;
-    Ok(export?.map(|export| (export_json(&export), export.not_opened())))
-}
-
-/// The export as the file people receive: pretty JSON, ending in a newline.
-pub fn export_json(export: &crate::store::privacy::Export) -> String {
-    let mut json = serde_json::to_string_pretty(export).expect("the export is plain data");
-    json.push('\n');
-    json
+    Ok(export?.map(|export| (export.to_json(), export.not_opened())))
 }
 
 /// `mend forget --user ID`: erases one person in one transaction. Returns

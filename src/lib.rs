@@ -6,6 +6,7 @@ pub mod app;
 pub mod buttons;
 pub mod chart;
 pub mod checkins;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod discord;

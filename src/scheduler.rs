@@ -8,7 +8,7 @@
 //! at once. The clock is injected so tests move time.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -16,49 +16,10 @@ use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
 use crate::checkins::Schedule;
+use crate::clock::Clock;
 use crate::engine::{Companion, Input};
 use crate::store::checkins::{self, Due, PauseReason};
 use crate::store::{DAILY, Store, StoreError};
-
-/// Where time comes from.
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> Timestamp;
-}
-
-/// The real clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::now()
-    }
-}
-
-/// A clock tests set and move by hand.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<Mutex<Timestamp>>);
-
-impl ManualClock {
-    pub fn new(at: Timestamp) -> ManualClock {
-        ManualClock(Arc::new(Mutex::new(at)))
-    }
-
-    pub fn set(&self, at: Timestamp) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
-    }
-
-    pub fn advance(&self, by: SignedDuration) {
-        let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *now = now.checked_add(by).unwrap_or(*now);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// How the scheduler behaves; from `[checkins]` in the config.
 #[derive(Debug, Clone)]

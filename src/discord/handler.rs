@@ -24,7 +24,7 @@ use crate::buttons;
 use crate::engine::{self, Companion, Input};
 use crate::progress;
 use crate::referrals::Reply;
-use crate::scheduler::Clock;
+use crate::clock::Clock;
 use crate::store::checkins::{self as checkin_rows, PauseReason};
 use crate::store::flags::Raised;
 use crate::store::pending::{PendingFlag, PendingFlags};

@@ -25,7 +25,8 @@ pub use moderation::Moderators;
 use crate::config::Config;
 use crate::engine::Companion;
 use crate::retention::{self, Retention};
-use crate::scheduler::{self, Clock};
+use crate::clock::Clock;
+use crate::scheduler;
 use crate::secret::Secret;
 use crate::store::Store;
 

@@ -119,7 +119,7 @@ pub async fn export(http: &Http, store: &Store, now: Timestamp, interaction: &Co
 async fn export_message(store: &Store, person: &str, now: Timestamp) -> EditInteractionResponse {
     let (text, file) = match store.export(person, now).await {
         Ok(Some(export)) => {
-            let json = crate::app::export_json(&export);
+            let json = export.to_json();
             info!("sent a person their data");
             (
                 HERE_IS_A_COPY,

@@ -24,6 +24,16 @@ pub struct Export {
 }
 
 impl Export {
+    /// The file people receive: pretty JSON, ending in a newline. The same
+    /// from `/export`, the copy offered before erasure and `mend export`.
+    pub fn to_json(&self) -> String {
+        // Plain data with string keys: serialising it cannot fail; were it
+        // ever to, an empty object is sent rather than a crash.
+        let mut json = serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into());
+        json.push('\n');
+        json
+    }
+
     /// How many sealed values in it did not open.
     pub fn not_opened(&self) -> usize {
         let answers = self.answers.iter().map(|a| Some(&a.value));

@@ -5,7 +5,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use mend::engine::Consent;
-use mend::scheduler::ManualClock;
+use mend::clock::ManualClock;
 use serde_json::{Value, json};
 
 use crate::fake::FakeDiscord;

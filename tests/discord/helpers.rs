@@ -126,7 +126,7 @@ impl Mend {
     pub async fn start_with_clock(
         fake: &FakeDiscord,
         config: Config,
-        clock: mend::scheduler::ManualClock,
+        clock: mend::clock::ManualClock,
     ) -> Mend {
         Mend::start_inner(fake, config, Some(clock)).await
     }
@@ -134,7 +134,7 @@ impl Mend {
     async fn start_inner(
         fake: &FakeDiscord,
         config: Config,
-        clock: Option<mend::scheduler::ManualClock>,
+        clock: Option<mend::clock::ManualClock>,
     ) -> Mend {
         capture_logs();
         let identified = fake.gateway().identifies.len();

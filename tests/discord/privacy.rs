@@ -272,7 +272,7 @@ async fn retention_runs_on_the_bots_clock() {
     }
     let mut config = config(&fake, &db);
     config.privacy.inactive_days = 30;
-    let clock = mend::scheduler::ManualClock::new(year_on);
+    let clock = mend::clock::ManualClock::new(year_on);
     let mend = Mend::start_with_clock(&fake, config, clock).await;
     let deadline = tokio::time::Instant::now() + T;
     while people(&db).await.contains(&"discord:1".to_owned()) {

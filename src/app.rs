@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, TOKEN_VAR};
 use crate::crypto::{DataKey, KEY_VAR, KeyError};
 use crate::discord;
@@ -13,7 +14,6 @@ use crate::flows::{self, LoadError, Script};
 use crate::keyfile;
 use crate::retention::{self, Retention};
 use crate::safety::{CrisisError, CrisisReplies, SafetyError, Screen};
-use crate::clock::{Clock, SystemClock};
 use crate::secret::Secret;
 use crate::store::files::DbLock;
 use crate::store::pending::{self, PendingFlags};

@@ -11,7 +11,7 @@ use jiff::civil::Date;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::store::checkins::Day;
+use crate::checkins::Day;
 
 /// The chart's size in pixels.
 pub const WIDTH: u32 = 800;

@@ -9,6 +9,18 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 
+/// One local day's check-in answers, as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Day {
+    pub day: Date,
+    /// How things felt, 1 to 5.
+    pub scale: Option<u8>,
+    /// Whether the small action happened, as the check-in recorded it
+    /// ("yes" and "partly" count towards a run of days).
+    pub action: Option<String>,
+    pub has_note: bool,
+}
+
 /// The longest pause a person can ask for, in days.
 pub const MAX_PAUSE_DAYS: i64 = 60;
 

@@ -5,7 +5,8 @@
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 
-use crate::store::checkins::{Day, NotDone, PauseReason, ToolDone};
+use crate::checkins::Day;
+use crate::store::checkins::{NotDone, PauseReason, ToolDone};
 use crate::store::{Store, StoreError};
 
 pub use crate::checkins::MAX_PAUSE_DAYS;

@@ -22,10 +22,10 @@ pub use commands::Command;
 pub use handler::{Bot, Handler, Unrecognised, discord_code};
 pub use moderation::Moderators;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::Companion;
 use crate::retention::{self, Retention};
-use crate::clock::Clock;
 use crate::scheduler;
 use crate::secret::Secret;
 use crate::store::Store;

@@ -497,14 +497,7 @@ pub fn answer_day(sent: Option<&str>, zone: Option<&str>, now: Timestamp) -> Dat
     }
 }
 
-/// One local day's answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Day {
-    pub day: Date,
-    pub scale: Option<u8>,
-    pub action: Option<String>,
-    pub has_note: bool,
-}
+pub use crate::checkins::Day;
 
 /// Answers from `since` on, oldest first.
 pub async fn days(

@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod discord;
 pub mod engine;
+pub mod flags;
 pub mod flows;
 pub mod keyfile;
 pub mod progress;

@@ -1,5 +1,6 @@
 //! The `flags` and `audit` tables: crisis flags as moderators see and handle
-//! them, and an append-only record of every moderator action.
+//! them, and an append-only record of every moderator action. The life of
+//! a flag (its statuses and what moves it) is the pure `crate::flags`.
 
 use jiff::Timestamp;
 use sqlx::{SqliteConnection, SqlitePool};
@@ -8,90 +9,7 @@ use super::{NOT_OPENED, PersonId, StoreError};
 use crate::crypto::{Cipher, Field};
 use crate::safety::Hit;
 
-/// A flag's place in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Open,
-    Claimed,
-    Resolved,
-    Escalated,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Open => "open",
-            Status::Claimed => "claimed",
-            Status::Resolved => "resolved",
-            Status::Escalated => "escalated",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Status> {
-        [
-            Status::Open,
-            Status::Claimed,
-            Status::Resolved,
-            Status::Escalated,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
-}
-
-/// What a moderator can do to a flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Claim,
-    Resolve,
-    Escalate,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Claim => "claim",
-            Action::Resolve => "resolve",
-            Action::Escalate => "escalate",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Action> {
-        [Action::Claim, Action::Resolve, Action::Escalate]
-            .into_iter()
-            .find(|a| a.as_str() == text)
-    }
-
-    /// The status after this action, if it is allowed from `from`.
-    pub fn apply(self, from: Status) -> Option<Status> {
-        match (self, from) {
-            (Action::Claim, Status::Open) => Some(Status::Claimed),
-            (Action::Resolve, Status::Open | Status::Claimed) => Some(Status::Resolved),
-            (Action::Escalate, Status::Open | Status::Claimed) => Some(Status::Escalated),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Flag {
-    pub id: i64,
-    /// Who raised it: "discord:<user id>" or "terminal:<name>".
-    pub person: String,
-    pub category: String,
-    pub severity: String,
-    pub excerpt: Option<String>,
-    pub hits: i64,
-    pub status: Status,
-    pub handled_by: Option<String>,
-    pub note: Option<String>,
-    pub notice_channel: Option<String>,
-    pub notice_message: Option<String>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    /// Raised because the person answered mend's question "yes" or "not sure".
-    pub asked: bool,
-}
+pub use crate::flags::{Action, Flag, Status};
 
 #[derive(sqlx::FromRow)]
 struct Row {

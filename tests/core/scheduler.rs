@@ -4,10 +4,10 @@ use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 use mend::checkins::Schedule;
+use mend::clock::{Clock, ManualClock};
 use mend::engine::{Companion, Consent, Input, Outcome};
 use mend::referrals::Reply;
 use mend::safety::{CrisisReplies, Screen};
-use mend::clock::{Clock, ManualClock};
 use mend::scheduler::{self, Deliver, Outgoing, Settings};
 use mend::store::Store;
 use mend::store::checkins::PauseReason;

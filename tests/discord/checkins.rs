@@ -4,8 +4,8 @@
 //! shows them, and /checkin off stops them.
 
 use jiff::{SignedDuration, Timestamp};
-use mend::engine::Consent;
 use mend::clock::ManualClock;
+use mend::engine::Consent;
 use serde_json::{Value, json};
 
 use crate::fake::FakeDiscord;

@@ -360,28 +360,27 @@ async fn a_missing_token_or_unreachable_gateway_is_a_clear_error() {
     assert!(!err.contains(secret));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_binary_closes_the_gateway_cleanly_on_sigterm() {
-    let fake = FakeDiscord::start().await;
-    let dir = tempfile::tempdir().unwrap();
+/// `mend serve` as a process against the fake, logging at `log` to a pipe.
+fn serve_binary(fake: &FakeDiscord, dir: &std::path::Path, log: &str) -> std::process::Child {
     std::fs::write(
-        dir.path().join("config.toml"),
+        dir.join("config.toml"),
         format!("[discord]\napi_base = \"{}\"\n", fake.base_url()),
     )
     .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mend"))
+    std::process::Command::new(env!("CARGO_BIN_EXE_mend"))
         .arg("serve")
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env("MEND_DISCORD_TOKEN", fake.token())
         .env("MEND_DATA_KEY", TEST_KEY_HEX)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", log)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
-    fake.wait_ready(T).await;
-    fake.wait_for_request("PUT /applications/*/commands", T)
-        .await;
+        .unwrap()
+}
+
+/// Stops the process with SIGTERM; its exit status and what it logged.
+async fn sigterm(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -399,7 +398,18 @@ async fn the_binary_closes_the_gateway_cleanly_on_sigterm() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    (status, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_closes_the_gateway_cleanly_on_sigterm() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let child = serve_binary(&fake, dir.path(), "info");
+    fake.wait_ready(T).await;
+    fake.wait_for_request("PUT /applications/*/commands", T)
+        .await;
+    let (status, stderr) = sigterm(child).await;
     assert!(status.success(), "{stderr}");
     assert!(
         fake.gateway().client_close_codes().contains(&Some(1000)),
@@ -419,21 +429,7 @@ async fn the_binary_closes_the_gateway_cleanly_on_sigterm() {
 async fn an_event_the_client_cannot_read_is_logged_by_kind_never_by_content() {
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!("[discord]\napi_base = \"{}\"\n", fake.base_url()),
-    )
-    .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mend"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("MEND_DISCORD_TOKEN", fake.token())
-        .env("MEND_DATA_KEY", TEST_KEY_HEX)
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = serve_binary(&fake, dir.path(), "info");
     fake.wait_ready(T).await;
     fake.tamper_next_dispatch("MESSAGE_CREATE", |d| {
         d.as_object_mut().unwrap().remove("author");
@@ -444,18 +440,7 @@ async fn an_event_the_client_cannot_read_is_logged_by_kind_never_by_content() {
     // one has been read and dropped.
     let mut sam = Person::new(&fake, SAM + 50);
     sam.say("hello").await;
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = std::time::Instant::now() + T;
-    while child.try_wait().unwrap().is_none() {
-        assert!(std::time::Instant::now() < deadline, "mend did not stop");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (_, stderr) = sigterm(child).await;
     assert!(
         stderr.contains("could not be read") && stderr.contains("kind=\"MESSAGE_CREATE\" count=1"),
         "{stderr}"

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serenity::all::{
-    ChannelId, CommandInteraction, ComponentInteraction, Context, CreateAttachment,
-    CreateInteractionResponse, CreateInteractionResponseMessage, Event, EventHandler, Http,
-    Interaction, Message, RawEventHandler, Ready, UserId,
+    ChannelId, CommandInteraction, ComponentInteraction, Context, CreateInteractionResponse,
+    CreateInteractionResponseMessage, Event, EventHandler, Http, Interaction, Message,
+    RawEventHandler, Ready, UserId,
 };
 use serenity::async_trait;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::checkins;
 use super::commands::{self, Command};
+use super::delivery::{Delivery, Discord, Outgoing, Sent, classify, deliver};
 use super::inbox::Inbox;
 use super::moderation::{self, Moderators};
 use super::privacy;
@@ -616,7 +617,7 @@ async fn process(bot: &Bot, http: &Http, user: UserId, queued: Queued) {
             outgoing.push(Outgoing::new(reply, &extra_key, 0));
         }
     }
-    let delivered = deliver(http, user, channel, command, &outgoing).await;
+    let delivered = deliver(&Discord { http, user }, channel, command, &outgoing).await;
     if kept && delivered != Delivery::Failed {
         bot.sent
             .lock()
@@ -646,76 +647,6 @@ async fn announce(bot: &Bot, http: &Http, raised: Option<Raised>) {
     if let (Some(flag), Some(moderators)) = (raised, &bot.moderators) {
         let turns = &bot.announcing;
         moderation::announce(http, &bot.store, moderators, turns, flag.id).await;
-    }
-}
-
-/// One reply to send, with what makes each of its messages arrive once
-/// however often it is sent (its turn's key and its place in the turn), and
-/// the progress chart when it carries one.
-struct Outgoing {
-    reply: Reply,
-    key: String,
-    index: usize,
-    chart: Option<Vec<u8>>,
-}
-
-impl Outgoing {
-    fn new(reply: Reply, key: &str, index: usize) -> Outgoing {
-        Outgoing {
-            reply,
-            key: key.to_owned(),
-            index,
-            chart: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Delivery {
-    /// Every message went out, or was refused for good and skipped.
-    Done,
-    /// Discord will not let mend message this person (50007); the rest of
-    /// the turn would be refused the same way.
-    Refused,
-    /// Not sent after retries; the outbox keeps what it holds.
-    Failed,
-}
-
-/// What became of one message.
-enum Sent {
-    Yes,
-    /// Refused in a way that would not change (a 4xx); the turn goes on.
-    Skipped,
-    Unreachable,
-    Later,
-}
-
-/// Reads a send's result: what counts as sent, what is worth another try.
-fn sent<T>(user: UserId, result: serenity::Result<T>) -> Sent {
-    match result {
-        Ok(_) => Sent::Yes,
-        // The server took the message (serenity reads the body only after
-        // a success) but answered with something serenity could not parse:
-        // servers that are not Discord leave out fields. The person has it.
-        Err(serenity::Error::Json(_)) => {
-            warn!(%user, "the server's answer to a message could not be read; counting it as sent");
-            Sent::Yes
-        }
-        Err(err) if discord_code(&err) == Some(CANNOT_MESSAGE) => {
-            warn!(%user, code = CANNOT_MESSAGE, "this person cannot be messaged");
-            Sent::Unreachable
-        }
-        // An outage (5xx, 429, no answer) is worth another try later.
-        Err(err) if send::retryable(&err) => {
-            error!(%user, error = %err, "could not send a reply; it waits in the outbox");
-            Sent::Later
-        }
-        // Anything else would fail the same way again, and must not hold
-        // back the rest of the turn.
-        Err(err) => {
-            error!(%user, error = %err, "a reply was refused; sending the rest");
-            Sent::Skipped
-        }
     }
 }
 
@@ -761,15 +692,19 @@ async fn flush(bot: &Bot, http: &Http, user: UserId, current: Option<&str>) -> b
             "sending replies held in the outbox"
         );
         let delivered = match target {
-            Target::Channel(channel) => deliver(http, user, channel, None, &outgoing).await,
+            Target::Channel(channel) => {
+                deliver(&Discord { http, user }, channel, None, &outgoing).await
+            }
             Target::Direct => {
                 let opened = send::retrying("direct channel", send::PATIENT, || {
                     user.create_dm_channel(http)
                 })
                 .await;
                 match opened {
-                    Ok(channel) => deliver(http, user, channel.id, None, &outgoing).await,
-                    Err(err) => match sent(user, Err::<(), _>(err)) {
+                    Ok(channel) => {
+                        deliver(&Discord { http, user }, channel.id, None, &outgoing).await
+                    }
+                    Err(err) => match classify(user, Err::<(), _>(err)) {
                         Sent::Unreachable | Sent::Skipped => Delivery::Refused,
                         // No channel to send to: tried again later.
                         Sent::Later | Sent::Yes => Delivery::Failed,
@@ -805,63 +740,6 @@ enum Target {
     Channel(ChannelId),
     /// The person's direct messages (a check-in).
     Direct,
-}
-
-/// Sends a turn's replies in order, each as one message or, when long, a
-/// few: the first by editing `command`'s deferred response when the turn
-/// answers a slash command, the rest (or all) as messages in `channel`.
-/// One message refused for good does not stop the rest.
-async fn deliver(
-    http: &Http,
-    user: UserId,
-    channel: ChannelId,
-    command: Option<&CommandInteraction>,
-    outgoing: &[Outgoing],
-) -> Delivery {
-    let mut command = command;
-    for item in outgoing {
-        let pieces = render::messages(&item.reply);
-        let last = pieces.len() - 1;
-        for (part, message) in pieces.into_iter().enumerate() {
-            let chart = item
-                .chart
-                .as_ref()
-                .filter(|_| part == last)
-                .map(|png| CreateAttachment::bytes(png.clone(), progress::CHART_FILE));
-            if let Some(interaction) = command.take() {
-                let piece = render::split(item.reply.text(), render::CONTENT_CHARS)[part];
-                let result = send::retrying("command answer", send::PATIENT, || {
-                    let mut edit = render::edit_piece(&item.reply, piece, part == last);
-                    if let Some(file) = chart.clone() {
-                        edit = edit.new_attachment(file);
-                    }
-                    interaction.edit_response(http, edit)
-                })
-                .await;
-                // The person saw the command's "thinking": whatever became
-                // of its answer, the rest of the turn follows.
-                if let Err(err) = result {
-                    warn!(error = %err, "could not answer a command");
-                }
-                continue;
-            }
-            let nonce = send::nonce_part(&item.key, item.index, part);
-            let result = send::retrying("reply", send::PATIENT, || {
-                let mut message = message.clone().nonce(nonce.clone()).enforce_nonce(true);
-                if let Some(file) = chart.clone() {
-                    message = message.add_file(file);
-                }
-                channel.send_message(http, message)
-            })
-            .await;
-            match sent(user, result) {
-                Sent::Yes | Sent::Skipped => {}
-                Sent::Unreachable => return Delivery::Refused,
-                Sent::Later => return Delivery::Failed,
-            }
-        }
-    }
-    Delivery::Done
 }
 
 /// The Discord user behind a stored person id (`discord:<id>`).

@@ -4,6 +4,7 @@
 
 mod checkins;
 mod commands;
+mod delivery;
 mod handler;
 mod inbox;
 mod moderation;

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use mend::checkins::Schedule;
+use mend::clock::ManualClock;
 use mend::crypto::DataKey;
 use mend::engine::Companion;
 use mend::safety::{CrisisReplies, Screen};
-use mend::clock::ManualClock;
 use mend::scheduler::{self, Deliver, Outgoing, Settings};
 use mend::store::{Store, StoreOptions, checkins};
 use tokio::sync::mpsc;

@@ -10,7 +10,9 @@
 //! Run with `cargo bench --bench load` (MEND_LOAD_PEOPLE, MEND_LOAD_ROUNDS
 //! to change the size).
 
-#[allow(unused_imports)]
+// The test suite's Discord-compatible server, of which the bench uses a
+// few calls only; the rest is the tests' (where all of it is used).
+#[allow(unused_imports, dead_code)]
 #[path = "../tests/discord/fake.rs"]
 mod fake;
 

@@ -60,8 +60,6 @@
 //! The module is self-contained (depends on axum 0.8 with `ws`, tokio, serde_json, tracing and
 //! serenity only for [`FakeDiscord::http`]) so it can be copied into another crate's tests.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -85,7 +83,6 @@ use tokio::task::JoinHandle;
 
 /// Gateway intent bits the fake cares about (same values as Discord / serenity's `GatewayIntents`).
 pub mod intents {
-    pub const GUILDS: u64 = 1 << 0;
     pub const GUILD_MESSAGES: u64 = 1 << 9;
     pub const DIRECT_MESSAGES: u64 = 1 << 12;
     pub const MESSAGE_CONTENT: u64 = 1 << 15;
@@ -137,8 +134,6 @@ pub struct Recorded {
     pub method: String,
     /// Path without query, e.g. `"/api/v10/channels/123/messages"`.
     pub path: String,
-    /// Raw query string, if any.
-    pub query: Option<String>,
     /// Parsed JSON body (`Value::Null` when empty). For multipart requests this is the parsed
     /// `payload_json` part.
     pub body: Value,
@@ -237,9 +232,6 @@ pub enum Fault {
         code: u64,
         message: &'static str,
     },
-    /// Answer with an arbitrary status and JSON body (e.g. a message with `"components": null`
-    /// to see how the bot copes with a response serenity cannot deserialise).
-    Respond { status: u16, body: Value },
     /// Carry the request out as usual, then answer with this status anyway, as when Discord
     /// did the work but the answer was lost (a 500 from a proxy, a dropped connection).
     AppliedThenStatus(u16),
@@ -278,11 +270,9 @@ pub enum CloseSide {
 /// A closed gateway connection.
 #[derive(Clone, Debug)]
 pub struct CloseRecord {
-    pub connection: u32,
     pub side: CloseSide,
     /// Close code from the close frame (None for abrupt ends or a close frame without code).
     pub code: Option<u16>,
-    pub reason: String,
 }
 
 /// Everything the fake observed on the gateway (snapshot, see [`FakeDiscord::gateway`]).
@@ -323,15 +313,6 @@ impl GatewayLog {
             .last()
             .and_then(|d| d.get("intents"))
             .and_then(Value::as_u64)
-    }
-
-    /// Dispatches (`op` 0) sent with the given event name, their `d`.
-    pub fn dispatched(&self, t: &str) -> Vec<Value> {
-        self.sent
-            .iter()
-            .filter(|f| f["op"] == 0 && f["t"] == t)
-            .map(|f| f["d"].clone())
-            .collect()
     }
 
     /// Close codes sent by the client (serenity), in order.
@@ -503,11 +484,6 @@ impl FakeDiscord {
         self.inner.base_url.clone()
     }
 
-    /// `"ws://127.0.0.1:PORT/ws"`: what `/gateway` answers.
-    pub fn gateway_url(&self) -> String {
-        self.inner.ws_url.clone()
-    }
-
     pub fn token(&self) -> String {
         self.inner.cfg.token.clone()
     }
@@ -518,10 +494,6 @@ impl FakeDiscord {
 
     pub fn application_id(&self) -> u64 {
         self.inner.cfg.application_id
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.inner.cfg
     }
 
     /// A serenity `HttpBuilder` aimed at the fake: token, `proxy(base_url)` and the ratelimiter
@@ -546,7 +518,7 @@ impl FakeDiscord {
 
     /// Every REST request so far, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.lock().requests.clone()
+        self.requests_from(0)
     }
 
     /// The REST requests from index `start` on: cheap to poll when many
@@ -554,11 +526,6 @@ impl FakeDiscord {
     pub fn requests_from(&self, start: usize) -> Vec<Recorded> {
         let inner = self.inner.lock();
         inner.requests.get(start..).unwrap_or_default().to_vec()
-    }
-
-    /// Forget recorded requests (stored messages etc. stay).
-    pub fn clear_requests(&self) {
-        self.inner.lock().requests.clear();
     }
 
     /// Successful `POST /channels/{id}/messages` requests (what the bot sent as plain messages).
@@ -608,16 +575,6 @@ impl FakeDiscord {
             .collect();
         v.sort_by_key(|(id, _)| *id);
         v.into_iter().map(|(_, m)| m).collect()
-    }
-
-    /// The token of an interaction created by [`Self::press_button`] / [`Self::slash_command`]
-    /// (to answer it through a standalone `Http` in REST-only tests).
-    pub fn interaction_token(&self, interaction_id: u64) -> Option<String> {
-        self.inner
-            .lock()
-            .interactions
-            .get(&interaction_id)
-            .map(|i| i.token.clone())
     }
 
     /// Currently registered global commands (as returned to the bot).
@@ -756,9 +713,16 @@ impl FakeDiscord {
     /// Human readable list of the recorded requests (for failure messages).
     pub fn dump(&self) -> String {
         let st = self.inner.lock();
+        let first = st.requests.first().map(|r| r.at);
         st.requests
             .iter()
-            .map(|r| format!("  {} {} -> {} {}", r.method, r.path, r.status, r.body))
+            .map(|r| {
+                let ms = first.map_or(0, |first| r.at.duration_since(first).as_millis());
+                format!(
+                    "  +{ms}ms {} {} -> {} {}",
+                    r.method, r.path, r.status, r.body
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -800,11 +764,6 @@ impl FakeDiscord {
         self.with_latest_conn(WsOut::Frame(
             json!({"op": 9, "d": resumable, "s": null, "t": null}),
         ));
-    }
-
-    /// Stop (or resume) acknowledging heartbeats (serenity reconnects after a missed ACK).
-    pub fn set_heartbeat_ack(&self, ack: bool) {
-        self.inner.lock().gw.ack_heartbeats = ack;
     }
 
     /// Send an arbitrary dispatch (`op` 0, event name `t`, payload `d`) to the live session, e.g.
@@ -850,14 +809,6 @@ impl FakeDiscord {
 
     // -- world setup --------------------------------------------------------------------------
 
-    /// Register (or rename) a user; users are otherwise created on first use as `user<id>`.
-    pub fn add_user(&self, user_id: u64, username: &str) {
-        self.inner
-            .lock()
-            .users
-            .insert(user_id, user_json(user_id, username, false));
-    }
-
     /// Set the role ids the user has in a guild (appear in `member.roles` of guild events).
     pub fn set_member_roles(&self, guild_id: u64, user_id: u64, roles: Vec<u64>) {
         self.inner.lock().roles.insert((guild_id, user_id), roles);
@@ -898,46 +849,6 @@ impl FakeDiscord {
         let msg = message_json(id, channel_id, author, content);
         st.messages.insert(id, msg.clone());
         st.dispatch("MESSAGE_CREATE", msg, intents::DIRECT_MESSAGES);
-        drop(st);
-        self.inner.changed.notify_waiters();
-        id
-    }
-
-    /// A user posts in a guild channel (`channel_id` None → the guild's default channel).
-    /// Without the MESSAGE_CONTENT intent the bot receives empty `content` unless mentioned,
-    /// as on Discord. Returns the message id.
-    pub fn send_guild_message(
-        &self,
-        guild_id: u64,
-        channel_id: Option<u64>,
-        user_id: u64,
-        content: &str,
-    ) -> u64 {
-        remember_typed(content);
-        let mut st = self.inner.lock();
-        let channel_id = match channel_id {
-            Some(c) => {
-                st.channels.entry(c).or_insert(Channel {
-                    id: c,
-                    guild_id: Some(guild_id),
-                    recipient: None,
-                });
-                c
-            }
-            None => st.guild_channel(guild_id),
-        };
-        let author = st.user(user_id);
-        let id = st.next_id();
-        let mut msg = message_json(id, channel_id, author, content);
-        let bot_id = st.bot_id;
-        if content.contains(&format!("<@{bot_id}>")) || content.contains(&format!("<@!{bot_id}>")) {
-            msg["mentions"] = json!([st.user(bot_id)]);
-        }
-        st.messages.insert(id, msg.clone());
-        let mut event = msg;
-        event["guild_id"] = json!(guild_id.to_string());
-        event["member"] = st.partial_member(guild_id, user_id);
-        st.dispatch("MESSAGE_CREATE", event, intents::GUILD_MESSAGES);
         drop(st);
         self.inner.changed.notify_waiters();
         id
@@ -1075,7 +986,6 @@ struct InteractionRec {
     kind: u8,
     user_id: u64,
     channel_id: u64,
-    guild_id: Option<u64>,
     /// Component interactions: the message the component is on.
     message_id: Option<u64>,
     name: String,
@@ -1318,7 +1228,6 @@ impl St {
                 kind,
                 user_id,
                 channel_id,
-                guild_id,
                 message_id,
                 name,
                 created: Instant::now(),
@@ -1454,21 +1363,19 @@ async fn ws_connection(inner: Arc<Inner>, mut socket: WebSocket) {
                         while let Some(Ok(_)) = socket.recv().await {}
                     }).await;
                     break CloseRecord {
-                        connection: conn,
                         side: CloseSide::Client,
                         code: frame.as_ref().map(|f| f.code),
-                        reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
                     };
                 }
                 Some(Ok(_)) => {} // ping/pong handled by the library
                 Some(Err(_)) | None => {
-                    break CloseRecord { connection: conn, side: CloseSide::Abrupt, code: None, reason: String::new() };
+                    break CloseRecord { side: CloseSide::Abrupt, code: None };
                 }
             },
             out = rx.recv() => match out {
                 Some(WsOut::Frame(v)) => {
                     if socket.send(WsMessage::Text(v.to_string().into())).await.is_err() {
-                        break CloseRecord { connection: conn, side: CloseSide::Abrupt, code: None, reason: String::new() };
+                        break CloseRecord { side: CloseSide::Abrupt, code: None };
                     }
                     inner.lock().gw.log.sent.push(v);
                     inner.changed.notify_waiters();
@@ -1480,10 +1387,10 @@ async fn ws_connection(inner: Arc<Inner>, mut socket: WebSocket) {
                     let _ = tokio::time::timeout(Duration::from_secs(1), async {
                         while let Some(Ok(_)) = socket.recv().await {}
                     }).await;
-                    break CloseRecord { connection: conn, side: CloseSide::Server, code: Some(code), reason };
+                    break CloseRecord { side: CloseSide::Server, code: Some(code) };
                 }
                 Some(WsOut::Drop) | None => {
-                    break CloseRecord { connection: conn, side: CloseSide::Abrupt, code: None, reason: "dropped".into() };
+                    break CloseRecord { side: CloseSide::Abrupt, code: None };
                 }
             },
         }
@@ -1757,7 +1664,6 @@ fn fault_reply(fault: &Fault) -> Reply {
             code,
             message,
         } => Reply::error(*status, *code, message),
-        Fault::Respond { status, body } => Reply::json(*status, body.clone()),
         Fault::AppliedThenStatus(status) => fault_reply(&Fault::Status(*status)),
         // Carried out by the handler; answered late, not differently.
         Fault::AppliedThenSilence(_) => Reply::no_content(),
@@ -1834,7 +1740,6 @@ async fn rest_handler(
         st.requests.push(Recorded {
             method: method.as_str().to_string(),
             path: path.clone(),
-            query,
             body: match parsed {
                 Ok(v) => v,
                 Err(raw) => Value::String(raw),

@@ -346,10 +346,15 @@ pub async fn claim(
     Ok(done.rows_affected() == 1)
 }
 
-/// The outbox key of a person's check-in for one local day: the same
-/// however often the scheduler runs, so the day's check-in is kept once.
-pub fn event_key(person: i64, date: &str) -> String {
-    format!("{CHECKIN_KEY}{person}:{date}")
+/// The outbox key of one due check-in: the person, the local day and the
+/// moment it fell due. The same however often the scheduler runs, so it is
+/// kept once; a check-in moved to later the same day (a new time) has a
+/// key of its own.
+pub fn event_key(due: &Due) -> String {
+    format!(
+        "{CHECKIN_KEY}{}:{}:{}",
+        due.person_id, due.due_date, due.next_due
+    )
 }
 
 const CHECKIN_KEY: &str = "checkin:";

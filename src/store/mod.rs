@@ -302,7 +302,7 @@ impl Store {
         now: Timestamp,
         decide: impl FnOnce(&State) -> Outcome,
     ) -> Result<Option<Applied>, StoreError> {
-        let key = checkins::event_key(due.person_id, &due.due_date);
+        let key = checkins::event_key(due);
         let claim = Claim {
             due,
             next_due,
@@ -344,6 +344,7 @@ impl Store {
         // IMMEDIATE takes the write lock up front, so a writer from another
         // process waits (busy timeout) instead of failing on a lock upgrade.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let claiming = claim.is_some();
         if let Some(Claim {
             due,
             next_due,
@@ -356,6 +357,11 @@ impl Store {
         if let Some(key) = event_key
             && !processed::record(&mut tx, key, now).await?
         {
+            if claiming {
+                // Started once already: the claim still moves it on, so it
+                // is never picked up again.
+                tx.commit().await?;
+            }
             return Ok(None);
         }
         let entered = people::enter(&mut tx, external_id, now).await?;

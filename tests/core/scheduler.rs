@@ -365,3 +365,26 @@ async fn someone_who_cannot_be_messaged_is_paused_not_retried() {
     clock.set(utc("2027-06-02T08:00:00Z"));
     assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 0);
 }
+
+#[tokio::test]
+async fn a_check_in_moved_later_the_same_day_comes_again_at_its_new_time() {
+    let (_dir, store) = temp_store().await;
+    let recorder = one_check_in_sent(&store).await;
+    assert_eq!(recorder.sent.lock().unwrap().len(), 1, "09:00 on 1 June");
+
+    // At 10:00 the person moves their check-ins to 20:00: the next is today.
+    let clock = ManualClock::new(utc("2027-06-01T09:00:00Z"));
+    let schedule = Schedule::new("20:00", "Europe/London").unwrap();
+    let (due, date) = schedule.next_after(clock.now());
+    assert_eq!(date.to_string(), "2027-06-01");
+    store
+        .set_checkin("discord:1", &schedule, due, date, clock.now())
+        .await
+        .unwrap();
+    clock.set(utc("2027-06-01T19:00:00Z"));
+    assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 1);
+    assert_eq!(recorder.sent.lock().unwrap().len(), 2, "and again at 20:00");
+    assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 0, "once");
+    let setting = store.checkin("discord:1").await.unwrap().unwrap();
+    assert_eq!(setting.next_due, utc("2027-06-02T19:00:00Z"));
+}

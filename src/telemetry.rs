@@ -88,15 +88,30 @@ const SERENITY_GATEWAY: &str = "serenity::gateway::ws";
 /// another's handling would be dropped by the per-layer filters.
 pub struct Unreadable<W> {
     writer: W,
-    counts: Mutex<HashMap<String, u64>>,
+    counts: KindCounts,
 }
 
 impl<W> Unreadable<W> {
     pub fn new(writer: W) -> Unreadable<W> {
         Unreadable {
             writer,
-            counts: Mutex::new(HashMap::new()),
+            counts: KindCounts::default(),
         }
+    }
+}
+
+/// Running counts of dropped events by kind, for lines an operator can
+/// read as "the third MESSAGE_CREATE dropped so far".
+#[derive(Default)]
+pub struct KindCounts(Mutex<HashMap<String, u64>>);
+
+impl KindCounts {
+    /// Counts one more of `kind`; the count so far.
+    pub fn bump(&self, kind: &str) -> u64 {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(kind.to_owned()).or_default();
+        *count += 1;
+        *count
     }
 }
 
@@ -115,12 +130,7 @@ where
             return;
         };
         let kind = event_kind(rest);
-        let count = {
-            let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-            let count = counts.entry(kind.clone()).or_default();
-            *count += 1;
-            *count
-        };
+        let count = self.counts.bump(&kind);
         let line = format!(
             "{}  WARN mend::gateway: an event from the gateway could not be read and was \
              dropped (is the server Discord, or one that sends events in another shape?) \

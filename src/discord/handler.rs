@@ -209,7 +209,7 @@ impl Bot {
 /// happens, never what the event held.
 #[derive(Default)]
 pub struct Unrecognised {
-    counts: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    counts: crate::telemetry::KindCounts,
 }
 
 #[async_trait]
@@ -218,13 +218,8 @@ impl RawEventHandler for Unrecognised {
         let Event::Unknown(unknown) = event else {
             return;
         };
-        let kind = crate::telemetry::safe_kind(&unknown.kind).to_owned();
-        let count = {
-            let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-            let count = counts.entry(kind.clone()).or_default();
-            *count += 1;
-            *count
-        };
+        let kind = crate::telemetry::safe_kind(&unknown.kind);
+        let count = self.counts.bump(kind);
         warn!(
             kind,
             count,

@@ -83,7 +83,13 @@ impl Job {
         match self {
             Job::Message { channel, .. } | Job::Press { channel, .. } => Some(*channel),
             Job::Command { interaction, .. } => Some(interaction.channel_id),
-            Job::Flush | Job::Action(_) => None,
+            // An action that stops short (a bug) is still answered kindly
+            // in the channel it came from, never left "thinking".
+            Job::Action(Action::Checkin(interaction) | Action::Export(interaction)) => {
+                Some(interaction.channel_id)
+            }
+            Job::Action(Action::Privacy(press)) => Some(press.channel_id),
+            Job::Flush => None,
         }
     }
 }

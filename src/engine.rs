@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::flows::{
-    Action, Choice, MENU, Piece, QUOTE_CHARS, Script, Situation, Step, Target, Tool, WELCOME,
-    pieces,
+    Action, Choice, MENU, Next, Piece, QUOTE_CHARS, Script, Situation, Step, Target, Tool, WELCOME,
+    pick, pieces,
 };
 use crate::referrals::{ChoiceButton, Reply};
 use crate::safety::{Action as Screened, Category, CrisisReplies, Hit, Screen};
@@ -60,6 +60,13 @@ pub struct State {
     pub paused: bool,
     /// Written answers, by (flow, name). Only ever filled after consent.
     pub answers: BTreeMap<(String, String), String>,
+    /// What the person chose and wrote that is theirs, not one flow's (the
+    /// small action they chose, the boundary they named), by name, for
+    /// every flow to quote and test. Only ever filled after consent.
+    pub facts: BTreeMap<String, String>,
+    /// A number fixed for this person, so the wording they see varies from
+    /// day to day but the same person on the same day reads the same.
+    pub seed: u64,
     /// When this person last had the full crisis reply, for the cooldown.
     pub crisis_replied_at: Option<Timestamp>,
     /// When mend last asked whether they were safe, so it does not ask on
@@ -101,6 +108,14 @@ pub enum Event {
     AnswerNotKept {
         flow: String,
     },
+    /// A fact of the person's was kept or changed.
+    FactKept {
+        name: String,
+    },
+    /// A fact of the person's was forgotten, as a flow asked.
+    FactCleared {
+        name: String,
+    },
     ConsentGiven,
     ConsentDeclined,
     SituationChosen,
@@ -127,6 +142,8 @@ impl Event {
             Event::FlowFinished { .. } => "flow_finished",
             Event::AnswerSaved { .. } => "answer_saved",
             Event::AnswerNotKept { .. } => "answer_not_kept",
+            Event::FactKept { .. } => "fact_kept",
+            Event::FactCleared { .. } => "fact_cleared",
             Event::ConsentGiven => "consent_given",
             Event::ConsentDeclined => "consent_declined",
             Event::SituationChosen => "situation_chosen",
@@ -269,7 +286,7 @@ fn respond_screened(
     now: Timestamp,
 ) -> Outcome {
     let script = &companion.script;
-    let mut turn = Turn::new(script, state);
+    let mut turn = Turn::new(script, state, day_of(now));
     if let Some(asked) = state.pending_ask.clone() {
         turn.state.pending_ask = None;
         match (&hit, answer(input)) {
@@ -431,7 +448,7 @@ fn answer(input: &Input) -> Option<Answer> {
 
 /// Applies one input to one person's state.
 pub fn handle(script: &Script, state: &State, input: &Input) -> Outcome {
-    let mut turn = Turn::new(script, state);
+    let mut turn = Turn::new(script, state, 0);
     turn.apply(input);
     turn.outcome(None)
 }
@@ -525,26 +542,38 @@ pub fn resources_reply() -> Reply {
     Reply::new(RESOURCES, Vec::new())
 }
 
+/// The day a moment falls on, counted from 1970 (UTC), for varying words.
+fn day_of(now: Timestamp) -> i64 {
+    now.as_second().div_euclid(86_400)
+}
+
 struct Turn<'a> {
     script: &'a Script,
     state: State,
     replies: Vec<Reply>,
     events: Vec<Event>,
     tasks: Vec<Task>,
+    day: i64,
 }
 
 impl<'a> Turn<'a> {
-    fn new(script: &'a Script, state: &State) -> Turn<'a> {
+    fn new(script: &'a Script, state: &State, day: i64) -> Turn<'a> {
         Turn {
             script,
             state: state.clone(),
             replies: Vec::new(),
             events: Vec::new(),
             tasks: Vec::new(),
+            day,
         }
     }
 
-    fn outcome(self, flag: Option<Hit>) -> Outcome {
+    fn outcome(mut self, flag: Option<Hit>) -> Outcome {
+        // Without consent, what was written served this turn's words only.
+        if self.state.consent != Consent::Given {
+            self.state.answers.clear();
+            self.state.facts.clear();
+        }
         Outcome {
             state: self.state,
             replies: self.replies,
@@ -636,23 +665,22 @@ impl<'a> Turn<'a> {
     fn present(&mut self, flow_id: &str, first: &'a Step) {
         let mut step = first;
         for _ in 0..MAX_STEPS_PER_TURN {
-            let text = self.render(flow_id, step);
-            let choices = self.buttons(flow_id, step);
-            self.replies.push(Reply::new(text, choices));
+            if step.speaks() {
+                let text = self.render(flow_id, step);
+                let choices = self.buttons(flow_id, step);
+                self.replies.push(Reply::new(text, choices));
+            }
             self.state.place = Some(Place {
                 flow: flow_id.to_owned(),
                 step: step.id.clone(),
             });
+            self.clear(&step.clear);
             match &step.action {
-                Action::Continue(next) => {
-                    match self
-                        .script
-                        .step(flow_id, next.for_person(self.state.situation))
-                    {
-                        Some(following) => step = following,
-                        None => return,
-                    }
-                }
+                Action::Continue(next) => match self.script.step(flow_id, self.next(flow_id, next))
+                {
+                    Some(following) => step = following,
+                    None => return,
+                },
                 Action::End => {
                     self.events.push(Event::FlowFinished {
                         flow: flow_id.to_owned(),
@@ -681,24 +709,46 @@ impl<'a> Turn<'a> {
             .collect()
     }
 
+    /// What is kept under a name for a step of `flow_id`: the flow's own
+    /// answer, else the person's fact.
+    fn known(&self, flow_id: &str, name: &str) -> Option<&str> {
+        self.state
+            .answers
+            .get(&(flow_id.to_owned(), name.to_owned()))
+            .or_else(|| self.state.facts.get(name))
+            .map(String::as_str)
+    }
+
+    /// Where a `next` leads this person, with what is known of them.
+    fn next<'n>(&self, flow_id: &str, next: &'n Next) -> &'n str {
+        next.for_person(self.state.situation, |name| self.known(flow_id, name))
+    }
+
     fn render(&self, flow_id: &str, step: &Step) -> String {
         let mut out = String::new();
-        for piece in pieces(step.text_for(self.state.situation)) {
+        let pick = pick(self.state.seed, self.day, flow_id, &step.id);
+        for piece in pieces(step.text_for(self.state.situation, pick)) {
             match piece {
                 Piece::Text(text) => out.push_str(text),
-                Piece::Quote(name) => {
-                    let key = (flow_id.to_owned(), name.to_owned());
-                    match self.state.answers.get(&key) {
-                        Some(answer) => out.push_str(&shorten(answer, QUOTE_CHARS)),
-                        None if self.state.consent == Consent::Given => {
-                            out.push_str("(nothing written yet)")
-                        }
-                        None => out.push_str("(not kept, as you chose)"),
-                    }
-                }
+                Piece::Quote { name, fallback } => match (self.known(flow_id, name), fallback) {
+                    (Some(value), _) => out.push_str(&shorten(value, QUOTE_CHARS)),
+                    (None, Some(fallback)) => out.push_str(fallback),
+                    // Validation asks for a fallback wherever this can
+                    // happen; a flow edited under a waiting person is the rest.
+                    (None, None) => out.push_str("what you wrote"),
+                },
             }
         }
         out
+    }
+
+    /// Forgets facts, as a step or a choice asks.
+    fn clear(&mut self, names: &[String]) {
+        for name in names {
+            if self.state.facts.remove(name).is_some() {
+                self.events.push(Event::FactCleared { name: name.clone() });
+            }
+        }
     }
 
     fn pressed(&mut self, flow_id: &str, step: &'a Step, id: &str) {
@@ -769,11 +819,11 @@ impl<'a> Turn<'a> {
                     });
                 } else {
                     self.keep_answer(flow_id, name, text);
+                    if let Some(fact) = &step.fact {
+                        self.keep_fact(fact, text);
+                    }
                 }
-                match self
-                    .script
-                    .step(flow_id, next.for_person(self.state.situation))
-                {
+                match self.script.step(flow_id, self.next(flow_id, next)) {
                     Some(following) => self.present(flow_id, following),
                     None => self.place_lost(),
                 }
@@ -854,6 +904,7 @@ impl<'a> Turn<'a> {
                 self.state.consent = Consent::Declined;
                 self.state.situation = None;
                 self.state.answers.clear();
+                self.state.facts.clear();
                 self.events.push(Event::ConsentDeclined);
                 if withdrawing {
                     self.say(WITHDRAWN);
@@ -869,7 +920,11 @@ impl<'a> Turn<'a> {
         }
         if let (Some(name), Some(value)) = (&step.save, &choice.value) {
             self.keep_answer(flow_id, name, value);
+            if let Some(fact) = &step.fact {
+                self.keep_fact(fact, value);
+            }
         }
+        self.clear(&choice.clear);
         let task = match choice.tool {
             Some(Tool::Progress) => Some(Task::Progress),
             Some(Tool::CheckinShow) => Some(Task::CheckinShow),
@@ -934,12 +989,13 @@ impl<'a> Turn<'a> {
         }
     }
 
-    /// Keeps an answer only with consent; either way the log says which.
+    /// Keeps an answer: for good with consent, else for this turn's words
+    /// only (see [`Turn::outcome`]); either way the log says which.
     fn keep_answer(&mut self, flow_id: &str, name: &str, value: &str) {
+        self.state
+            .answers
+            .insert((flow_id.to_owned(), name.to_owned()), value.to_owned());
         if self.state.consent == Consent::Given {
-            self.state
-                .answers
-                .insert((flow_id.to_owned(), name.to_owned()), value.to_owned());
             self.events.push(Event::AnswerSaved {
                 flow: flow_id.to_owned(),
                 name: name.to_owned(),
@@ -947,6 +1003,16 @@ impl<'a> Turn<'a> {
         } else {
             self.events.push(Event::AnswerNotKept {
                 flow: flow_id.to_owned(),
+            });
+        }
+    }
+
+    /// Keeps a fact of the person's, on the same terms as an answer.
+    fn keep_fact(&mut self, name: &str, value: &str) {
+        self.state.facts.insert(name.to_owned(), value.to_owned());
+        if self.state.consent == Consent::Given {
+            self.events.push(Event::FactKept {
+                name: name.to_owned(),
             });
         }
     }

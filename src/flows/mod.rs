@@ -10,7 +10,10 @@ mod validate;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use model::{Action, Choice, Flow, Next, Piece, Script, Situation, Step, Target, Tool, pieces};
+pub use model::{
+    Action, Branch, Choice, Flow, Next, Piece, Script, Situation, Step, Target, Test, Tool, pick,
+    pieces,
+};
 
 /// The longest message Discord will show.
 pub const MAX_MESSAGE_CHARS: usize = 2000;

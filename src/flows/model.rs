@@ -93,23 +93,48 @@ impl Flow {
 #[derive(Debug, Clone)]
 pub struct Step {
     pub id: String,
-    pub say: String,
-    pub say_for: BTreeMap<Situation, String>,
+    /// What the step says: one wording, or several to vary from day to day.
+    /// Empty only for a step that says nothing and only chooses the way on
+    /// (see [`Next::when`]).
+    pub say: Vec<String>,
+    pub say_for: BTreeMap<Situation, Vec<String>>,
     pub action: Action,
     /// The name a choice's `value` is saved under, for steps that record one
     /// (the daily check-in's scale, for instance).
     pub save: Option<String>,
+    /// The person-level fact that what this step keeps (a written answer,
+    /// or a choice's `value`) is also kept as, for every flow to use.
+    pub fact: Option<String>,
+    /// Facts forgotten when this step is said.
+    pub clear: Vec<String>,
     /// For an `ask` step: the edge setting the answer hands to instead of
     /// keeping it as an answer (only [`Tool::CheckinOn`]).
     pub tool: Option<Tool>,
 }
 
 impl Step {
-    /// The words for this person: their situation's variant, or the plain text.
-    pub fn text_for(&self, situation: Option<Situation>) -> &str {
+    /// The wordings for this person: their situation's, or the plain ones.
+    pub fn wordings_for(&self, situation: Option<Situation>) -> &[String] {
         situation
             .and_then(|s| self.say_for.get(&s))
             .unwrap_or(&self.say)
+    }
+
+    /// The words for this person: their situation's variant, or the plain
+    /// text; of several wordings, the one `pick` falls on (see [`pick`]).
+    pub fn text_for(&self, situation: Option<Situation>, pick: u64) -> &str {
+        let wordings = self.wordings_for(situation);
+        if wordings.is_empty() {
+            return "";
+        }
+        let index = usize::try_from(pick % wordings.len() as u64).unwrap_or(0);
+        &wordings[index]
+    }
+
+    /// Whether the step says anything (a step that only chooses the way on
+    /// says nothing).
+    pub fn speaks(&self) -> bool {
+        !self.say.is_empty()
     }
 
     /// The choices a person can press at this step (none for carry-on steps and endings).
@@ -134,23 +159,103 @@ pub enum Action {
     End,
 }
 
-/// A step to go to, possibly different for each situation.
+/// A step to go to: the first `when` whose test holds, else the person's
+/// situation's, else the default.
 #[derive(Debug, Clone)]
 pub struct Next {
     pub default: String,
     pub for_situation: BTreeMap<Situation, String>,
+    pub when: Vec<Branch>,
 }
 
 impl Next {
-    pub fn for_person(&self, situation: Option<Situation>) -> &str {
+    /// Where this person goes, given what is known of them: `known` says
+    /// the value kept under a name, if any.
+    pub fn for_person<'k>(
+        &self,
+        situation: Option<Situation>,
+        known: impl Fn(&str) -> Option<&'k str>,
+    ) -> &str {
+        if let Some(branch) = self.when.iter().find(|b| b.test.holds(&known)) {
+            return &branch.next;
+        }
         situation
             .and_then(|s| self.for_situation.get(&s))
             .unwrap_or(&self.default)
     }
 
     pub fn all(&self) -> impl Iterator<Item = &String> {
-        std::iter::once(&self.default).chain(self.for_situation.values())
+        self.when
+            .iter()
+            .map(|b| &b.next)
+            .chain(std::iter::once(&self.default))
+            .chain(self.for_situation.values())
     }
+}
+
+/// One conditional way on: a test on something known of the person, and
+/// the step it leads to when the test holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Branch {
+    pub test: Test,
+    pub next: String,
+}
+
+/// What a branch asks of a name: an answer of this flow, or the person's
+/// fact of that name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Test {
+    /// Something is kept under the name.
+    Known(String),
+    /// Nothing is kept under the name.
+    Unknown(String),
+    /// The value kept under the name is one of these.
+    Is(String, Vec<String>),
+}
+
+impl Test {
+    pub fn name(&self) -> &str {
+        match self {
+            Test::Known(name) | Test::Unknown(name) | Test::Is(name, _) => name,
+        }
+    }
+
+    pub fn holds<'n>(&self, known: impl Fn(&str) -> Option<&'n str>) -> bool {
+        match self {
+            Test::Known(name) => known(name).is_some(),
+            Test::Unknown(name) => known(name).is_none(),
+            Test::Is(name, values) => known(name).is_some_and(|v| values.iter().any(|x| x == v)),
+        }
+    }
+}
+
+impl fmt::Display for Test {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Test::Known(name) => write!(f, "if {name} is known"),
+            Test::Unknown(name) => write!(f, "if {name} is not known"),
+            Test::Is(name, values) => write!(f, "if {name} is {}", values.join(" or ")),
+        }
+    }
+}
+
+/// Which of several wordings a person sees: a pure function of who they
+/// are, the day and the step, so days differ and tests stay exact.
+pub fn pick(seed: u64, day: i64, flow: &str, step: &str) -> u64 {
+    // FNV-1a: small, stable across Rust versions and platforms.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    feed(&seed.to_le_bytes());
+    feed(&day.to_le_bytes());
+    feed(flow.as_bytes());
+    feed(&[0]);
+    feed(step.as_bytes());
+    hash
 }
 
 #[derive(Debug, Clone)]
@@ -164,6 +269,8 @@ pub struct Choice {
     /// Something the edge does when this is chosen, before the choice's
     /// target is said (showing progress, changing check-in settings).
     pub tool: Option<Tool>,
+    /// Facts forgotten when this is chosen.
+    pub clear: Vec<String>,
 }
 
 /// The things a flow can ask the edge to do with a person's settings and
@@ -203,29 +310,43 @@ pub enum Target {
     Flow(String),
 }
 
-/// The pieces of a step's text: plain words and `{name}` quotes of earlier answers.
+/// The pieces of a step's text: plain words, and quotes of what a person
+/// wrote or chose: `{name}`, or `{name|words}` with words to say when
+/// nothing is kept under the name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece<'a> {
     Text(&'a str),
-    Quote(&'a str),
+    Quote {
+        name: &'a str,
+        fallback: Option<&'a str>,
+    },
 }
 
-/// Splits text into plain words and `{name}` quotes. A brace that does not
-/// enclose a simple name (letters, digits, `_`, `-`) is kept as text.
+/// Splits text into plain words and quotes. A brace that does not enclose
+/// a simple name (letters, digits, `_`, `-`), optionally followed by `|`
+/// and words without braces, is kept as text.
 pub fn pieces(text: &str) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.find('{') {
         let after = &rest[open + 1..];
         let close = after.find('}');
-        let name = close.map(|c| &after[..c]);
-        match name {
-            Some(name) if is_quote_name(name) => {
+        let inside = close.map(|c| &after[..c]);
+        let quote = inside.and_then(|inside| {
+            let (name, fallback) = match inside.split_once('|') {
+                Some((name, fallback)) if !fallback.contains('{') => (name, Some(fallback)),
+                Some(_) => return None,
+                None => (inside, None),
+            };
+            is_quote_name(name).then_some((inside, name, fallback))
+        });
+        match quote {
+            Some((inside, name, fallback)) => {
                 if open > 0 {
                     out.push(Piece::Text(&rest[..open]));
                 }
-                out.push(Piece::Quote(name));
-                rest = &after[name.len() + 1..];
+                out.push(Piece::Quote { name, fallback });
+                rest = &after[inside.len() + 1..];
             }
             _ => {
                 out.push(Piece::Text(&rest[..=open]));
@@ -256,10 +377,27 @@ mod tests {
             pieces("You wrote \"{what}\". {not a name} {x}"),
             vec![
                 Piece::Text("You wrote \""),
-                Piece::Quote("what"),
+                Piece::Quote {
+                    name: "what",
+                    fallback: None
+                },
                 Piece::Text("\". {"),
                 Piece::Text("not a name} "),
-                Piece::Quote("x"),
+                Piece::Quote {
+                    name: "x",
+                    fallback: None
+                },
+            ]
+        );
+        assert_eq!(
+            pieces("Your plan: {action|one small thing}."),
+            vec![
+                Piece::Text("Your plan: "),
+                Piece::Quote {
+                    name: "action",
+                    fallback: Some("one small thing")
+                },
+                Piece::Text("."),
             ]
         );
         assert_eq!(pieces("{"), vec![Piece::Text("{")]);

@@ -28,9 +28,9 @@ pub struct RawFlow {
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
     pub id: Spanned<String>,
-    pub say: String,
+    pub say: Option<Wordings>,
     #[serde(default)]
-    pub say_for: BTreeMap<String, String>,
+    pub say_for: BTreeMap<String, Wordings>,
     #[serde(default)]
     pub choices: Vec<RawChoice>,
     pub ask: Option<String>,
@@ -41,6 +41,54 @@ pub struct RawStep {
     #[serde(default)]
     pub end: bool,
     pub tool: Option<String>,
+    pub fact: Option<String>,
+    #[serde(default)]
+    pub clear: Vec<String>,
+    #[serde(default)]
+    pub when: Vec<RawWhen>,
+}
+
+/// One conditional way on, as written: exactly one of `known`, `unknown`
+/// or `fact` with `is`, and the step it leads to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWhen {
+    pub known: Option<String>,
+    pub unknown: Option<String>,
+    pub fact: Option<String>,
+    pub is: Option<Wordings>,
+    pub next: String,
+}
+
+/// Words written as one string or as a list of strings: the wordings of a
+/// step, or the values a branch accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wordings(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Wordings {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Wordings;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("words in quotes, or a list of them in [ ]")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Wordings, E> {
+                Ok(Wordings(vec![text.to_owned()]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Wordings, A::Error> {
+                let mut out = Vec::new();
+                while let Some(text) = seq.next_element::<String>()? {
+                    out.push(text);
+                }
+                Ok(Wordings(out))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,6 +102,8 @@ pub struct RawChoice {
     pub value: Option<String>,
     pub tool: Option<String>,
     pub days: Option<i64>,
+    #[serde(default)]
+    pub clear: Vec<String>,
 }
 
 /// Byte offsets of line starts, to turn a span into a line number.

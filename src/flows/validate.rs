@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::model::{
-    Action, Choice, Flow, Next, Piece, Script, Situation, Step, Target, Tool, is_quote_name, pieces,
+    Action, Branch, Choice, Flow, Next, Piece, Script, Situation, Step, Target, Test, Tool,
+    is_quote_name, pieces,
 };
-use super::raw::{RawChoice, RawFlow, RawStep};
+use super::raw::{RawChoice, RawFlow, RawStep, RawWhen, Wordings};
 use super::{MAX_CHOICES, MAX_LABEL_CHARS, MAX_MESSAGE_CHARS, MENU, Problem, QUOTE_CHARS, WELCOME};
 use crate::checkins::MAX_PAUSE_DAYS;
 
@@ -41,10 +42,35 @@ impl Report<'_> {
     }
 }
 
+/// The person-level facts some flow keeps, and the values each can hold:
+/// `None` when a person writes it (anything), else the choices' values.
+type Facts = BTreeMap<String, Option<BTreeSet<String>>>;
+
+fn facts_kept(raw: &[RawFlow]) -> Facts {
+    let mut facts = Facts::new();
+    for step in raw.iter().flat_map(|f| &f.steps) {
+        let Some(name) = &step.fact else { continue };
+        let entry = facts
+            .entry(name.clone())
+            .or_insert_with(|| Some(BTreeSet::new()));
+        if step.ask.is_some() {
+            *entry = None;
+        } else if let Some(values) = entry {
+            values.extend(
+                step.choices
+                    .iter()
+                    .filter_map(|c| c.value.as_ref().map(|v| v.trim().to_owned())),
+            );
+        }
+    }
+    facts
+}
+
 pub fn validate(raw: Vec<RawFlow>) -> Result<Script, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut flows = BTreeMap::new();
     let mut files: HashMap<String, &std::path::Path> = HashMap::new();
+    let facts = facts_kept(&raw);
 
     for flow in &raw {
         let id = flow.id.get_ref();
@@ -60,7 +86,7 @@ pub fn validate(raw: Vec<RawFlow>) -> Result<Script, Vec<Problem>> {
             continue;
         }
         files.insert(id.clone(), &flow.file);
-        if let Some(built) = check_flow(flow, &mut problems) {
+        if let Some(built) = check_flow(flow, &facts, &mut problems) {
             flows.insert(id.clone(), built);
         }
     }
@@ -124,7 +150,7 @@ fn blank(text: &str) -> bool {
     text.trim().is_empty()
 }
 
-fn check_flow(flow: &RawFlow, problems: &mut Vec<Problem>) -> Option<Flow> {
+fn check_flow(flow: &RawFlow, facts: &Facts, problems: &mut Vec<Problem>) -> Option<Flow> {
     let before = problems.len();
     let mut report = Report { flow, problems };
     let id = flow.id.get_ref();
@@ -172,14 +198,32 @@ fn check_flow(flow: &RawFlow, problems: &mut Vec<Problem>) -> Option<Flow> {
         ));
     }
 
-    let asked: BTreeSet<&str> = flow
-        .steps
-        .iter()
-        .flat_map(|s| s.ask.as_deref().into_iter().chain(s.save.as_deref()))
-        .collect();
+    // What this flow's steps keep, by name, and the values each can hold
+    // (`None`: written, so anything).
+    let mut asked: Facts = BTreeMap::new();
+    for step in &flow.steps {
+        if let Some(name) = &step.ask {
+            asked.insert(name.clone(), None);
+        }
+        if let Some(name) = &step.save {
+            let values = step
+                .choices
+                .iter()
+                .filter_map(|c| c.value.as_ref().map(|v| v.trim().to_owned()));
+            if let Some(Some(known)) = asked.get_mut(name) {
+                known.extend(values);
+            } else if !asked.contains_key(name) {
+                asked.insert(name.clone(), Some(values.collect()));
+            }
+        }
+    }
+    let names = Names {
+        asked: &asked,
+        facts,
+    };
     let mut steps = Vec::new();
     for step in &flow.steps {
-        if let Some(built) = check_step(step, &step_ids, &asked, &mut report) {
+        if let Some(built) = check_step(step, &step_ids, &names, &mut report) {
             steps.push(built);
         }
     }
@@ -197,7 +241,36 @@ fn check_flow(flow: &RawFlow, problems: &mut Vec<Problem>) -> Option<Flow> {
     (report.problems.len() == before).then_some(built)
 }
 
-fn check_text(text: &str, what: &str, asked: &BTreeSet<&str>) -> Vec<String> {
+/// The names a flow's steps can quote and test: its own answers, and the
+/// facts any flow keeps.
+struct Names<'a> {
+    asked: &'a Facts,
+    facts: &'a Facts,
+}
+
+impl Names<'_> {
+    /// The values a name can hold (`Some(None)`: anything), or `None` when
+    /// nothing keeps it.
+    fn values(&self, name: &str) -> Option<Option<&BTreeSet<String>>> {
+        match (self.asked.get(name), self.facts.get(name)) {
+            (None, None) => None,
+            (Some(None), _) | (_, Some(None)) => Some(None),
+            (Some(Some(a)), None) | (None, Some(Some(a))) => Some(Some(a)),
+            // Kept by both: only a value of this flow's can be tested for
+            // sure, so the flow's own are the ones checked.
+            (Some(Some(a)), Some(Some(_))) => Some(Some(a)),
+        }
+    }
+
+    fn unknown(&self, name: &str) -> String {
+        format!(
+            "no step in this flow asks for or saves `{name}`, and no flow keeps a fact \
+             `{name}` (`fact = \"{name}\"`)"
+        )
+    }
+}
+
+fn check_text(text: &str, what: &str, names: &Names<'_>) -> Vec<String> {
     let mut found = Vec::new();
     if blank(text) {
         found.push(format!(
@@ -209,11 +282,18 @@ fn check_text(text: &str, what: &str, asked: &BTreeSet<&str>) -> Vec<String> {
     for piece in pieces(text.trim()) {
         match piece {
             Piece::Text(words) => length += words.chars().count(),
-            Piece::Quote(name) => {
-                length += QUOTE_CHARS;
-                if !asked.contains(name) {
+            Piece::Quote { name, fallback } => {
+                length += QUOTE_CHARS.max(fallback.map_or(0, |f| f.chars().count()));
+                if names.values(name).is_none() {
                     found.push(format!(
-                        "{what} quotes `{{{name}}}`, but no step in this flow asks for `{name}`"
+                        "{what} quotes `{{{name}}}`, but {}",
+                        names.unknown(name)
+                    ));
+                }
+                if fallback.is_some_and(blank) {
+                    found.push(format!(
+                        "{what} quotes `{{{name}|}}` with empty words after `|`; write what to \
+                         say when nothing is kept, or leave out the `|`"
                     ));
                 }
             }
@@ -247,18 +327,169 @@ fn situation_map(
     out
 }
 
+/// Each wording checked, and trimmed; an empty list is a problem.
+fn check_wordings(
+    wordings: &Wordings,
+    what: &str,
+    names: &Names<'_>,
+) -> (Vec<String>, Vec<String>) {
+    let mut messages = Vec::new();
+    if wordings.0.is_empty() {
+        messages.push(format!(
+            "{what} is an empty list; give it at least one wording"
+        ));
+    }
+    let several = wordings.0.len() > 1;
+    for (i, text) in wordings.0.iter().enumerate() {
+        let label = if several {
+            format!("{what} (wording {})", i + 1)
+        } else {
+            what.to_owned()
+        };
+        messages.extend(check_text(text, &label, names));
+    }
+    let trimmed = wordings.0.iter().map(|t| t.trim().to_owned()).collect();
+    (trimmed, messages)
+}
+
+/// A step's `when` list: each names something kept, and a step to go to.
+fn check_when(
+    raw: &[RawWhen],
+    step_ids: &BTreeSet<&str>,
+    names: &Names<'_>,
+    messages: &mut Vec<String>,
+) -> Vec<Branch> {
+    let mut out = Vec::new();
+    for (i, when) in raw.iter().enumerate() {
+        let n = i + 1;
+        let test = match (&when.known, &when.unknown, &when.fact, &when.is) {
+            (Some(name), None, None, None) => Test::Known(name.clone()),
+            (None, Some(name), None, None) => Test::Unknown(name.clone()),
+            (None, None, Some(name), Some(values)) => {
+                let values: Vec<String> = values.0.iter().map(|v| v.trim().to_owned()).collect();
+                if values.is_empty() {
+                    messages.push(format!("`when` {n} tests `{name}` against an empty list"));
+                }
+                if let Some(Some(possible)) = names.values(name) {
+                    for value in values.iter().filter(|v| !possible.contains(*v)) {
+                        let expected: Vec<&str> = possible.iter().map(String::as_str).collect();
+                        messages.push(format!(
+                            "`when` {n} tests whether `{name}` is \"{value}\", but no choice \
+                             keeps that value; expected one of: {}",
+                            expected.join(", ")
+                        ));
+                    }
+                }
+                Test::Is(name.clone(), values)
+            }
+            (None, None, Some(name), None) => {
+                messages.push(format!(
+                    "`when` {n} names `fact = \"{name}\"` but no value to test; add \
+                     `is = \"value\"` (or use `known = \"{name}\"`)"
+                ));
+                continue;
+            }
+            _ => {
+                messages.push(format!(
+                    "`when` {n} should have exactly one of `known = \"name\"`, \
+                     `unknown = \"name\"`, or `fact = \"name\"` with `is = \"value\"`"
+                ));
+                continue;
+            }
+        };
+        if names.values(test.name()).is_none() {
+            messages.push(format!(
+                "`when` {n} tests `{}`, but {}",
+                test.name(),
+                names.unknown(test.name())
+            ));
+        }
+        if !step_ids.contains(when.next.as_str()) {
+            messages.push(format!(
+                "`when` {n} leads to the step `{}`, which is not in this flow",
+                when.next
+            ));
+        }
+        out.push(Branch {
+            test,
+            next: when.next.clone(),
+        });
+    }
+    out
+}
+
 fn check_step(
     step: &RawStep,
     step_ids: &BTreeSet<&str>,
-    asked: &BTreeSet<&str>,
+    names: &Names<'_>,
     report: &mut Report<'_>,
 ) -> Option<Step> {
-    let mut messages = check_text(&step.say, "`say`", asked);
-    let say_for = situation_map(&step.say_for, "say_for", |m| messages.push(m));
-    for (situation, text) in &say_for {
-        messages.extend(check_text(text, &format!("`say_for.{situation}`"), asked));
+    let mut messages = Vec::new();
+    let say = match &step.say {
+        Some(wordings) => {
+            let (say, found) = check_wordings(wordings, "`say`", names);
+            messages.extend(found);
+            say
+        }
+        None if step.when.is_empty() => {
+            messages.push(
+                "the step has no `say`; every step says something, except one that only \
+                 chooses the way on with `when`"
+                    .into(),
+            );
+            Vec::new()
+        }
+        None => {
+            if !step.choices.is_empty() || step.ask.is_some() || !step.say_for.is_empty() {
+                messages.push(
+                    "a step without `say` only chooses the way on, so it cannot offer choices, \
+                     ask, or have `say_for`; give it a `say`"
+                        .into(),
+                );
+            }
+            Vec::new()
+        }
+    };
+    let mut say_for = BTreeMap::new();
+    for (name, wordings) in &step.say_for {
+        match Situation::parse(name) {
+            Some(situation) => {
+                let (words, found) =
+                    check_wordings(wordings, &format!("`say_for.{situation}`"), names);
+                messages.extend(found);
+                say_for.insert(situation, words);
+            }
+            None => messages.push(format!(
+                "`say_for.{name}` names an unknown situation; expected one of: hurt, caused, together, earlier"
+            )),
+        }
     }
     let next_for = situation_map(&step.next_for, "next_for", |m| messages.push(m));
+    let when = check_when(&step.when, step_ids, names, &mut messages);
+    if !step.when.is_empty() && step.next.is_none() {
+        messages.push("`when` needs a plain `next` for when no test holds".into());
+    }
+    if !step.when.is_empty() && !step.choices.is_empty() && step.ask.is_none() {
+        messages.push(
+            "`when` chooses where `next` leads, and a step with choices has no `next`; \
+             put the `when` on a step of its own that the choice leads to"
+                .into(),
+        );
+    }
+    match &step.fact {
+        Some(name) if !is_quote_name(name) => messages.push(format!(
+            "`fact = \"{name}\"` should be a simple name: letters, digits, `_` or `-`"
+        )),
+        Some(name) if step.ask.is_none() && step.save.is_none() => messages.push(format!(
+            "the step keeps the fact `{name}` but neither asks (`ask`) nor saves a choice \
+             (`save`); give it one of them to keep"
+        )),
+        Some(name) if step.tool.is_some() => messages.push(format!(
+            "the step keeps the fact `{name}`, but its answer goes to a setting (`tool`)"
+        )),
+        _ => {}
+    }
+    let clear = check_clear(&step.clear, "the step", names, &mut messages);
 
     for target in step.next.iter().chain(step.next_for.values()) {
         if !step_ids.contains(target.as_str()) {
@@ -274,7 +505,7 @@ fn check_step(
     let mut choices = Vec::new();
     let mut labels = BTreeSet::new();
     for choice in &step.choices {
-        if let Some(built) = check_choice(choice, step_ids, &mut messages) {
+        if let Some(built) = check_choice(choice, step_ids, names, &mut messages) {
             choices.push(built);
         }
         if !labels.insert(choice.label.trim().to_lowercase()) {
@@ -334,6 +565,7 @@ fn check_step(
     let next = step.next.as_ref().map(|default| Next {
         default: default.clone(),
         for_situation: next_for,
+        when,
     });
     let action = match (step.end, &step.ask, next) {
         (true, None, None) if !has_choices => Some(Action::End),
@@ -391,17 +623,37 @@ fn check_step(
     }
     Some(Step {
         id: step.id.get_ref().clone(),
-        say: step.say.trim().to_owned(),
+        say,
         say_for,
         action: action?,
         save: step.save.clone(),
+        fact: step.fact.clone(),
+        clear,
         tool,
     })
+}
+
+/// Names to forget must be facts some flow keeps.
+fn check_clear(
+    raw: &[String],
+    who: &str,
+    names: &Names<'_>,
+    messages: &mut Vec<String>,
+) -> Vec<String> {
+    for name in raw {
+        if !names.facts.contains_key(name) {
+            messages.push(format!(
+                "{who} clears `{name}`, but no flow keeps a fact `{name}` (`fact = \"{name}\"`)"
+            ));
+        }
+    }
+    raw.to_vec()
 }
 
 fn check_choice(
     choice: &RawChoice,
     step_ids: &BTreeSet<&str>,
+    names: &Names<'_>,
     messages: &mut Vec<String>,
 ) -> Option<Choice> {
     let label = choice.label.trim();
@@ -448,6 +700,12 @@ fn check_choice(
         }
     };
     let tool = check_tool(choice, label, messages);
+    let clear = check_clear(
+        &choice.clear,
+        &format!("the choice \"{label}\""),
+        names,
+        messages,
+    );
     if messages.len() > before {
         return None;
     }
@@ -458,6 +716,7 @@ fn check_choice(
         situation,
         value: choice.value.as_ref().map(|v| v.trim().to_owned()),
         tool,
+        clear,
     })
 }
 
@@ -551,6 +810,8 @@ fn check_graph(raw: &RawFlow, flow: &Flow, report: &mut Report<'_>) {
         }
     }
 
+    check_quotes(raw, flow, &index, report);
+
     // Carry-on steps speak and move on at once, so a circle of them never stops.
     for step in &flow.steps {
         let mut path = vec![step.id.as_str()];
@@ -566,6 +827,107 @@ fn check_graph(raw: &RawFlow, flow: &Flow, report: &mut Report<'_>) {
                 );
             }
             return;
+        }
+    }
+}
+
+/// A quote without a fallback must have something to show on every way to
+/// its step. Only what is kept within the same turn counts: before consent
+/// nothing is kept past the moment, and a fact from another flow may never
+/// have been written. So the names surely known on arrival at a step are
+/// those every way to it keeps since the person last pressed or wrote.
+fn check_quotes<'a>(
+    raw: &RawFlow,
+    flow: &'a Flow,
+    index: &HashMap<&str, &'a Step>,
+    report: &mut Report<'_>,
+) {
+    let mut arrive: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    let mut work = vec![(flow.start.as_str(), BTreeSet::new())];
+    while let Some((id, known)) = work.pop() {
+        let Some(step) = index.get(id) else { continue };
+        let merged: BTreeSet<&str> = match arrive.get(id) {
+            Some(before) => before.intersection(&known).copied().collect(),
+            None => known,
+        };
+        if arrive.get(id) == Some(&merged) {
+            continue;
+        }
+        arrive.insert(step.id.as_str(), merged.clone());
+        let mut carried = merged;
+        for name in &step.clear {
+            carried.remove(name.as_str());
+        }
+        let kept_by_value = |choice: &Choice| -> BTreeSet<&str> {
+            if choice.value.is_none() {
+                return BTreeSet::new();
+            }
+            step.save
+                .iter()
+                .chain(&step.fact)
+                .map(String::as_str)
+                .collect()
+        };
+        for choice in step.choices() {
+            if let Target::Step(target) = &choice.target {
+                let mut kept = kept_by_value(choice);
+                for name in &choice.clear {
+                    kept.remove(name.as_str());
+                }
+                work.push((target.as_str(), kept));
+            }
+        }
+        // A branch taken because something is known makes it known there.
+        let mut follow = |next: &'a Next, kept: BTreeSet<&'a str>| {
+            for branch in &next.when {
+                let mut known = kept.clone();
+                if let Test::Known(name) | Test::Is(name, _) = &branch.test {
+                    known.insert(name.as_str());
+                }
+                work.push((branch.next.as_str(), known));
+            }
+            for target in std::iter::once(&next.default).chain(next.for_situation.values()) {
+                work.push((target.as_str(), kept.clone()));
+            }
+        };
+        match &step.action {
+            Action::Continue(next) => follow(next, carried),
+            Action::Ask { name, next, .. } => {
+                let kept: BTreeSet<&str> = std::iter::once(name.as_str())
+                    .chain(step.fact.as_deref())
+                    .collect();
+                follow(next, kept);
+            }
+            Action::Choices(_) | Action::End => {}
+        }
+    }
+    for step in &flow.steps {
+        let Some(known) = arrive.get(step.id.as_str()) else {
+            continue;
+        };
+        let texts = step.say.iter().chain(step.say_for.values().flatten());
+        let missing: BTreeSet<&str> = texts
+            .flat_map(|text| pieces(text))
+            .filter_map(|piece| match piece {
+                Piece::Quote {
+                    name,
+                    fallback: None,
+                } if !known.contains(name) => Some(name),
+                _ => None,
+            })
+            .collect();
+        let Some(raw_step) = raw.steps.iter().find(|s| s.id.get_ref() == &step.id) else {
+            continue;
+        };
+        for name in missing {
+            report.step(
+                raw_step,
+                format!(
+                    "quotes `{{{name}}}` with nothing to say when `{name}` is not kept: not \
+                     every way to this step has just kept it (before consent, and from other \
+                     flows, it may be missing); write `{{{name}|words for when it is missing}}`"
+                ),
+            );
         }
     }
 }

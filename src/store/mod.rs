@@ -33,6 +33,11 @@ pub use people::PersonId;
 /// The daily check-in flow, whose answers are also kept per day.
 pub const DAILY: &str = "daily";
 
+/// Where a person's facts are kept in `answers`: a flow name no flow can
+/// have (flow ids are lower-case letters, digits, `-` and `_`), so a fact
+/// is sealed, exported, erased and set aside exactly like an answer.
+pub(crate) const FACTS: &str = "@person";
+
 /// What a person is told when something mend kept for them did not open
 /// and was set aside (see [`Applied::set_aside`]).
 pub const SET_ASIDE: &str = "Something mend kept from what you wrote before could not be \
@@ -394,7 +399,7 @@ impl Store {
         } else {
             None
         };
-        let before = assemble(entered.profile, entered.place, answers, pending_ask);
+        let before = assemble(person, entered.profile, entered.place, answers, pending_ask);
         let outcome = decide(&before);
         save(&mut tx, &self.cipher, person, &before, &outcome, now).await?;
         let flag = match &outcome.flag {
@@ -742,6 +747,7 @@ async fn load(
     let (answers, _unopened) = answers::all(conn, cipher, person).await?;
     let pending_ask = people::pending_ask(conn, cipher, person).await?;
     Ok(assemble(
+        person,
         profile,
         place,
         answers,
@@ -752,15 +758,20 @@ async fn load(
 /// A person's state from what the tables hold: their profile, their place
 /// and whether they paused there, and their kept answers.
 fn assemble(
+    person: PersonId,
     profile: people::Profile,
     place: Option<(crate::engine::Place, bool)>,
-    answers: std::collections::BTreeMap<(String, String), String>,
+    mut answers: std::collections::BTreeMap<(String, String), String>,
     pending_ask: Option<crate::safety::Hit>,
 ) -> State {
     let (place, paused) = match place {
         Some((place, paused)) => (Some(place), paused),
         None => (None, false),
     };
+    let facts = answers
+        .extract_if(.., |(flow, _), _| flow == FACTS)
+        .map(|((_, name), value)| (name, value))
+        .collect();
     State {
         consent: profile.consent,
         situation: profile.situation,
@@ -770,6 +781,9 @@ fn assemble(
         place,
         paused,
         answers,
+        facts,
+        // Ids are never reused, so the seed stays this person's alone.
+        seed: u64::try_from(person.0).unwrap_or_default(),
     }
 }
 
@@ -800,17 +814,29 @@ async fn save(
         }
         _ => {}
     }
-    if after.answers.is_empty() && !before.answers.is_empty() {
+    let nothing = |s: &State| s.answers.is_empty() && s.facts.is_empty();
+    if nothing(after) && !nothing(before) {
         answers::delete_all(conn, person).await?;
     }
     for event in &outcome.events {
-        if let Event::AnswerSaved { flow, name } = event
-            && let Some(value) = after.answers.get(&(flow.clone(), name.clone()))
-        {
-            answers::set(conn, cipher, person, flow, name, value, now).await?;
-            if flow == DAILY {
-                checkins::record_answer(conn, cipher, person, name, value, now).await?;
+        match event {
+            Event::AnswerSaved { flow, name } => {
+                if let Some(value) = after.answers.get(&(flow.clone(), name.clone())) {
+                    answers::set(conn, cipher, person, flow, name, value, now).await?;
+                    if flow == DAILY {
+                        checkins::record_answer(conn, cipher, person, name, value, now).await?;
+                    }
+                }
             }
+            Event::FactKept { name } => {
+                if let Some(value) = after.facts.get(name) {
+                    answers::set(conn, cipher, person, FACTS, name, value, now).await?;
+                }
+            }
+            Event::FactCleared { name } if !after.facts.contains_key(name) => {
+                answers::delete(conn, person, FACTS, name).await?;
+            }
+            _ => {}
         }
     }
     events::insert_all(conn, person, &outcome.events, now).await?;

@@ -17,6 +17,7 @@ pub struct Export {
     pub person: Person,
     pub conversation: Option<Conversation>,
     pub answers: Vec<Answer>,
+    pub facts: Vec<Fact>,
     pub checkins: Option<Checkins>,
     pub checkin_days: Vec<CheckinDay>,
     pub flags: Vec<FlagRecord>,
@@ -36,7 +37,11 @@ impl Export {
 
     /// How many sealed values in it did not open.
     pub fn not_opened(&self) -> usize {
-        let answers = self.answers.iter().map(|a| Some(&a.value));
+        let answers = self
+            .answers
+            .iter()
+            .map(|a| Some(&a.value))
+            .chain(self.facts.iter().map(|f| Some(&f.value)));
         let days = self.checkin_days.iter().map(|d| d.note.as_ref());
         let flags = self
             .flags
@@ -128,6 +133,15 @@ pub struct Answer {
     pub updated_at: String,
 }
 
+/// Something a person chose or wrote that is theirs across conversations
+/// (the small action they chose, a boundary they named).
+#[derive(Debug, Clone, Serialize)]
+pub struct Fact {
+    pub name: String,
+    pub value: Opened,
+    pub updated_at: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Checkins {
     pub local_time: String,
@@ -166,7 +180,7 @@ pub struct EventRecord {
 
 /// What each part of the export means, in plain words. It travels inside
 /// the file, so the file explains itself.
-const README: [(&str, &str); 10] = [
+const README: [(&str, &str); 11] = [
     (
         "exported_at",
         "When this copy was made (UTC). It is everything mend held about you at that moment.",
@@ -183,6 +197,11 @@ const README: [(&str, &str); 10] = [
     (
         "answers",
         "What you typed in answer to mend's questions, by conversation and question.",
+    ),
+    (
+        "facts",
+        "What you chose or wrote that mend brings back in later conversations and check-ins \
+         (for example the small action you chose), by name.",
     ),
     (
         "checkins",
@@ -322,6 +341,7 @@ pub async fn export(
             .await?;
 
     let mut answer_records = Vec::with_capacity(answers.len());
+    let mut fact_records = Vec::new();
     for (flow, name, value, updated_at) in answers {
         let field = Field::Answer {
             person: person.0,
@@ -329,6 +349,14 @@ pub async fn export(
             name: &name,
         };
         let value = Opened::open(cipher, field, &value, "answers.value");
+        if flow == super::FACTS {
+            fact_records.push(Fact {
+                name,
+                value,
+                updated_at: at(updated_at),
+            });
+            continue;
+        }
         answer_records.push(Answer {
             flow,
             name,
@@ -418,6 +446,7 @@ pub async fn export(
             updated_at: at(updated_at),
         }),
         answers: answer_records,
+        facts: fact_records,
         checkins: checkins.map(|(local_time, zone, on, next_due, reason)| Checkins {
             local_time,
             zone,

@@ -12,6 +12,7 @@ mod bad_input;
 mod chat_cli;
 mod config;
 mod crisis;
+mod facts;
 mod files;
 mod logs;
 mod moderation;

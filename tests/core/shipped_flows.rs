@@ -238,7 +238,7 @@ fn the_welcome_says_what_mend_is_and_asks_before_storing() {
     let all_text: String = welcome
         .steps
         .iter()
-        .flat_map(|s| std::iter::once(&s.say).chain(s.say_for.values()))
+        .flat_map(|s| s.say.iter().chain(s.say_for.values().flatten()))
         .map(|t| t.to_lowercase())
         .collect::<Vec<_>>()
         .join(" ");

@@ -245,7 +245,7 @@ fn unknown_quote_and_situation_are_refused() {
     assert_names(
         &message,
         &[
-            "quotes `{nothing}`, but no step in this flow asks for `nothing`",
+            "quotes `{nothing}`, but no step in this flow asks for or saves `nothing`",
             "`say_for.lost` names an unknown situation",
         ],
     );
@@ -466,4 +466,127 @@ fn a_flow_named_after_a_kind_of_button_is_refused() {
     assert!(stderr.contains("privacy.toml:1"), "{stderr}");
     assert!(stderr.contains("flow `privacy`"), "{stderr}");
     assert!(stderr.contains("kept for mend's own buttons"), "{stderr}");
+}
+
+/// A flow that keeps the fact `small_action`, for others to quote and test.
+const KEEPS: &str = "id = \"keeps\"\ntitle = \"Keeps\"\nsummary = \"Keeps a fact.\"\nstart = \"a\"\n\n\
+[[steps]]\nid = \"a\"\nsay = \"What will you do?\"\nask = \"action\"\nfact = \"small_action\"\nnext = \"b\"\n\n\
+[[steps]]\nid = \"b\"\nsay = \"Kept.\"\nend = true\n";
+
+fn problems_with_keeps(text: &str) -> String {
+    let dir = prompts_with(&[("keeps.toml", KEEPS), ("broken.toml", text)]);
+    match flows::load_dir(dir.path()) {
+        Ok(_) => panic!("broken.toml should have been refused"),
+        Err(err) => err.to_string(),
+    }
+}
+
+#[test]
+fn a_fact_quoted_from_another_flow_needs_words_for_when_it_is_missing() {
+    let message = problems_with_keeps(&flow(
+        "[[steps]]\nid = \"a\"\nsay = \"You planned {small_action}.\"\nend = true\n",
+    ));
+    assert_names(
+        &message,
+        &[
+            "broken.toml:7",
+            "flow `broken`",
+            "step `a`",
+            "quotes `{small_action}` with nothing to say when `small_action` is not kept",
+            "`{small_action|words for when it is missing}`",
+        ],
+    );
+    // With a fallback, or behind a test that it is known, it is fine.
+    for fine in [
+        "[[steps]]\nid = \"a\"\nsay = \"You planned {small_action|nothing yet}.\"\nend = true\n",
+        "[[steps]]\nid = \"a\"\nwhen = [{ known = \"small_action\", next = \"b\" }]\nnext = \"c\"\n\n\
+         [[steps]]\nid = \"b\"\nsay = \"You planned {small_action}.\"\nend = true\n\n\
+         [[steps]]\nid = \"c\"\nsay = \"Nothing planned.\"\nend = true\n",
+    ] {
+        let dir = prompts_with(&[("keeps.toml", KEEPS), ("fine.toml", &flow(fine))]);
+        flows::load_dir(dir.path()).unwrap_or_else(|e| panic!("{fine}\nwas refused: {e}"));
+    }
+}
+
+#[test]
+fn an_answer_quoted_after_the_turn_it_was_written_in_needs_a_fallback() {
+    // Before consent an answer lives only for the turn it was written in,
+    // so a quote past a button press could have nothing to show.
+    let message = problems(
+        "broken.toml",
+        &flow(
+            "[[steps]]\nid = \"a\"\nsay = \"Write.\"\nask = \"x\"\nnext = \"b\"\n\n\
+             [[steps]]\nid = \"b\"\nsay = \"Ready?\"\nchoices = [{ label = \"Yes\", next = \"c\" }]\n\n\
+             [[steps]]\nid = \"c\"\nsay = \"You wrote {x}.\"\nend = true\n",
+        ),
+    );
+    assert_names(&message, &["step `c`", "quotes `{x}` with nothing to say"]);
+}
+
+#[test]
+fn tests_and_clears_name_something_kept() {
+    let message = problems_with_keeps(&flow(
+        "[[steps]]\nid = \"a\"\nsay = \"Hi.\"\nwhen = [{ known = \"smal_action\", next = \"b\" }, { fact = \"small_action\", next = \"b\" }, { known = \"small_action\", next = \"nowhere\" }]\nnext = \"b\"\n\n\
+         [[steps]]\nid = \"b\"\nsay = \"Bye.\"\nchoices = [{ label = \"Forget\", next = \"c\", clear = [\"boundary\"] }]\n\n\
+         [[steps]]\nid = \"c\"\nsay = \"Done.\"\nclear = [\"small_actions\"]\nend = true\n",
+    ));
+    assert_names(
+        &message,
+        &[
+            "`when` 1 tests `smal_action`, but no step in this flow asks for or saves `smal_action`, and no flow keeps a fact `smal_action`",
+            "`when` 2 names `fact = \"small_action\"` but no value to test",
+            "`when` 3 leads to the step `nowhere`, which is not in this flow",
+            "the choice \"Forget\" clears `boundary`, but no flow keeps a fact `boundary`",
+            "the step clears `small_actions`, but no flow keeps a fact `small_actions`",
+        ],
+    );
+}
+
+#[test]
+fn a_tested_value_must_be_one_a_choice_keeps() {
+    let message = problems(
+        "broken.toml",
+        &flow(
+            "[[steps]]\nid = \"a\"\nsay = \"How was it?\"\nsave = \"how\"\nchoices = [{ label = \"Good\", next = \"b\", value = \"good\" }]\n\n\
+             [[steps]]\nid = \"b\"\nwhen = [{ fact = \"how\", is = [\"good\", \"grand\"], next = \"c\" }]\nnext = \"c\"\n\n\
+             [[steps]]\nid = \"c\"\nsay = \"Thanks.\"\nend = true\n",
+        ),
+    );
+    assert_names(
+        &message,
+        &[
+            "`when` 1 tests whether `how` is \"grand\", but no choice keeps that value; expected one of: good",
+        ],
+    );
+}
+
+#[test]
+fn a_step_without_words_only_chooses_the_way_on() {
+    let message = problems(
+        "broken.toml",
+        &flow(
+            "[[steps]]\nid = \"a\"\nnext = \"b\"\n\n\
+             [[steps]]\nid = \"b\"\nsay = []\nfact = \"x\"\nend = true\n",
+        ),
+    );
+    assert_names(
+        &message,
+        &[
+            "step `a`: the step has no `say`",
+            "step `b`: `say` is an empty list",
+            "the step keeps the fact `x` but neither asks (`ask`) nor saves a choice",
+        ],
+    );
+}
+
+#[test]
+fn a_wording_of_the_wrong_type_names_what_was_expected() {
+    let message = problems(
+        "broken.toml",
+        &flow("[[steps]]\nid = \"a\"\nsay = 3\nend = true\n"),
+    );
+    assert_names(
+        &message,
+        &["broken.toml", "words in quotes, or a list of them in [ ]"],
+    );
 }

@@ -1,0 +1,359 @@
+//! A person's facts: kept in one flow, quoted and tested in another, on a
+//! real SQLite file; exported and erased; never kept before consent.
+
+use jiff::Timestamp;
+use mend::engine::{self, Consent, Input, Place, State};
+use mend::flows::{self, Script};
+use mend::store::Store;
+use mend::store::privacy::ErasedBy;
+
+use crate::helpers::{open_in, prompts_with, temp_store};
+
+const PLAN: &str = r#"
+id = "plan"
+title = "Plan"
+summary = "Choose one small thing."
+start = "choose"
+
+[[steps]]
+id = "choose"
+say = "What is one small thing you could do?"
+ask = "action"
+fact = "small_action"
+next = "echo"
+
+[[steps]]
+id = "echo"
+say = "Your small thing: {action}."
+end = true
+"#;
+
+const FOLLOW: &str = r#"
+id = "follow"
+title = "Follow up"
+summary = "How did it go?"
+start = "route"
+
+[[steps]]
+id = "route"
+when = [{ known = "small_action", next = "named" }]
+next = "none"
+
+[[steps]]
+id = "named"
+say = ["You planned: {small_action}. Did it happen?", "Last time you chose: {small_action}. How did it go?"]
+save = "happened"
+choices = [
+  { label = "Yes", next = "glad", value = "yes" },
+  { label = "Not today", next = "in-the-way", value = "no" },
+]
+
+[[steps]]
+id = "none"
+say = "You haven't chosen {small_action|a small action} yet."
+end = true
+
+[[steps]]
+id = "glad"
+say = "Good. Shall I forget it, so you can choose another?"
+choices = [
+  { label = "Yes, forget it", next = "forgotten", clear = ["small_action"] },
+  { label = "Keep it", next = "kept" },
+]
+
+[[steps]]
+id = "in-the-way"
+say = "What got in the way?"
+ask = "obstacle"
+fact = "obstacle"
+next = "smaller"
+
+[[steps]]
+id = "smaller"
+say = "Thank you. Getting in the way: {obstacle}. Could something smaller than {small_action|that} help?"
+end = true
+
+[[steps]]
+id = "forgotten"
+say = "Done: {small_action|nothing is planned now}."
+end = true
+
+[[steps]]
+id = "kept"
+say = "Kept: {small_action|nothing}."
+end = true
+"#;
+
+fn script() -> (tempfile::TempDir, Script) {
+    let dir = prompts_with(&[("plan.toml", PLAN), ("follow.toml", FOLLOW)]);
+    let script = flows::load_dir(dir.path()).expect("the test flows are valid");
+    (dir, script)
+}
+
+fn consented() -> State {
+    State {
+        consent: Consent::Given,
+        place: Some(Place {
+            flow: "menu".into(),
+            step: "pick".into(),
+        }),
+        ..State::default()
+    }
+}
+
+fn texts(outcome: &engine::Outcome) -> Vec<String> {
+    outcome
+        .replies
+        .iter()
+        .map(|r| r.text().to_owned())
+        .collect()
+}
+
+fn step(state: &State) -> &str {
+    &state.place.as_ref().unwrap().step
+}
+
+#[test]
+fn a_fact_kept_in_one_flow_is_quoted_and_tested_in_another() {
+    let (_dir, script) = script();
+    let before = engine::handle(&script, &consented(), &Input::Begin("follow".into()));
+    assert_eq!(texts(&before), ["You haven't chosen a small action yet."]);
+
+    let asked = engine::handle(&script, &consented(), &Input::Begin("plan".into()));
+    let planned = engine::handle(
+        &script,
+        &asked.state,
+        &Input::Text("a walk together".into()),
+    );
+    assert_eq!(texts(&planned), ["Your small thing: a walk together."]);
+    assert_eq!(planned.state.facts["small_action"], "a walk together");
+
+    let follow = engine::handle(&script, &planned.state, &Input::Begin("follow".into()));
+    assert_eq!(step(&follow.state), "named");
+    let asked = &texts(&follow)[0];
+    assert!(
+        asked == "You planned: a walk together. Did it happen?"
+            || asked == "Last time you chose: a walk together. How did it go?",
+        "{asked}"
+    );
+    let missed = engine::handle(&script, &follow.state, &Input::Text("not today".into()));
+    let obstacle = engine::handle(&script, &missed.state, &Input::Text("work ran late".into()));
+    assert_eq!(
+        texts(&obstacle),
+        [
+            "Thank you. Getting in the way: work ran late. Could something smaller than a walk together help?"
+        ]
+    );
+    assert_eq!(obstacle.state.facts["obstacle"], "work ran late");
+}
+
+#[test]
+fn a_later_flow_can_forget_a_fact() {
+    let (_dir, script) = script();
+    let asked = engine::handle(&script, &consented(), &Input::Begin("plan".into()));
+    let planned = engine::handle(&script, &asked.state, &Input::Text("tea at eight".into()));
+    let follow = engine::handle(&script, &planned.state, &Input::Begin("follow".into()));
+    let glad = engine::handle(&script, &follow.state, &Input::Text("yes".into()));
+    let forgot = engine::handle(&script, &glad.state, &Input::Text("yes, forget it".into()));
+    assert_eq!(texts(&forgot)[0], "Done: nothing is planned now.");
+    assert!(!forgot.state.facts.contains_key("small_action"));
+    assert!(
+        forgot
+            .events
+            .iter()
+            .any(|e| matches!(e, engine::Event::FactCleared { name } if name == "small_action"))
+    );
+    let again = engine::handle(&script, &forgot.state, &Input::Begin("follow".into()));
+    assert_eq!(texts(&again), ["You haven't chosen a small action yet."]);
+}
+
+#[test]
+fn wordings_vary_by_day_and_person_but_not_within_a_day() {
+    let (_dir, script) = script();
+    let config = mend::config::Config::default();
+    let companion = engine::Companion {
+        script: script.clone(),
+        ..mend::app::companion(&config, None).unwrap()
+    };
+    let mut state = consented();
+    state.facts.insert("small_action".into(), "a call".into());
+    let on = |state: &State, day: i64| {
+        let now = Timestamp::from_second(day * 86_400 + 3_600).unwrap();
+        texts(&companion.respond(state, &Input::Begin("follow".into()), now))[0].clone()
+    };
+    let seen: std::collections::BTreeSet<String> = (0..20).map(|day| on(&state, day)).collect();
+    assert_eq!(
+        seen.len(),
+        2,
+        "both wordings appear over twenty days: {seen:?}"
+    );
+    assert_eq!(on(&state, 7), on(&state, 7), "one day reads the same");
+    let days_for = |seed: u64| {
+        let mut state = state.clone();
+        state.seed = seed;
+        (0..20).map(|day| on(&state, day)).collect::<Vec<_>>()
+    };
+    assert_ne!(
+        days_for(1),
+        days_for(2),
+        "two people do not see the same run"
+    );
+}
+
+#[test]
+fn before_consent_the_words_serve_the_moment_and_nothing_is_kept() {
+    let (_dir, script) = script();
+    let mut unasked = consented();
+    unasked.consent = Consent::Declined;
+    let asked = engine::handle(&script, &unasked, &Input::Begin("plan".into()));
+    let planned = engine::handle(&script, &asked.state, &Input::Text("a walk".into()));
+    assert_eq!(texts(&planned), ["Your small thing: a walk."]);
+    assert!(planned.state.facts.is_empty());
+    assert!(planned.state.answers.is_empty());
+    let follow = engine::handle(&script, &planned.state, &Input::Begin("follow".into()));
+    assert_eq!(texts(&follow), ["You haven't chosen a small action yet."]);
+}
+
+async fn send(
+    store: &Store,
+    script: &Script,
+    person: &str,
+    input: Input,
+    now: Timestamp,
+) -> Vec<String> {
+    let applied = store
+        .apply(person, now, |state| {
+            // People start consented at the menu, as after the welcome.
+            let state = if state.place.is_none() {
+                State {
+                    seed: state.seed,
+                    ..consented()
+                }
+            } else {
+                state.clone()
+            };
+            engine::handle(script, &state, &input)
+        })
+        .await
+        .unwrap();
+    texts(&applied.outcome)
+}
+
+#[tokio::test]
+async fn facts_survive_a_reopened_file_and_go_with_export_and_erasure() {
+    let (dir, store) = temp_store().await;
+    let (_prompts, script) = script();
+    let now = Timestamp::from_second(1_800_000_000).unwrap();
+    send(
+        &store,
+        &script,
+        "terminal:a",
+        Input::Begin("plan".into()),
+        now,
+    )
+    .await;
+    send(
+        &store,
+        &script,
+        "terminal:a",
+        Input::Text("tea at eight".into()),
+        now,
+    )
+    .await;
+    send(
+        &store,
+        &script,
+        "terminal:b",
+        Input::Begin("plan".into()),
+        now,
+    )
+    .await;
+    send(
+        &store,
+        &script,
+        "terminal:b",
+        Input::Text("b's own plan".into()),
+        now,
+    )
+    .await;
+    store.close().await;
+
+    let store = open_in(dir.path()).await;
+    let state = store.state("terminal:a").await.unwrap();
+    assert_eq!(state.facts["small_action"], "tea at eight");
+    assert!(
+        !state
+            .answers
+            .contains_key(&("@person".to_owned(), "small_action".to_owned()))
+    );
+    let said = send(
+        &store,
+        &script,
+        "terminal:a",
+        Input::Begin("follow".into()),
+        now,
+    )
+    .await;
+    assert!(said[0].contains("tea at eight"), "{said:?}");
+
+    let export = store.export("terminal:a", now).await.unwrap().unwrap();
+    let json = serde_json::to_value(&export).unwrap();
+    let facts = json["facts"].as_array().unwrap();
+    assert_eq!(facts.len(), 1, "{facts:?}");
+    assert_eq!(facts[0]["name"], "small_action");
+    assert_eq!(facts[0]["value"], "tea at eight");
+    assert!(json["readme"]["facts"].is_string());
+    let text = export.to_json();
+    assert!(!text.contains("b's own plan"));
+    assert!(!text.contains("@person"), "the storage detail stays inside");
+
+    store
+        .forget("terminal:a", ErasedBy::Person, now)
+        .await
+        .unwrap()
+        .unwrap();
+    let state = store.state("terminal:a").await.unwrap();
+    assert!(state.facts.is_empty());
+    let other = store.state("terminal:b").await.unwrap();
+    assert_eq!(other.facts["small_action"], "b's own plan");
+}
+
+#[tokio::test]
+async fn declining_consent_clears_facts_from_the_file() {
+    let (_dir, store) = temp_store().await;
+    let (_prompts, script) = script();
+    let now = Timestamp::from_second(1_800_000_000).unwrap();
+    send(
+        &store,
+        &script,
+        "terminal:a",
+        Input::Begin("plan".into()),
+        now,
+    )
+    .await;
+    send(
+        &store,
+        &script,
+        "terminal:a",
+        Input::Text("tea at eight".into()),
+        now,
+    )
+    .await;
+    let applied = store
+        .apply("terminal:a", now, |state| {
+            let mut outcome = engine::handle(&script, state, &Input::Start);
+            // What a consent = false choice does, without a welcome to press it in.
+            outcome.state.consent = Consent::Declined;
+            outcome.state.answers.clear();
+            outcome.state.facts.clear();
+            outcome
+        })
+        .await
+        .unwrap();
+    assert!(applied.outcome.state.facts.is_empty());
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM answers")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}

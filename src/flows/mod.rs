@@ -26,6 +26,9 @@ pub const QUOTE_CHARS: usize = 300;
 /// Flows every script must have.
 pub const WELCOME: &str = "welcome";
 pub const MENU: &str = "menu";
+/// The daily check-in, whose `scale`, `action` and `note` are also kept per
+/// day for the progress view.
+pub const DAILY: &str = "daily";
 
 /// One thing wrong in the prompt files, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,9 @@ use super::model::{
     is_quote_name, pieces,
 };
 use super::raw::{RawChoice, RawFlow, RawStep, RawWhen, Wordings};
-use super::{MAX_CHOICES, MAX_LABEL_CHARS, MAX_MESSAGE_CHARS, MENU, Problem, QUOTE_CHARS, WELCOME};
+use super::{
+    DAILY, MAX_CHOICES, MAX_LABEL_CHARS, MAX_MESSAGE_CHARS, MENU, Problem, QUOTE_CHARS, WELCOME,
+};
 use crate::checkins::MAX_PAUSE_DAYS;
 
 /// Ids end up inside Discord button ids (at most 100 characters), so they are
@@ -114,6 +116,10 @@ pub fn validate(raw: Vec<RawFlow>) -> Result<Script, Vec<Problem>> {
         }
     }
 
+    if let Some(daily) = raw.iter().find(|f| f.id.get_ref() == DAILY) {
+        check_daily(daily, &mut problems);
+    }
+
     for required in [WELCOME, MENU] {
         if !files.contains_key(required) {
             problems.push(Problem {
@@ -130,6 +136,54 @@ pub fn validate(raw: Vec<RawFlow>) -> Result<Script, Vec<Problem>> {
         Ok(Script::new(flows))
     } else {
         Err(problems)
+    }
+}
+
+/// The names the progress view reads from `daily`, and the values it counts.
+const DAILY_FIELDS: [(&str, &[&str]); 2] = [
+    ("scale", &["1", "2", "3", "4", "5"]),
+    ("action", &["yes", "partly", "not_today"]),
+];
+
+/// What the progress view reads from `daily` must be what the flow keeps:
+/// a scale from 1 to 5, whether the action happened, and a written note.
+fn check_daily(flow: &RawFlow, problems: &mut Vec<Problem>) {
+    let mut report = Report { flow, problems };
+    fn saves<'f>(flow: &'f RawFlow, name: &'f str) -> impl Iterator<Item = &'f RawStep> {
+        flow.steps
+            .iter()
+            .filter(move |s| s.save.as_deref() == Some(name))
+    }
+    for (name, allowed) in DAILY_FIELDS {
+        if saves(flow, name).next().is_none() {
+            report.flow(format!(
+                "the daily check-in has no step with `save = \"{name}\"`; the progress view \
+                 counts it (values: {})",
+                allowed.join(", ")
+            ));
+        }
+        for step in saves(flow, name) {
+            for value in step.choices.iter().filter_map(|c| c.value.as_deref()) {
+                if !allowed.contains(&value.trim()) {
+                    report.step(
+                        step,
+                        format!(
+                            "`{name}` is kept for the progress view, which counts only the \
+                             values {}; this step saves \"{value}\"",
+                            allowed.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    for step in saves(flow, "note") {
+        report.step(
+            step,
+            "`note` is the check-in's written line in the progress view; keep it with \
+             `ask = \"note\"`, not a choice's value"
+                .into(),
+        );
     }
 }
 

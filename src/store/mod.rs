@@ -31,7 +31,7 @@ pub use outbox::{DIRECT, Unsent};
 pub use people::PersonId;
 
 /// The daily check-in flow, whose answers are also kept per day.
-pub const DAILY: &str = "daily";
+pub use crate::flows::DAILY;
 
 /// Where a person's facts are kept in `answers`: a flow name no flow can
 /// have (flow ids are lower-case letters, digits, `-` and `_`), so a fact

@@ -590,3 +590,23 @@ fn a_wording_of_the_wrong_type_names_what_was_expected() {
         &["broken.toml", "words in quotes, or a list of them in [ ]"],
     );
 }
+
+#[test]
+fn the_daily_check_in_keeps_what_the_progress_view_counts() {
+    let daily = "id = \"daily\"\ntitle = \"Daily\"\nsummary = \"Check in.\"\nstart = \"a\"\n\n\
+        [[steps]]\nid = \"a\"\nsay = \"How close, 1 to 5?\"\nsave = \"scale\"\nchoices = [\
+        { label = \"Low\", next = \"b\", value = \"low\" }, { label = \"High\", next = \"b\", value = \"5\" }]\n\n\
+        [[steps]]\nid = \"b\"\nsay = \"A note?\"\nsave = \"note\"\nchoices = [{ label = \"Fine\", next = \"c\", value = \"fine\" }]\n\n\
+        [[steps]]\nid = \"c\"\nsay = \"Thanks.\"\nend = true\n";
+    let message = problems("daily.toml", daily);
+    assert_names(
+        &message,
+        &[
+            "daily.toml",
+            "flow `daily`",
+            "step `a`: `scale` is kept for the progress view, which counts only the values 1, 2, 3, 4, 5; this step saves \"low\"",
+            "the daily check-in has no step with `save = \"action\"`",
+            "step `b`: `note` is the check-in's written line",
+        ],
+    );
+}

@@ -357,3 +357,136 @@ async fn declining_consent_clears_facts_from_the_file() {
         .unwrap();
     assert_eq!(count, 0);
 }
+
+/// A consented person of `situation`, at the menu of the shipped flows.
+fn shipped_person(situation: mend::flows::Situation) -> State {
+    State {
+        situation: Some(situation),
+        ..consented()
+    }
+}
+
+/// Types each line in turn, returning the last turn's words and state.
+fn say_lines(script: &Script, state: State, lines: &[&str]) -> (Vec<String>, State) {
+    let mut state = state;
+    let mut said = Vec::new();
+    for line in lines {
+        let input = match line.strip_prefix("begin:") {
+            Some(flow) => Input::Begin(flow.into()),
+            None => Input::Text((*line).into()),
+        };
+        let outcome = engine::handle(script, &state, &input);
+        said = texts(&outcome);
+        state = outcome.state;
+    }
+    (said, state)
+}
+
+#[test]
+fn the_check_in_follows_up_the_small_action_chosen_in_another_flow() {
+    use mend::flows::Situation;
+    let script = crate::helpers::shipped();
+    for situation in Situation::ALL {
+        let person = shipped_person(situation);
+        // small-actions: intro carries on to the kinds; any kind, then write.
+        let (_, person) = say_lines(
+            &script,
+            person,
+            &["begin:small-actions", "I'm not sure yet", "a walk at lunch"],
+        );
+        assert_eq!(
+            person.facts["small_action"], "a walk at lunch",
+            "{situation}"
+        );
+        let (said, person) = say_lines(&script, person, &["begin:daily", "4"]);
+        let asked = said.last().unwrap();
+        assert!(
+            asked.contains("a walk at lunch") && asked.contains("Did it happen?"),
+            "{situation}: {said:?}"
+        );
+        // Not today: what got in the way, then a smaller step.
+        let (said, person) = say_lines(&script, person, &["not today"]);
+        assert!(
+            said.last().unwrap().contains("What got in the way?"),
+            "{said:?}"
+        );
+        let (said, person) = say_lines(&script, person, &["the kids were ill"]);
+        assert!(
+            said.last().unwrap().contains("something smaller"),
+            "{said:?}"
+        );
+        assert_eq!(person.facts["obstacle"], "the kids were ill");
+        let (_, person) = say_lines(
+            &script,
+            person,
+            &["choose something smaller", "a text at lunch"],
+        );
+        assert_eq!(person.facts["small_action"], "a text at lunch");
+        // The next check-in names the new one.
+        let (said, _) = say_lines(&script, person, &["begin:daily", "3"]);
+        assert!(said.last().unwrap().contains("a text at lunch"), "{said:?}");
+    }
+}
+
+#[test]
+fn with_no_small_action_the_check_in_says_so_and_offers_to_choose_one() {
+    let script = crate::helpers::shipped();
+    let person = shipped_person(mend::flows::Situation::Hurt);
+    let (said, person) = say_lines(&script, person, &["begin:daily", "5"]);
+    assert!(
+        said.last()
+            .unwrap()
+            .contains("You haven't chosen a small action"),
+        "{said:?}"
+    );
+    let (said, person) = say_lines(&script, person, &["choose one now"]);
+    assert!(
+        said.last()
+            .unwrap()
+            .contains("one small thing for tomorrow")
+    );
+    let (said, person) = say_lines(&script, person, &["an hour to myself"]);
+    assert!(
+        said.iter().any(|s| s.contains("> an hour to myself")),
+        "{said:?}"
+    );
+    assert_eq!(person.facts["small_action"], "an hour to myself");
+    // Choosing not to write one down forgets the old one, so no check-in
+    // names a plan that was set aside.
+    let (_, person) = say_lines(
+        &script,
+        person,
+        &[
+            "begin:small-actions",
+            "I'm not sure yet",
+            "I'd rather not write it down",
+        ],
+    );
+    assert!(!person.facts.contains_key("small_action"));
+}
+
+#[test]
+fn a_low_score_is_met_slowly_with_buttons_not_instructions() {
+    use mend::flows::{Situation, Target};
+    let script = crate::helpers::shipped();
+    for situation in Situation::ALL {
+        let (said, person) = say_lines(&script, shipped_person(situation), &["begin:daily", "1"]);
+        let words = said.last().unwrap();
+        assert!(!words.to_lowercase().contains("type menu"), "{words}");
+        assert!(words.contains("999"), "{words}");
+        let place = person.place.as_ref().unwrap();
+        let step = script.step(&place.flow, &place.step).unwrap();
+        let flows: Vec<&Target> = step.choices().iter().map(|c| &c.target).collect();
+        assert!(
+            flows.contains(&&Target::Flow("worth-rebuilding".into())),
+            "{situation}"
+        );
+        assert!(
+            flows.contains(&&Target::Flow("professional-support".into())),
+            "{situation}"
+        );
+        // And carrying on reaches the rest of the check-in.
+        let (said, _) = say_lines(&script, person, &["carry on with the check-in"]);
+        assert!(said.last().unwrap().contains("small action"), "{said:?}");
+    }
+}

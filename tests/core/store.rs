@@ -69,7 +69,12 @@ async fn state_round_trips_through_every_table() {
         state.answers.values().next().map(String::as_str),
         Some(SECRET)
     );
-    assert_eq!(count(&store, "answers").await, 1);
+    // The small action is the person's own as well: a fact, in the same table.
+    assert_eq!(
+        state.facts.get("small_action").map(String::as_str),
+        Some(SECRET)
+    );
+    assert_eq!(count(&store, "answers").await, 2);
     assert_eq!(count(&store, "people").await, 1);
     assert_eq!(count(&store, "conversations").await, 1);
     let kinds = store.event_kinds("terminal:a").await.unwrap();

@@ -146,10 +146,21 @@ async fn opt_in_receive_answer_by_button_see_progress_and_opt_out() {
     );
     assert!(checkin["content"].as_str().unwrap().contains("check-in"));
 
-    // Answered by buttons: a 4, the small action happened, nothing to add.
+    // Answered by buttons: a 4; no small action chosen yet, so one is
+    // chosen now, in words; nothing to add.
     clock.advance(SignedDuration::from_mins(5));
     press_label(&fake, &robin, "4").await;
-    press_label(&fake, &robin, "Yes").await;
+    press_label(&fake, &robin, "Choose one now").await;
+    let before = robin.sent().len();
+    fake.send_dm(ROBIN, "a walk after dinner");
+    // The action echoed, then the day's line offered.
+    let chosen = robin.wait_messages(before, 2).await;
+    assert!(
+        chosen
+            .iter()
+            .any(|m| content(m).contains("> a walk after dinner")),
+        "{chosen:#?}"
+    );
     let close = press_label(&fake, &robin, "Nothing today").await;
     assert!(
         close.last().unwrap()["content"]
@@ -171,7 +182,8 @@ async fn opt_in_receive_answer_by_button_see_progress_and_opt_out() {
     assert_eq!(file["content_type"], "image/png", "{file}");
     assert!(progress.contains("1 of the last 14 days"), "{progress}");
     assert!(progress.contains("averaged 4.0 out of 5"), "{progress}");
-    assert!(progress.contains("current run is 1 day."), "{progress}");
+    // The action was chosen in this check-in, so none has happened yet.
+    assert!(progress.contains("current run is 0 days."), "{progress}");
 
     // Only one check-in that day, however long the day goes on.
     let after_first = robin.sent().len();
@@ -275,7 +287,7 @@ async fn the_dm_menu_sets_check_ins_and_shows_progress_with_its_chart() {
     sage.say("menu").await;
     press_label(&fake, &sage, "Today's check-in").await;
     press_label(&fake, &sage, "3").await;
-    press_label(&fake, &sage, "Partly").await;
+    press_label(&fake, &sage, "Not today").await;
     press_label(&fake, &sage, "Nothing today").await;
 
     // Progress from the menu: the words, then the menu again; the chart is

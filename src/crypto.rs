@@ -210,6 +210,11 @@ pub enum Field<'a> {
     AskExcerpt {
         person: i64,
     },
+    /// `journal.text`, of the person's note written at `at_ms`.
+    JournalNote {
+        person: i64,
+        at_ms: i64,
+    },
     /// A crisis flag's excerpt kept in a file while the database failed:
     /// the person by their external id (they may have no row yet), and
     /// when the flag was raised.
@@ -229,6 +234,7 @@ impl Field<'_> {
             Field::KeyCheck => "keycheck.sealed",
             Field::Outbox { .. } => "outbox.reply",
             Field::AskExcerpt { .. } => "people.ask_excerpt",
+            Field::JournalNote { .. } => "journal.text",
             Field::PendingExcerpt { .. } => "pending-flags.excerpt",
         }
     }
@@ -242,7 +248,8 @@ impl Field<'_> {
             | Field::FlagExcerpt { person, .. }
             | Field::FlagNote { person, .. }
             | Field::Outbox { person, .. }
-            | Field::AskExcerpt { person } => person,
+            | Field::AskExcerpt { person }
+            | Field::JournalNote { person, .. } => person,
             Field::KeyCheck | Field::PendingExcerpt { .. } => 0,
         }
     }
@@ -397,6 +404,10 @@ fn associated(field: Field<'_>) -> Vec<u8> {
             part(&position.to_string());
         }
         Field::AskExcerpt { person } => part(&person.to_string()),
+        Field::JournalNote { person, at_ms } => {
+            part(&person.to_string());
+            part(&at_ms.to_string());
+        }
         Field::PendingExcerpt { person, at_ms } => {
             part(person);
             part(&at_ms.to_string());

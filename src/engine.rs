@@ -64,6 +64,10 @@ pub struct State {
     /// small action they chose, the boundary they named), by name, for
     /// every flow to quote and test. Only ever filled after consent.
     pub facts: BTreeMap<String, String>,
+    /// Words they typed where buttons were offered, which mend offered to
+    /// keep as a note in their journal; held only until their next turn,
+    /// and only with consent.
+    pub offered_note: Option<String>,
     /// A number fixed for this person, so the wording they see varies from
     /// day to day but the same person on the same day reads the same.
     pub seed: u64,
@@ -116,6 +120,13 @@ pub enum Event {
     FactCleared {
         name: String,
     },
+    /// Words typed where buttons were offered were answered as words.
+    Heard {
+        flow: String,
+        step: String,
+    },
+    /// They kept those words as a note in their journal.
+    NoteKept,
     ConsentGiven,
     ConsentDeclined,
     SituationChosen,
@@ -144,6 +155,8 @@ impl Event {
             Event::AnswerNotKept { .. } => "answer_not_kept",
             Event::FactKept { .. } => "fact_kept",
             Event::FactCleared { .. } => "fact_cleared",
+            Event::Heard { .. } => "heard",
+            Event::NoteKept => "note_kept",
             Event::ConsentGiven => "consent_given",
             Event::ConsentDeclined => "consent_declined",
             Event::SituationChosen => "situation_chosen",
@@ -165,6 +178,7 @@ impl Event {
             | Event::FlowFinished { flow }
             | Event::AnswerSaved { flow, .. }
             | Event::AnswerNotKept { flow }
+            | Event::Heard { flow, .. }
             | Event::Reasked { flow, .. } => Some(flow),
             _ => None,
         }
@@ -484,6 +498,38 @@ const MENU_BUTTON: &str = "menu";
 const RESUME_BUTTON: &str = "resume";
 const PAUSE_BUTTON: &str = "pause";
 const RESOURCES_BUTTON: &str = "resources";
+const KEEP_NOTE_BUTTON: &str = "keep-note";
+const SKIP_NOTE_BUTTON: &str = "skip-note";
+
+/// Everyday words that are not a choice and need no more than a kind word
+/// back before the choices again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SmallTalk {
+    Greeting,
+    Thanks,
+    Okay,
+}
+
+fn small_talk(text: &str) -> Option<SmallTalk> {
+    match loose(text).as_str() {
+        "hello" | "hi" | "hey" | "hiya" | "hi there" | "hello there" | "hey there"
+        | "hello mend" | "hi mend" | "hey mend" | "good morning" | "good afternoon"
+        | "good evening" | "morning" | "evening" | "howdy" => Some(SmallTalk::Greeting),
+        "thanks" | "thank you" | "thank you so much" | "thanks so much" | "thanks a lot"
+        | "many thanks" | "cheers" | "ty" | "thx" | "thank u" => Some(SmallTalk::Thanks),
+        "ok" | "okay" | "k" | "kk" | "alright" | "all right" | "sure" | "fine" | "right"
+        | "got it" | "ok thanks" | "okay thanks" | "ok thank you" | "okay thank you" | "mm"
+        | "hmm" | "mhm" => Some(SmallTalk::Okay),
+        _ => None,
+    }
+}
+
+const HEARD: &str = "Thank you for telling me that. I can only answer in the ways below, \
+but I have read what you wrote, and it matters.";
+
+const HEARD_OFFER: &str = "Thank you for telling me that. I can only answer in the ways \
+below, but I have read what you wrote, and it matters. Would you like me to keep it as a note \
+in your journal? Only you will see it, with your check-ins.";
 
 fn button_id(flow: &str, step: &str, what: &str) -> String {
     crate::buttons::choice(flow, step, what)
@@ -554,6 +600,8 @@ struct Turn<'a> {
     events: Vec<Event>,
     tasks: Vec<Task>,
     day: i64,
+    /// A journal note was offered this turn; any other turn withdraws it.
+    offering: bool,
 }
 
 impl<'a> Turn<'a> {
@@ -565,6 +613,7 @@ impl<'a> Turn<'a> {
             events: Vec::new(),
             tasks: Vec::new(),
             day,
+            offering: false,
         }
     }
 
@@ -573,6 +622,9 @@ impl<'a> Turn<'a> {
         if self.state.consent != Consent::Given {
             self.state.answers.clear();
             self.state.facts.clear();
+        }
+        if !self.offering {
+            self.state.offered_note = None;
         }
         Outcome {
             state: self.state,
@@ -768,6 +820,24 @@ impl<'a> Turn<'a> {
             MENU_BUTTON if matches!(step.action, Action::End) => self.begin(MENU),
             RESUME_BUTTON => self.present(flow_id, step),
             PAUSE_BUTTON => self.word(flow_id, step, Word::Pause),
+            KEEP_NOTE_BUTTON | SKIP_NOTE_BUTTON => {
+                let offered = self.state.offered_note.take();
+                match (what, offered) {
+                    (KEEP_NOTE_BUTTON, Some(_)) => {
+                        self.events.push(Event::NoteKept);
+                        self.say(
+                            "Kept in your journal. You'll find it with your check-ins, in how \
+                             things have gone.",
+                        );
+                    }
+                    (SKIP_NOTE_BUTTON, Some(_)) => self.say("Alright, I haven't kept it."),
+                    _ => self.say(
+                        "That note is no longer waiting, so I haven't kept anything. You can \
+                         always write it again.",
+                    ),
+                }
+                self.present(flow_id, step);
+            }
             RESOURCES_BUTTON => self.word(flow_id, step, Word::Resources),
             number => match number
                 .parse::<usize>()
@@ -797,6 +867,10 @@ impl<'a> Turn<'a> {
             Action::Ask { name, next, .. } => {
                 if let Some(choice) = self.match_choice(step, text) {
                     return self.choose(flow_id, step, choice);
+                }
+                if !step.choices().is_empty() && is_number(text) {
+                    // Meant as a button that is not there, not as an answer.
+                    return self.reask(flow_id, step);
                 }
                 let length = text.chars().count();
                 if length == 0 {
@@ -832,7 +906,7 @@ impl<'a> Turn<'a> {
                 match self.match_choice(step, text) {
                     Some(choice) => self.choose(flow_id, step, choice),
                     None if matches!(step.action, Action::End) && text == "1" => self.begin(MENU),
-                    None => self.reask(flow_id, step),
+                    None => self.heard(flow_id, step, text),
                 }
             }
         }
@@ -1017,6 +1091,47 @@ impl<'a> Turn<'a> {
         }
     }
 
+    /// Words typed where buttons were offered, that are none of them: a
+    /// kind word back, the offer to keep them (with consent), and the
+    /// choices again. A number or a stray character is taken as a choice
+    /// missed, and re-asked.
+    fn heard(&mut self, flow_id: &str, step: &'a Step, text: &str) {
+        let reply = match small_talk(text) {
+            Some(SmallTalk::Greeting) => "Hello. It's good to hear from you.",
+            Some(SmallTalk::Thanks) => "You're very welcome.",
+            Some(SmallTalk::Okay) => "Okay. Take whatever time you need.",
+            None if is_number(text) || text.chars().count() <= 2 => {
+                return self.reask(flow_id, step);
+            }
+            None => {
+                self.events.push(Event::Heard {
+                    flow: flow_id.to_owned(),
+                    step: step.id.clone(),
+                });
+                if self.state.consent == Consent::Given && text.chars().count() <= MAX_ANSWER_CHARS
+                {
+                    self.state.offered_note = Some(text.to_owned());
+                    self.offering = true;
+                    let button = |what: &str, label: &str| ChoiceButton {
+                        id: button_id(flow_id, &step.id, what),
+                        label: label.into(),
+                    };
+                    self.replies.push(Reply::new(
+                        HEARD_OFFER,
+                        vec![
+                            button(KEEP_NOTE_BUTTON, "Keep it in my journal"),
+                            button(SKIP_NOTE_BUTTON, "No need"),
+                        ],
+                    ));
+                    return self.present(flow_id, step);
+                }
+                HEARD
+            }
+        };
+        self.say(reply);
+        self.present(flow_id, step);
+    }
+
     fn reask(&mut self, flow_id: &str, step: &'a Step) {
         self.events.push(Event::Reasked {
             flow: flow_id.to_owned(),
@@ -1028,6 +1143,13 @@ impl<'a> Turn<'a> {
         );
         self.present(flow_id, step);
     }
+}
+
+/// Whether typed words are only a number, as when pressing a button by
+/// number.
+fn is_number(text: &str) -> bool {
+    let text = text.trim().trim_end_matches('.');
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_digit())
 }
 
 /// At most `max` characters, ending in an ellipsis when cut.

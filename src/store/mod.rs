@@ -9,6 +9,7 @@ mod conversations;
 mod events;
 pub mod files;
 pub mod flags;
+pub mod journal;
 mod outbox;
 pub mod pending;
 mod people;
@@ -399,7 +400,10 @@ impl Store {
         } else {
             None
         };
-        let before = assemble(person, entered.profile, entered.place, answers, pending_ask);
+        let mut before = assemble(person, entered.profile, entered.place, answers, pending_ask);
+        if before.consent == Consent::Given {
+            before.offered_note = journal::offered(&mut tx, &self.cipher, person).await?;
+        }
         let outcome = decide(&before);
         save(&mut tx, &self.cipher, person, &before, &outcome, now).await?;
         let flag = match &outcome.flag {
@@ -746,13 +750,15 @@ async fn load(
     let place = conversations::get(conn, person).await?;
     let (answers, _unopened) = answers::all(conn, cipher, person).await?;
     let pending_ask = people::pending_ask(conn, cipher, person).await?;
-    Ok(assemble(
+    let mut state = assemble(
         person,
         profile,
         place,
         answers,
         pending_ask.map(|(hit, _)| hit),
-    ))
+    );
+    state.offered_note = journal::offered(conn, cipher, person).await?;
+    Ok(state)
 }
 
 /// A person's state from what the tables hold: their profile, their place
@@ -782,6 +788,7 @@ fn assemble(
         paused,
         answers,
         facts,
+        offered_note: None,
         // Ids are never reused, so the seed stays this person's alone.
         seed: u64::try_from(person.0).unwrap_or_default(),
     }
@@ -836,8 +843,19 @@ async fn save(
             Event::FactCleared { name } if !after.facts.contains_key(name) => {
                 answers::delete(conn, person, FACTS, name).await?;
             }
+            Event::NoteKept if after.consent == Consent::Given => {
+                journal::keep_offer(conn, person).await?;
+            }
             _ => {}
         }
+    }
+    // After a note is kept: only a note still on offer is withdrawn.
+    if after.offered_note != before.offered_note {
+        let offer = after
+            .offered_note
+            .as_deref()
+            .filter(|_| after.consent == Consent::Given);
+        journal::set_offer(conn, cipher, person, offer, now).await?;
     }
     events::insert_all(conn, person, &outcome.events, now).await?;
     Ok(())

@@ -18,6 +18,7 @@ pub struct Export {
     pub conversation: Option<Conversation>,
     pub answers: Vec<Answer>,
     pub facts: Vec<Fact>,
+    pub journal: Vec<JournalNote>,
     pub checkins: Option<Checkins>,
     pub checkin_days: Vec<CheckinDay>,
     pub flags: Vec<FlagRecord>,
@@ -41,7 +42,8 @@ impl Export {
             .answers
             .iter()
             .map(|a| Some(&a.value))
-            .chain(self.facts.iter().map(|f| Some(&f.value)));
+            .chain(self.facts.iter().map(|f| Some(&f.value)))
+            .chain(self.journal.iter().map(|n| Some(&n.text)));
         let days = self.checkin_days.iter().map(|d| d.note.as_ref());
         let flags = self
             .flags
@@ -142,6 +144,16 @@ pub struct Fact {
     pub updated_at: String,
 }
 
+/// A note in the person's journal, or the one mend offered to keep.
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalNote {
+    pub written_at: String,
+    pub text: Opened,
+    /// False for words mend offered to keep and the person has not
+    /// answered yet; they go at the person's next turn unless kept.
+    pub kept: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Checkins {
     pub local_time: String,
@@ -180,7 +192,7 @@ pub struct EventRecord {
 
 /// What each part of the export means, in plain words. It travels inside
 /// the file, so the file explains itself.
-const README: [(&str, &str); 11] = [
+const README: [(&str, &str); 12] = [
     (
         "exported_at",
         "When this copy was made (UTC). It is everything mend held about you at that moment.",
@@ -202,6 +214,11 @@ const README: [(&str, &str); 11] = [
         "facts",
         "What you chose or wrote that mend brings back in later conversations and check-ins \
          (for example the small action you chose), by name.",
+    ),
+    (
+        "journal",
+        "Notes you chose to keep from words you typed to mend, with when you wrote them. A note \
+         marked not kept is one mend offered to keep and you had not answered yet.",
     ),
     (
         "checkins",
@@ -314,6 +331,26 @@ pub async fn export(
     .bind(person)
     .fetch_all(&mut *conn)
     .await?;
+    let notes: Vec<(i64, String, bool)> = sqlx::query_as(
+        "SELECT written_at, text, kept FROM journal WHERE person_id = ? ORDER BY written_at",
+    )
+    .bind(person)
+    .fetch_all(&mut *conn)
+    .await?;
+    let journal = notes
+        .into_iter()
+        .map(|(written_at, text, kept)| {
+            let field = Field::JournalNote {
+                person: person.0,
+                at_ms: written_at,
+            };
+            JournalNote {
+                written_at: at(written_at),
+                text: Opened::open(cipher, field, &text, "journal.text"),
+                kept,
+            }
+        })
+        .collect();
     let checkins: Option<(String, String, bool, i64, Option<String>)> = sqlx::query_as(
         "SELECT local_time, zone, active, next_due, pause_reason FROM checkins WHERE person_id = ?",
     )
@@ -447,6 +484,7 @@ pub async fn export(
         }),
         answers: answer_records,
         facts: fact_records,
+        journal,
         checkins: checkins.map(|(local_time, zone, on, next_due, reason)| Checkins {
             local_time,
             zone,

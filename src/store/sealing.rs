@@ -23,7 +23,7 @@ struct Sealed {
 /// A sealed value with the key of its row.
 type Row = (i64, i64, i64, String, String, String);
 
-const SEALED: [Sealed; 6] = [
+const SEALED: [Sealed; 7] = [
     Sealed {
         table: "answers",
         column: "value",
@@ -83,6 +83,16 @@ const SEALED: [Sealed; 6] = [
             position: *position,
         },
         update: "UPDATE outbox SET reply = ? WHERE rowid = ?",
+    },
+    Sealed {
+        table: "journal",
+        column: "text",
+        select: "SELECT rowid, person_id, written_at, '', '', text FROM journal",
+        field: |(_, person, at_ms, _, _, _)| Field::JournalNote {
+            person: *person,
+            at_ms: *at_ms,
+        },
+        update: "UPDATE journal SET text = ? WHERE rowid = ?",
     },
 ];
 

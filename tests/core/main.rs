@@ -14,6 +14,7 @@ mod config;
 mod crisis;
 mod facts;
 mod files;
+mod heard;
 mod logs;
 mod moderation;
 mod privacy;

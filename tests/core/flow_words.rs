@@ -53,6 +53,51 @@ fn the_new_flows_are_reached_from_the_menu_by_pressing_buttons() {
     assert_eq!(first.state.place.unwrap().flow, "hard-moment");
 }
 
+/// A newcomer hears at most two short messages before being asked whether
+/// mend may keep their answers, and those carry what must be said.
+#[test]
+fn the_welcome_asks_for_consent_after_at_most_two_short_messages() {
+    let script = shipped();
+    let first = engine::handle(&script, &State::default(), &Input::Start);
+    let asking = first
+        .replies
+        .iter()
+        .position(|r| r.choices().len() == 2 && r.choices()[0].label.contains("keep my answers"))
+        .expect("the first turn asks for consent");
+    let before_and_question = &first.replies[..=asking];
+    assert!(asking <= 2, "{asking} messages before the consent question");
+    let said: String = before_and_question
+        .iter()
+        .map(|r| r.text().to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for reply in before_and_question {
+        assert!(
+            reply.text().chars().count() <= 400,
+            "a long message: {}",
+            reply.text()
+        );
+    }
+    for needle in [
+        "not a therapist",
+        "emergency",
+        "999",
+        "moderators",
+        "excerpt",
+        "erase",
+        "/export",
+        "/forget",
+        "encrypted",
+    ] {
+        assert!(said.contains(needle), "the welcome never says {needle:?}");
+    }
+    assert_eq!(
+        first.replies.len(),
+        asking + 1,
+        "nothing is said after the question"
+    );
+}
+
 /// Changing one's situation later is a short flow of its own: the consent
 /// question is not asked again, and the new words follow.
 #[test]

@@ -3,12 +3,186 @@
 //! in it could meet), the welcome's length, and the ways into the flows the
 //! guides call for.
 
-use mend::engine::{self, Consent, Input, State};
-use mend::flows::{MENU, Situation};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 
-use crate::helpers::{route, shipped};
+use mend::engine::{self, Consent, Input, Outcome, State};
+use mend::flows::{Action, MENU, Script, Situation, WELCOME};
+
+use crate::helpers::{inputs_at, route, shipped};
 
 const ANSWER: &str = "Walk the dog together before work";
+
+/// One thing a person sees: where it was said, and the words.
+struct Seen {
+    at: String,
+    text: String,
+}
+
+/// Every message and button label a person in `situation` (who agreed to
+/// mend keeping their answers) can meet, starting from each flow's first
+/// step and trying every button and a written answer at every step reached.
+/// Steps in `skip` flows are not entered. Choosing another situation, or
+/// withdrawing consent, leaves the walk: what follows is no longer said to
+/// this person.
+fn seen_by(script: &Script, situation: Situation, skip: &[&str]) -> Vec<Seen> {
+    // A step's words can quote only its own flow's answers, so those are
+    // all of the state beyond the place that can change what is said.
+    let key = |s: &State| {
+        let place = s.place.as_ref().map(|p| (p.flow.clone(), p.step.clone()));
+        let answers: BTreeSet<&str> = s
+            .answers
+            .keys()
+            .filter(|(flow, _)| place.as_ref().is_some_and(|(f, _)| f == flow))
+            .map(|(_, name)| name.as_str())
+            .collect();
+        (place, format!("{answers:?}"))
+    };
+    let mut out = Vec::new();
+    let mut queue = VecDeque::new();
+    for flow in script.flows() {
+        if skip.contains(&flow.id.as_str()) {
+            continue;
+        }
+        let state = State {
+            consent: Consent::Given,
+            situation: Some(situation),
+            place: Some(mend::engine::Place {
+                flow: MENU.into(),
+                step: "pick".into(),
+            }),
+            ..State::default()
+        };
+        queue.push_back((state, Input::Begin(flow.id.clone())));
+    }
+    let mut done = HashSet::new();
+    while let Some((state, input)) = queue.pop_front() {
+        let outcome: Outcome = engine::handle(script, &state, &input);
+        if outcome.state.situation != Some(situation) {
+            continue;
+        }
+        let at = outcome
+            .state
+            .place
+            .as_ref()
+            .map(|p| format!("{}:{}", p.flow, p.step))
+            .unwrap_or_default();
+        for reply in &outcome.replies {
+            out.push(Seen {
+                at: at.clone(),
+                text: reply.text().to_owned(),
+            });
+            for choice in reply.choices() {
+                out.push(Seen {
+                    at: at.clone(),
+                    text: choice.label.clone(),
+                });
+            }
+        }
+        let next = outcome.state;
+        if let Some(place) = &next.place
+            && skip.contains(&place.flow.as_str())
+        {
+            continue;
+        }
+        if !done.insert(key(&next)) {
+            continue;
+        }
+        for line in inputs_at(script, &next, ANSWER) {
+            let input = if line.contains(':') {
+                Input::Choice(line)
+            } else {
+                Input::Text(line)
+            };
+            queue.push_back((next.clone(), input));
+        }
+    }
+    out
+}
+
+/// The places among `seen` whose words contain any of `words` (lower case).
+fn containing(seen: &[Seen], words: &[&str]) -> Vec<String> {
+    let mut hits: Vec<String> = seen
+        .iter()
+        .filter_map(|s| {
+            let lower = s.text.to_lowercase().replace('’', "'");
+            words
+                .iter()
+                .find(|w| lower.contains(*w))
+                .map(|w| format!("{} says {w:?}: {}", s.at, s.text))
+        })
+        .collect();
+    hits.sort();
+    hits.dedup();
+    hits
+}
+
+/// The person whose trust was damaged before this relationship is never
+/// talked to as if their partner had an affair.
+#[test]
+fn nobody_hurt_before_this_relationship_is_told_of_an_affair() {
+    let script = shipped();
+    let seen = seen_by(&script, Situation::Earlier, &[]);
+    assert!(seen.len() > 200, "only {} things seen", seen.len());
+    let hits = containing(
+        &seen,
+        &[
+            "affair",
+            "came to light",
+            "come to light",
+            "cheat",
+            "unfaithful",
+            "infidel",
+            "betray",
+            "the hurt you caused",
+        ],
+    );
+    assert!(hits.is_empty(), "{}", hits.join("\n"));
+}
+
+/// Two people reading together are never told something is just for one.
+#[test]
+fn a_couple_is_never_spoken_to_as_one_person_alone() {
+    let script = shipped();
+    // The check-in and the small action have their own tests of their words.
+    let seen = seen_by(&script, Situation::Together, &["daily", "small-actions"]);
+    assert!(seen.len() > 200, "only {} things seen", seen.len());
+    let hits = containing(
+        &seen,
+        &[
+            "just for you",
+            "only for you",
+            "support just for me",
+            "what's your one",
+        ],
+    );
+    assert!(hits.is_empty(), "{}", hits.join("\n"));
+}
+
+/// The walk above rests at every step of every flow for each situation, so
+/// the checks over it miss nothing; the only exception is where declining
+/// consent leads, since that forgets the situation.
+#[test]
+fn the_walk_reaches_every_step_for_every_situation() {
+    let script = shipped();
+    for situation in Situation::ALL {
+        let seen = seen_by(&script, situation, &[]);
+        let places: HashSet<&str> = seen.iter().map(|s| s.at.as_str()).collect();
+        let mut missed = Vec::new();
+        for flow in script.flows() {
+            for step in &flow.steps {
+                // A carry-on step is said on the way to where the person rests.
+                if matches!(step.action, Action::Continue(_)) {
+                    continue;
+                }
+                let at = format!("{}:{}", flow.id, step.id);
+                if !places.contains(at.as_str()) {
+                    missed.push(at);
+                }
+            }
+        }
+        assert_eq!(missed, [format!("{WELCOME}:declined")], "{situation:?}");
+    }
+}
 
 fn at_menu(consent: Consent, situation: Option<Situation>) -> State {
     State {
@@ -144,4 +318,64 @@ fn changing_situation_later_does_not_ask_for_consent_again() {
         "{}",
         chosen.replies[0].text()
     );
+}
+
+/// Where a person names a boundary, what matters most or what they fear,
+/// the answer is asked under a name that can outlive the flow.
+#[test]
+fn what_a_person_names_is_asked_under_a_lasting_name() {
+    let script = shipped();
+    for (flow, name) in [
+        ("closeness", "boundary"),
+        ("worth-rebuilding", "matters_most"),
+        ("fear", "fear"),
+    ] {
+        let asks = script
+            .flow(flow)
+            .unwrap()
+            .steps
+            .iter()
+            .any(|s| matches!(&s.action, Action::Ask { name: n, .. } if n == name));
+        assert!(asks, "{flow} never asks for {name}");
+    }
+}
+
+/// Each branch of closeness ends in its own next step: nobody whose
+/// feelings keep being set off is told to suggest closeness this week, and
+/// wondering about sex gets words on talking about it.
+#[test]
+fn closeness_ends_each_branch_with_its_own_next_step() {
+    let script = shipped();
+    let ends = |label: &str| -> Vec<String> {
+        let start = at_menu(Consent::Given, Some(Situation::Hurt));
+        let mut state = engine::handle(&script, &start, &Input::Begin("closeness".into())).state;
+        let mut said = Vec::new();
+        // Past the boundary question, then the branch, then on to its end.
+        for line in ["Not right now", label, "What's a good next step?"] {
+            let outcome = engine::handle(&script, &state, &Input::Text(line.into()));
+            said.extend(outcome.replies.iter().map(|r| r.text().to_owned()));
+            state = outcome.state;
+            let place = state.place.as_ref().unwrap();
+            let step = script.step(&place.flow, &place.step).unwrap();
+            if matches!(step.action, Action::End) {
+                break;
+            }
+        }
+        said
+    };
+    let triggers = ends("Something keeps setting off painful feelings");
+    let last = triggers.last().unwrap().to_lowercase();
+    assert!(last.starts_with("your next step"), "{last}");
+    assert!(!last.contains("closeness this week"), "{last}");
+    assert!(last.contains("pause"), "{last}");
+    let sex = ends("We're wondering about sex again");
+    let last = sex.last().unwrap().to_lowercase();
+    assert!(last.contains("talk about sex"), "{last}");
+    let none = ends("There's hardly any touch at all");
+    assert!(none.last().unwrap().contains("closeness this week"));
+    let endings: BTreeSet<&String> = [&triggers, &sex, &none]
+        .iter()
+        .map(|s| s.last().unwrap())
+        .collect();
+    assert_eq!(endings.len(), 3, "one ending for several branches");
 }

@@ -379,3 +379,32 @@ fn closeness_ends_each_branch_with_its_own_next_step() {
         .collect();
     assert_eq!(endings.len(), 3, "one ending for several branches");
 }
+
+/// Each short exercise says how long it takes and how either person stops,
+/// and the choice of one starts from both people wanting to.
+#[test]
+fn each_exercise_says_how_long_and_how_to_stop() {
+    let script = shipped();
+    let flow = script.flow("exercises").unwrap();
+    let pick = flow.step(&flow.start).unwrap();
+    assert!(
+        pick.say.contains("only if you both want to"),
+        "{}",
+        pick.say
+    );
+    assert!(pick.choices().len() >= 4);
+    for choice in pick.choices() {
+        let mend::flows::Target::Step(id) = &choice.target else {
+            panic!("{} leaves the flow", choice.label);
+        };
+        let step = flow.step(id).unwrap();
+        for text in std::iter::once(&step.say).chain(step.say_for.values()) {
+            let lower = text.to_lowercase();
+            assert!(lower.contains("minute"), "{id}: how long? {text}");
+            assert!(
+                lower.contains("either of you can"),
+                "{id}: how does either person stop? {text}"
+            );
+        }
+    }
+}

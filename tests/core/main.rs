@@ -14,6 +14,7 @@ mod config;
 mod crisis;
 mod facts;
 mod files;
+mod flow_words;
 mod heard;
 mod logs;
 mod moderation;

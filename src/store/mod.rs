@@ -607,6 +607,21 @@ impl Store {
         }
     }
 
+    /// The person's own notes from check-ins since `since`, the most
+    /// recent first, at most `limit`.
+    pub async fn checkin_notes(
+        &self,
+        external_id: &str,
+        since: jiff::civil::Date,
+        limit: i64,
+    ) -> Result<Vec<checkins::Note>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        match people::find(&mut conn, external_id).await? {
+            Some(person) => checkins::notes(&mut conn, &self.cipher, person, since, limit).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Everything mend holds about a person, opened; None if nothing.
     pub async fn export(
         &self,

@@ -10,6 +10,7 @@ mod route;
 
 mod bad_input;
 mod chat_cli;
+mod checkin_days;
 mod config;
 mod crisis;
 mod files;

@@ -1,11 +1,13 @@
 //! Daily check-in settings and the progress view, as words for the person.
-//! Edge-neutral: Discord's `/checkin` and `/progress` (and any other edge)
-//! call these and send the text they return.
+//! Discord's `/checkin` and `/progress`, the menu's tools and `mend chat`
+//! call these and send the text they return; what a text says about where
+//! to change a setting depends on the [`Edge`] it is read through.
 
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 
 use crate::checkins::Day;
+use crate::edge::Edge;
 use crate::store::checkins::{NotDone, Note, PauseReason, ToolDone};
 use crate::store::{Store, StoreError};
 
@@ -20,7 +22,7 @@ pub async fn turn_on(
     now: Timestamp,
 ) -> Result<String, StoreError> {
     let done = store.checkin_on(person, time, zone, now).await?;
-    Ok(told(store, person, &done, now).await?.text)
+    Ok(told(store, person, &done, now, Edge::Discord).await?.text)
 }
 
 /// Says how a flow's tool went: what it did in the turn's transaction, or
@@ -30,18 +32,19 @@ pub async fn told(
     person: &str,
     done: &ToolDone,
     now: Timestamp,
+    edge: Edge,
 ) -> Result<Report, StoreError> {
     let text = match done {
         ToolDone::Progress => return progress(store, person, now).await,
-        ToolDone::Show => show(store, person).await?,
+        ToolDone::Show => show(store, person, edge).await?,
         ToolDone::Off { was_on } => off_text(*was_on),
         ToolDone::On {
             local_time,
             zone,
             starts_today,
-        } => on_text(local_time, zone, *starts_today),
+        } => on_text(local_time, zone, *starts_today, edge),
         ToolDone::Paused { resume } => paused_text(*resume),
-        ToolDone::Unchanged(why) => not_done_text(why),
+        ToolDone::Unchanged(why) => not_done_text(why, edge),
     };
     Ok(Report { text, chart: None })
 }
@@ -54,13 +57,28 @@ fn off_text(was_on: bool) -> String {
     }
 }
 
-fn on_text(local_time: &str, zone: &str, starts_today: bool) -> String {
+fn on_text(local_time: &str, zone: &str, starts_today: bool, edge: Edge) -> String {
+    let how = match edge {
+        Edge::Discord => "/checkin off stops them at any time.",
+        Edge::Terminal => {
+            "When you open mend chat after that time, the day's check-in is offered \
+             first. You can pause or stop them here, under daily check-ins in the menu, \
+             at any time."
+        }
+    };
     format!(
         "Daily check-ins are on: every day at {local_time} ({zone}), starting {}. \
-         Each one asks how things feel and whether your small action happened. \
-         /checkin off stops them at any time.",
+         Each one asks how things feel and whether your small action happened. {how}",
         if starts_today { "today" } else { "tomorrow" },
     )
+}
+
+/// How check-ins are started again, where the words are read.
+fn again(edge: Edge) -> &'static str {
+    match edge {
+        Edge::Discord => "/checkin on starts them again.",
+        Edge::Terminal => "You can turn them on again under daily check-ins in the menu.",
+    }
 }
 
 fn paused_text(resume: Date) -> String {
@@ -70,8 +88,9 @@ fn paused_text(resume: Date) -> String {
     )
 }
 
-fn not_done_text(why: &NotDone) -> String {
+fn not_done_text(why: &NotDone, edge: Edge) -> String {
     match why {
+        NotDone::NoConsent if edge == Edge::Terminal => TERMINAL_NO_CONSENT.into(),
         NotDone::NoConsent => NO_CONSENT.into(),
         NotDone::NotTimeAndZone => NOT_TIME_AND_ZONE.into(),
         NotDone::Schedule(err) => format!("{err} Nothing has changed."),
@@ -79,12 +98,18 @@ fn not_done_text(why: &NotDone) -> String {
             format!("Pause for 1 to {MAX_PAUSE_DAYS} days. Nothing has changed.")
         }
         NotDone::NotOn => NOT_ON.into(),
+        NotDone::Unreadable if edge == Edge::Terminal => TERMINAL_UNREADABLE.into(),
         NotDone::Unreadable => UNREADABLE.into(),
     }
 }
 
 const NO_CONSENT: &str = "Daily check-ins keep your answers, so they need your OK first. \
     Use /start and say yes to mend keeping what you tell it, then try again.";
+const TERMINAL_NO_CONSENT: &str = "Daily check-ins keep your answers, so they need your \
+    OK first. In the menu, open the part about mend and what it keeps, say yes to mend \
+    keeping what you tell it, then try again.";
+const TERMINAL_UNREADABLE: &str = "I couldn't read your check-in time; please set it again \
+    under daily check-ins in the menu.";
 const NOT_TIME_AND_ZONE: &str = "I need the time and the time zone together, like \
     20:30 Europe/London. Nothing has changed.";
 const NOT_ON: &str = "Daily check-ins are not on, so there is nothing to pause.";
@@ -96,12 +121,21 @@ pub async fn turn_off(store: &Store, person: &str, now: Timestamp) -> Result<Str
     Ok(off_text(store.stop_checkin(person, now).await?))
 }
 
-/// `/checkin show`.
-pub async fn show(store: &Store, person: &str) -> Result<String, StoreError> {
+/// `/checkin show`, and the menu's `checkin-show`.
+pub async fn show(store: &Store, person: &str, edge: Edge) -> Result<String, StoreError> {
     let Some(setting) = store.checkin(person).await? else {
-        return Ok("Daily check-ins are off. Turn them on with \
+        return Ok(match edge {
+            Edge::Discord => {
+                "Daily check-ins are off. Turn them on with \
                    /checkin on time:HH:MM timezone:Area/City, for example 20:30 and Europe/London."
-            .into());
+            }
+            Edge::Terminal => {
+                "Daily check-ins are off. To turn them on, choose that under daily \
+                   check-ins in the menu and write a time and a time zone, for example \
+                   20:30 Europe/London."
+            }
+        }
+        .into());
     };
     let when = format!("{} ({})", setting.local_time, setting.zone);
     Ok(match (setting.active, setting.pause_reason) {
@@ -110,11 +144,12 @@ pub async fn show(store: &Store, person: &str) -> Result<String, StoreError> {
             setting.due_date.strftime("%A %-d %B")
         ),
         (false, Some(reason)) => format!(
-            "Daily check-ins at {when} are paused: {}. /checkin on starts them again.",
-            reason_text(reason)
+            "Daily check-ins at {when} are paused: {}. {}",
+            reason_text(reason),
+            again(edge)
         ),
         (false, None) => {
-            format!("Daily check-ins at {when} are off. /checkin on starts them again.")
+            format!("Daily check-ins at {when} are off. {}", again(edge))
         }
     })
 }
@@ -127,7 +162,7 @@ pub async fn pause(
     now: Timestamp,
 ) -> Result<String, StoreError> {
     let done = store.checkin_pause(person, days, now).await?;
-    Ok(told(store, person, &done, now).await?.text)
+    Ok(told(store, person, &done, now, Edge::Discord).await?.text)
 }
 
 /// What to say the next time someone writes after check-ins paused themselves.

@@ -305,12 +305,15 @@ pub struct Due {
 }
 
 /// Up to `limit` due check-ins, oldest first, through the partial index.
+/// Never a terminal person's (`terminal:NAME`): there is no one to send a
+/// message to, and `mend chat` offers theirs when they open it (see
+/// [`offer_due`]).
 pub async fn due(pool: &SqlitePool, now: Timestamp, limit: i64) -> Result<Vec<Due>, StoreError> {
     let rows = sqlx::query_as(
         "SELECT c.person_id, p.external_id, c.local_time, c.zone, c.next_due, c.due_date,
                 c.unanswered
          FROM checkins c INDEXED BY checkins_due JOIN people p ON p.id = c.person_id
-         WHERE c.active = 1 AND c.next_due <= ?
+         WHERE c.active = 1 AND c.next_due <= ? AND p.external_id NOT LIKE 'terminal:%'
          ORDER BY c.next_due LIMIT ?",
     )
     .bind(now.as_millisecond())
@@ -318,6 +321,54 @@ pub async fn due(pool: &SqlitePool, now: Timestamp, limit: i64) -> Result<Vec<Du
     .fetch_all(pool)
     .await?;
     Ok(rows)
+}
+
+/// For `mend chat`, as the person opens it: whether today's check-in is to
+/// be offered, because its local time has passed today, check-ins are on
+/// (and not paused past today) and the person has not checked in today.
+/// Whatever the answer, a check-in that came due is moved on to the next
+/// day's, so it is offered once; one offered becomes the day answers count
+/// for, as a sent one does. Days missed while the chat was closed are
+/// passed over, not offered late.
+pub async fn offer_due(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let Some(setting) = get(conn, person).await? else {
+        return Ok(false);
+    };
+    if !setting.active || setting.next_due > now {
+        return Ok(false);
+    }
+    let Ok(schedule) = crate::checkins::Schedule::new(&setting.local_time, &setting.zone) else {
+        return Ok(false);
+    };
+    let today = schedule.local_date(now);
+    let today_due = schedule.due_on(today);
+    if today_due > now {
+        // What fell due was an earlier day's: today's is still ahead.
+        postpone(conn, person, today_due, today, now).await?;
+        return Ok(false);
+    }
+    let done_today: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM checkin_days WHERE person_id = ? AND day = ?)",
+    )
+    .bind(person)
+    .bind(today.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    let (next, next_date) = schedule.next_day_after(today);
+    postpone(conn, person, next, next_date, now).await?;
+    if done_today {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE checkins SET sent_date = ? WHERE person_id = ?")
+        .bind(today.to_string())
+        .bind(person)
+        .execute(conn)
+        .await?;
+    Ok(true)
 }
 
 /// Claims a due check-in, inside the transaction that starts it and keeps

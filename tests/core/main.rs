@@ -22,4 +22,5 @@ mod sealing;
 mod shipped_flows;
 mod store;
 mod store_faults;
+mod terminal;
 mod validation;

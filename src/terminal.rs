@@ -129,7 +129,7 @@ where
         // Only a number is a press; everything else typed is words, and
         // screened, however much it looks like a button id.
         let mut before = Vec::new();
-        let input = match chosen(text, &shown) {
+        let input = match chosen(text, &shown).or_else(|| offer_words(text, &shown)) {
             Some(OFFER_NOW) => Input::Begin(crate::store::DAILY.to_owned()),
             Some(OFFER_LATER) => {
                 before.push(Reply::new(LATER, Vec::new()));
@@ -170,6 +170,20 @@ fn shown_choices(replies: &[Reply]) -> Option<Vec<String>> {
 fn chosen<'a>(text: &str, shown: &'a [String]) -> Option<&'a str> {
     let number: usize = text.trim().trim_end_matches('.').parse().ok()?;
     shown.get(number.checked_sub(1)?).map(String::as_str)
+}
+
+/// The offer's answers typed as its labels' words, while it is shown:
+/// nothing else typed is taken for them.
+fn offer_words(text: &str, shown: &[String]) -> Option<&'static str> {
+    if !shown.iter().any(|id| id == OFFER_NOW) {
+        return None;
+    }
+    let words = text.trim().trim_end_matches(['.', '!']).to_lowercase();
+    match words.as_str() {
+        "do it now" | "now" => Some(OFFER_NOW),
+        "not now" | "later" => Some(OFFER_LATER),
+        _ => None,
+    }
 }
 
 /// What every turn of one chat shares.
@@ -338,6 +352,15 @@ mod tests {
             panic!("a bug in a turn");
         });
         assert_eq!(bug.await, None::<()>);
+    }
+
+    #[test]
+    fn the_offer_takes_its_own_words_only_while_it_is_shown() {
+        let offer = vec![OFFER_NOW.to_owned(), OFFER_LATER.to_owned()];
+        assert_eq!(offer_words("Do it now.", &offer), Some(OFFER_NOW));
+        assert_eq!(offer_words(" not now ", &offer), Some(OFFER_LATER));
+        assert_eq!(offer_words("I feel awful now", &offer), None);
+        assert_eq!(offer_words("now", &["c:menu:pick:1".to_owned()]), None);
     }
 
     #[test]

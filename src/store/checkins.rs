@@ -1,5 +1,5 @@
 //! The `checkins` and `checkin_days` tables: who opted in, when each is next
-//! due, and what they answered each local day.
+//! due, and what they answered in each check-in, by local day.
 
 use jiff::Timestamp;
 use jiff::civil::Date;

@@ -30,7 +30,7 @@ use crate::engine::{Consent, Event, Outcome, State};
 pub use outbox::{DIRECT, Unsent};
 pub use people::PersonId;
 
-/// The daily check-in flow, whose answers are also kept per day.
+/// The daily check-in flow, whose answers are also kept per check-in, by day.
 pub const DAILY: &str = "daily";
 
 /// What a person is told when something mend kept for them did not open

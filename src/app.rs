@@ -91,6 +91,9 @@ pub struct ChatArgs {
     pub person: Option<String>,
     pub json: bool,
     pub prompts: Option<PathBuf>,
+    /// A fixed time for the whole chat instead of the system clock, so
+    /// tests (and anyone trying check-ins) can say what time it is.
+    pub now: Option<jiff::Timestamp>,
     /// The data key from the environment; without one, a key file beside
     /// the database is used, and made on first run.
     pub key: Option<DataKey>,
@@ -101,9 +104,13 @@ pub async fn chat(config: &Config, args: &ChatArgs) -> Result<(), AppError> {
     let companion = companion(config, args.prompts.as_deref())?;
     let db = args.db.as_deref().unwrap_or(&config.database.path);
     let store = open_local(config, db, args.key.as_ref()).await?;
+    let clock: Box<dyn Clock> = match args.now {
+        Some(at) => Box::new(crate::clock::ManualClock::new(at)),
+        None => Box::new(SystemClock),
+    };
     // The terminal keeps data too, so it keeps the same schedule for it.
     let retention = Retention::from_config(config);
-    retention::sweep(&store, retention, SystemClock.now()).await;
+    retention::sweep(&store, retention, clock.now()).await;
     let options = ChatOptions::new(args.person.as_deref().unwrap_or("you"), args.json);
     // Crisis flags a failing store kept from the last run are written first.
     let pending = PendingFlags::new();
@@ -111,7 +118,16 @@ pub async fn chat(config: &Config, args: &ChatArgs) -> Result<(), AppError> {
     pending.load(&kept, store.cipher());
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     let output = tokio::io::stdout();
-    let result = terminal::run(&companion, &store, &pending, &options, stdin, output).await;
+    let result = terminal::run(
+        &companion,
+        &store,
+        &pending,
+        &options,
+        clock.as_ref(),
+        stdin,
+        output,
+    )
+    .await;
     pending.stop(&store, &kept).await;
     store.close().await;
     match result {

@@ -9,7 +9,8 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 
-/// One local day's check-in answers, as kept.
+/// One local day's check-in answers, the day counted once however many
+/// check-ins it held (see `store::checkins::days` for how they combine).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Day {
     pub day: Date,

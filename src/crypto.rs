@@ -183,10 +183,12 @@ pub enum Field<'a> {
         flow: &'a str,
         name: &'a str,
     },
-    /// `checkin_days.note`, of one local day (YYYY-MM-DD).
+    /// `checkin_days.note`, of one check-in on a local day (YYYY-MM-DD):
+    /// `entry` numbers the day's check-ins from 1.
     CheckinNote {
         person: i64,
         day: &'a str,
+        entry: i64,
     },
     /// `flags.excerpt` of one flag, about `person`.
     FlagExcerpt {
@@ -385,9 +387,14 @@ fn associated(field: Field<'_>) -> Vec<u8> {
             part(flow);
             part(name);
         }
-        Field::CheckinNote { person, day } => {
+        Field::CheckinNote { person, day, entry } => {
             part(&person.to_string());
             part(day);
+            // A day's first check-in is sealed as notes were when a day had
+            // only one, so those still open; a later one names its number.
+            if entry != 1 {
+                part(&entry.to_string());
+            }
         }
         Field::FlagExcerpt { person, flag } | Field::FlagNote { person, flag } => {
             part(&person.to_string());
@@ -457,6 +464,7 @@ mod tests {
             Field::CheckinNote {
                 person: 7,
                 day: "2026-01-01",
+                entry: 1,
             },
         ] {
             assert_eq!(cipher.open(elsewhere, &sealed), Err(OpenError));
@@ -466,6 +474,24 @@ mod tests {
             other.open(answer(7, "repair", "sorry"), &sealed),
             Err(OpenError)
         );
+    }
+
+    #[test]
+    fn each_check_in_of_a_day_has_its_own_note() {
+        let cipher = DataKey::generate().cipher();
+        let note = |entry| Field::CheckinNote {
+            person: 7,
+            day: "2027-06-01",
+            entry,
+        };
+        let first = cipher.seal(note(1), "morning");
+        let second = cipher.seal(note(2), "evening");
+        assert_eq!(cipher.open(note(1), &first).unwrap(), "morning");
+        assert_eq!(cipher.open(note(2), &second).unwrap(), "evening");
+        // Swapped between the day's rows, neither opens.
+        assert_eq!(cipher.open(note(2), &first), Err(OpenError));
+        assert_eq!(cipher.open(note(1), &second), Err(OpenError));
+        assert_eq!(cipher.open(note(12), &second), Err(OpenError));
     }
 
     #[test]

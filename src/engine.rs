@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::edge::Edge;
 use crate::flows::{
     Action, Choice, MENU, Next, Piece, QUOTE_CHARS, Script, Situation, Step, Target, Tool, WELCOME,
     pick, pieces,
@@ -251,7 +252,20 @@ impl Companion {
         hit: Option<Hit>,
         now: Timestamp,
     ) -> Outcome {
-        respond_screened(self, state, input, hit, now)
+        respond_screened(self, Edge::Discord, state, input, hit, now)
+    }
+
+    /// [`Companion::respond_screened`] for a person talking through `edge`,
+    /// whose words name only what works there.
+    pub fn respond_through(
+        &self,
+        edge: Edge,
+        state: &State,
+        input: &Input,
+        hit: Option<Hit>,
+        now: Timestamp,
+    ) -> Outcome {
+        respond_screened(self, edge, state, input, hit, now)
     }
 
     /// What a press of "Yes" or "I'm not sure" under mend's question stands
@@ -289,11 +303,12 @@ impl Companion {
 /// An unclear one is met with a direct, kind question whose answer decides.
 pub fn respond(companion: &Companion, state: &State, input: &Input, now: Timestamp) -> Outcome {
     let hit = companion.screen(input);
-    respond_screened(companion, state, input, hit, now)
+    respond_screened(companion, Edge::Discord, state, input, hit, now)
 }
 
 fn respond_screened(
     companion: &Companion,
+    edge: Edge,
     state: &State,
     input: &Input,
     hit: Option<Hit>,
@@ -301,6 +316,7 @@ fn respond_screened(
 ) -> Outcome {
     let script = &companion.script;
     let mut turn = Turn::new(script, state, day_of(now));
+    turn.edge = edge;
     if let Some(asked) = state.pending_ask.clone() {
         turn.state.pending_ask = None;
         match (&hit, answer(input)) {
@@ -595,6 +611,8 @@ fn day_of(now: Timestamp) -> i64 {
 
 struct Turn<'a> {
     script: &'a Script,
+    /// Where the words will be read, so they name only what works there.
+    edge: Edge,
     state: State,
     replies: Vec<Reply>,
     events: Vec<Event>,
@@ -608,6 +626,7 @@ impl<'a> Turn<'a> {
     fn new(script: &'a Script, state: &State, day: i64) -> Turn<'a> {
         Turn {
             script,
+            edge: Edge::Discord,
             state: state.clone(),
             replies: Vec::new(),
             events: Vec::new(),
@@ -916,7 +935,10 @@ impl<'a> Turn<'a> {
         match word {
             Word::Menu => self.begin(MENU),
             Word::Help => {
-                self.say(HELP);
+                self.say(match self.edge {
+                    Edge::Discord => HELP,
+                    Edge::Terminal => crate::edge::TERMINAL_HELP,
+                });
                 self.present(flow_id, step);
             }
             Word::Resources => {
@@ -981,7 +1003,10 @@ impl<'a> Turn<'a> {
                 self.state.facts.clear();
                 self.events.push(Event::ConsentDeclined);
                 if withdrawing {
-                    self.say(WITHDRAWN);
+                    self.say(match self.edge {
+                        Edge::Discord => WITHDRAWN,
+                        Edge::Terminal => crate::edge::TERMINAL_WITHDRAWN,
+                    });
                 }
             }
             None => {}

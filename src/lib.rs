@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod discord;
+pub mod edge;
 pub mod engine;
 pub mod flags;
 pub mod flows;

@@ -39,6 +39,10 @@ enum Command {
         /// A prompts folder to use instead of the built-in flows.
         #[arg(long, value_name = "DIR")]
         prompts: Option<PathBuf>,
+        /// The time the whole chat takes as now (RFC 3339, e.g.
+        /// 2027-06-01T20:00:00Z), for tests and for trying check-ins.
+        #[arg(long, value_name = "TIMESTAMP", hide = true)]
+        now: Option<jiff::Timestamp>,
     },
     /// Run the bot on Discord (token from MEND_DISCORD_TOKEN).
     Serve,
@@ -117,6 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             person,
             json,
             prompts,
+            now,
         } => {
             mend::telemetry::init(config.log.level.as_deref(), "warn");
             let args = ChatArgs {
@@ -124,6 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 person,
                 json,
                 prompts,
+                now,
                 key: DataKey::from_env(KEY_VAR)?,
             };
             app::chat(&config, &args).await?;

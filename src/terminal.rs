@@ -8,8 +8,10 @@ use std::task::Poll;
 use jiff::Timestamp;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::engine::{Companion, Input, Task};
-use crate::referrals::Reply;
+use crate::clock::Clock;
+use crate::edge::Edge;
+use crate::engine::{Companion, Input};
+use crate::referrals::{ChoiceButton, Reply};
 use crate::safety::Hit;
 use crate::store::pending::{PendingFlag, PendingFlags};
 use crate::store::{Store, StoreError};
@@ -40,13 +42,25 @@ const FAREWELL: &str = "Take care of yourself. Your place is saved, so we can pi
 const TROUBLE: &str = "Something went wrong on my side and I couldn't save that. \
                        Nothing you told me before is lost; please try again in a moment.";
 
-/// Runs a chat until end of input or `quit`. Crisis flags that could not be
-/// written wait in `pending` and are tried again before each turn.
+/// The offer of the day's check-in as the chat opens, and its two answers,
+/// which the terminal reads itself: they never reach the engine as presses.
+const OFFER: &str = "Welcome back. Your check-in for today is ready: how things feel, \
+                     whether your small action happened, and a line if you want. \
+                     It takes under a minute.";
+const OFFER_NOW: &str = "terminal:checkin:now";
+const OFFER_LATER: &str = "terminal:checkin:later";
+const LATER: &str = "All right. Today's check-in is in the menu whenever you want it.";
+
+/// Runs a chat until end of input or `quit`, on `clock`'s time. Crisis
+/// flags that could not be written wait in `pending` and are tried again
+/// before each turn. A check-in that fell due since the person last opened
+/// the chat is offered first.
 pub async fn run<R, W>(
     companion: &Companion,
     store: &Store,
     pending: &PendingFlags,
     options: &ChatOptions,
+    clock: &dyn Clock,
     input: R,
     mut output: W,
 ) -> std::io::Result<()>
@@ -55,15 +69,37 @@ where
     W: AsyncWrite + Unpin,
 {
     pending.retry(store).await;
-    let greeting = turn(
+    let chat = Chat {
         companion,
         store,
         pending,
-        &options.person,
-        Input::Start,
-        None,
-    )
-    .await;
+        clock,
+        person: &options.person,
+    };
+    let offered = match store.offer_checkin(&options.person, clock.now()).await {
+        Ok(offered) => offered,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not look for a check-in due");
+            false
+        }
+    };
+    let greeting = if offered {
+        vec![Reply::new(
+            OFFER,
+            vec![
+                ChoiceButton {
+                    id: OFFER_NOW.into(),
+                    label: "Do it now".into(),
+                },
+                ChoiceButton {
+                    id: OFFER_LATER.into(),
+                    label: "Not now".into(),
+                },
+            ],
+        )]
+    } else {
+        chat.turn(Input::Start, None).await
+    };
     write_replies(&mut output, &greeting, options).await?;
     // The ids of the choices last shown, which a typed number stands for.
     let mut shown = shown_choices(&greeting).unwrap_or_default();
@@ -92,7 +128,13 @@ where
         }
         // Only a number is a press; everything else typed is words, and
         // screened, however much it looks like a button id.
-        let input = match chosen(text, &shown) {
+        let mut before = Vec::new();
+        let input = match chosen(text, &shown).or_else(|| offer_words(text, &shown)) {
+            Some(OFFER_NOW) => Input::Begin(crate::store::DAILY.to_owned()),
+            Some(OFFER_LATER) => {
+                before.push(Reply::new(LATER, Vec::new()));
+                Input::Start
+            }
             Some(id) => Input::Choice(id.to_owned()),
             None => Input::Text(text.to_owned()),
         };
@@ -105,7 +147,8 @@ where
         if !worrying {
             pending.retry(store).await;
         }
-        let replies = turn(companion, store, pending, &options.person, input, hit).await;
+        before.extend(chat.turn(input, hit).await);
+        let replies = before;
         write_replies(&mut output, &replies, options).await?;
         if let Some(ids) = shown_choices(&replies) {
             shown = ids;
@@ -129,27 +172,46 @@ fn chosen<'a>(text: &str, shown: &'a [String]) -> Option<&'a str> {
     shown.get(number.checked_sub(1)?).map(String::as_str)
 }
 
-/// Applies one input; a storage failure or a bug becomes a kind message,
-/// never an error text or an end to the chat.
-async fn turn(
-    companion: &Companion,
-    store: &Store,
-    pending: &PendingFlags,
-    person: &str,
-    input: Input,
-    hit: Option<Hit>,
-) -> Vec<Reply> {
-    let now = Timestamp::now();
-    match contained(applied(companion, store, person, &input, hit.clone(), now)).await {
-        Some(Ok(replies)) => replies,
-        Some(Err(err)) => {
-            tracing::error!(error = %err, crisis = hit.is_some(), "could not apply an input");
-            unapplied(companion, pending, person, &input, hit, now)
-        }
-        None => {
-            // The hook has logged where; the turn's transaction rolled back.
-            tracing::error!("a turn stopped short");
-            unapplied(companion, pending, person, &input, hit, now)
+/// The offer's answers typed as its labels' words, while it is shown:
+/// nothing else typed is taken for them.
+fn offer_words(text: &str, shown: &[String]) -> Option<&'static str> {
+    if !shown.iter().any(|id| id == OFFER_NOW) {
+        return None;
+    }
+    let words = text.trim().trim_end_matches(['.', '!']).to_lowercase();
+    match words.as_str() {
+        "do it now" | "now" => Some(OFFER_NOW),
+        "not now" | "later" => Some(OFFER_LATER),
+        _ => None,
+    }
+}
+
+/// What every turn of one chat shares.
+struct Chat<'a> {
+    companion: &'a Companion,
+    store: &'a Store,
+    pending: &'a PendingFlags,
+    clock: &'a dyn Clock,
+    person: &'a str,
+}
+
+impl Chat<'_> {
+    /// Applies one input; a storage failure or a bug becomes a kind message,
+    /// never an error text or an end to the chat.
+    async fn turn(&self, input: Input, hit: Option<Hit>) -> Vec<Reply> {
+        let (companion, store, person) = (self.companion, self.store, self.person);
+        let now = self.clock.now();
+        match contained(applied(companion, store, person, &input, hit.clone(), now)).await {
+            Some(Ok(replies)) => replies,
+            Some(Err(err)) => {
+                tracing::error!(error = %err, crisis = hit.is_some(), "could not apply an input");
+                unapplied(companion, self.pending, person, &input, hit, now)
+            }
+            None => {
+                // The hook has logged where; the turn's transaction rolled back.
+                tracing::error!("a turn stopped short");
+                unapplied(companion, self.pending, person, &input, hit, now)
+            }
         }
     }
 }
@@ -208,7 +270,7 @@ async fn applied(
 ) -> Result<Vec<Reply>, StoreError> {
     let applied = store
         .apply(person, now, |state| {
-            companion.respond_screened(state, input, hit, now)
+            companion.respond_through(Edge::Terminal, state, input, hit, now)
         })
         .await?;
     for event in &applied.outcome.events {
@@ -221,42 +283,20 @@ async fn applied(
     if applied.set_aside > 0 {
         replies.push(Reply::new(crate::store::SET_ASIDE, Vec::new()));
     }
-    for task in &applied.outcome.tasks {
-        replies.push(Reply::new(tool(store, person, task, now).await, Vec::new()));
+    // A flow's tools speak first; the step the choice led to follows.
+    for done in &applied.tools {
+        let text = match crate::progress::told(store, person, done, now, Edge::Terminal).await {
+            Ok(report) => report.text,
+            Err(err) => {
+                tracing::error!(error = %err, "could not carry out a check-in setting");
+                TROUBLE.to_owned()
+            }
+        };
+        replies.push(Reply::new(text, Vec::new()));
     }
     replies.extend(applied.outcome.replies);
     Ok(replies)
 }
-
-/// What a flow's tool says in the terminal. Progress is shown in words (the
-/// chart is a Discord attachment); check-ins are Discord messages, so their
-/// settings are changed there.
-async fn tool(store: &Store, person: &str, task: &Task, now: Timestamp) -> String {
-    match task {
-        Task::Progress => match crate::progress::told(
-            store,
-            person,
-            &crate::store::checkins::ToolDone::Progress,
-            now,
-        )
-        .await
-        {
-            Ok(report) => report.text,
-            Err(err) => {
-                tracing::error!(error = %err, "could not show progress");
-                TROUBLE.to_owned()
-            }
-        },
-        Task::CheckinShow
-        | Task::CheckinOff
-        | Task::CheckinPause { .. }
-        | Task::CheckinOn { .. } => CHECKINS_ON_DISCORD.to_owned(),
-    }
-}
-
-const CHECKINS_ON_DISCORD: &str = "Daily check-ins arrive as Discord messages, so they're \
-set up on Discord: in a direct message with mend, from the menu or with /checkin. Nothing \
-has changed here. You can still do today's check-in from the menu at any time.";
 
 async fn write_replies<W: AsyncWrite + Unpin>(
     output: &mut W,
@@ -312,6 +352,15 @@ mod tests {
             panic!("a bug in a turn");
         });
         assert_eq!(bug.await, None::<()>);
+    }
+
+    #[test]
+    fn the_offer_takes_its_own_words_only_while_it_is_shown() {
+        let offer = vec![OFFER_NOW.to_owned(), OFFER_LATER.to_owned()];
+        assert_eq!(offer_words("Do it now.", &offer), Some(OFFER_NOW));
+        assert_eq!(offer_words(" not now ", &offer), Some(OFFER_LATER));
+        assert_eq!(offer_words("I feel awful now", &offer), None);
+        assert_eq!(offer_words("now", &["c:menu:pick:1".to_owned()]), None);
     }
 
     #[test]

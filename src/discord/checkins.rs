@@ -134,7 +134,7 @@ async fn checkin(
             progress::turn_on(store, &person, &time, &zone, now).await
         }
         "off" => progress::turn_off(store, &person, now).await,
-        "show" => progress::show(store, &person).await,
+        "show" => progress::show(store, &person, crate::edge::Edge::Discord).await,
         "pause" => {
             let days = options.iter().find_map(|(k, v)| match v {
                 CommandDataOptionValue::Integer(n) if *k == "days" => Some(*n),

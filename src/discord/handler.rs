@@ -23,6 +23,7 @@ use super::render;
 use super::send;
 use crate::buttons;
 use crate::clock::Clock;
+use crate::edge::Edge;
 use crate::engine::{self, Companion, Input};
 use crate::progress;
 use crate::referrals::Reply;
@@ -570,7 +571,8 @@ async fn process(bot: &Bot, http: &Http, user: UserId, queued: Queued) {
             }
             // A flow's tools speak first; the step the choice led to follows.
             for done in &applied.tools {
-                let report = match progress::told(&bot.store, &person, done, now).await {
+                let told = progress::told(&bot.store, &person, done, now, Edge::Discord);
+                let report = match told.await {
                     Ok(report) => report,
                     Err(err) => {
                         error!(error = %err, "could not carry out a menu setting");

@@ -1,5 +1,5 @@
 //! The `checkins` and `checkin_days` tables: who opted in, when each is next
-//! due, and what they answered each local day.
+//! due, and what they answered in each check-in, by local day.
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -305,12 +305,15 @@ pub struct Due {
 }
 
 /// Up to `limit` due check-ins, oldest first, through the partial index.
+/// Never a terminal person's (`terminal:NAME`): there is no one to send a
+/// message to, and `mend chat` offers theirs when they open it (see
+/// [`offer_due`]).
 pub async fn due(pool: &SqlitePool, now: Timestamp, limit: i64) -> Result<Vec<Due>, StoreError> {
     let rows = sqlx::query_as(
         "SELECT c.person_id, p.external_id, c.local_time, c.zone, c.next_due, c.due_date,
                 c.unanswered
          FROM checkins c INDEXED BY checkins_due JOIN people p ON p.id = c.person_id
-         WHERE c.active = 1 AND c.next_due <= ?
+         WHERE c.active = 1 AND c.next_due <= ? AND p.external_id NOT LIKE 'terminal:%'
          ORDER BY c.next_due LIMIT ?",
     )
     .bind(now.as_millisecond())
@@ -318,6 +321,54 @@ pub async fn due(pool: &SqlitePool, now: Timestamp, limit: i64) -> Result<Vec<Du
     .fetch_all(pool)
     .await?;
     Ok(rows)
+}
+
+/// For `mend chat`, as the person opens it: whether today's check-in is to
+/// be offered, because its local time has passed today, check-ins are on
+/// (and not paused past today) and the person has not checked in today.
+/// Whatever the answer, a check-in that came due is moved on to the next
+/// day's, so it is offered once; one offered becomes the day answers count
+/// for, as a sent one does. Days missed while the chat was closed are
+/// passed over, not offered late.
+pub async fn offer_due(
+    conn: &mut SqliteConnection,
+    person: PersonId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let Some(setting) = get(conn, person).await? else {
+        return Ok(false);
+    };
+    if !setting.active || setting.next_due > now {
+        return Ok(false);
+    }
+    let Ok(schedule) = crate::checkins::Schedule::new(&setting.local_time, &setting.zone) else {
+        return Ok(false);
+    };
+    let today = schedule.local_date(now);
+    let today_due = schedule.due_on(today);
+    if today_due > now {
+        // What fell due was an earlier day's: today's is still ahead.
+        postpone(conn, person, today_due, today, now).await?;
+        return Ok(false);
+    }
+    let done_today: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM checkin_days WHERE person_id = ? AND day = ?)",
+    )
+    .bind(person)
+    .bind(today.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    let (next, next_date) = schedule.next_day_after(today);
+    postpone(conn, person, next, next_date, now).await?;
+    if done_today {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE checkins SET sent_date = ? WHERE person_id = ?")
+        .bind(today.to_string())
+        .bind(person)
+        .execute(conn)
+        .await?;
+    Ok(true)
 }
 
 /// Claims a due check-in, inside the transaction that starts it and keeps
@@ -432,7 +483,11 @@ pub async fn take_pause_notice(
 }
 
 /// Records one answer of the daily check-in, and resets the unanswered
-/// count. See [`answer_day`] for the day it counts for.
+/// count. See [`answer_day`] for the day it counts for. A day can hold
+/// several check-ins, each its own row (`entry` 1, 2, ...): an answer fills
+/// the day's latest check-in, unless that one already has an answer to the
+/// same question, which means a new check-in has begun. So a second
+/// check-in on one day adds to the day and never replaces the first.
 pub async fn record_answer(
     conn: &mut SqliteConnection,
     cipher: &Cipher,
@@ -448,39 +503,79 @@ pub async fn record_answer(
             .await?;
     let (sent, zone) = setting.unzip();
     let day = answer_day(sent.flatten().as_deref(), zone.as_deref(), now).to_string();
-    let (scale, action, note) = match name {
-        "scale" => (
-            value.parse::<i64>().ok().filter(|n| (1..=5).contains(n)),
-            None,
-            None,
-        ),
-        "action" if matches!(value, "yes" | "partly" | "not_today") => (None, Some(value), None),
-        "note" => {
-            let field = Field::CheckinNote {
-                person: person.0,
-                day: &day,
-            };
-            (None, None, Some(cipher.seal(field, value)))
-        }
+    let column = match name {
+        "scale" if value.parse::<i64>().is_ok_and(|n| (1..=5).contains(&n)) => "scale",
+        "action" if matches!(value, "yes" | "partly" | "not_today") => "action",
+        "note" => "note",
         _ => return Ok(()),
     };
-    sqlx::query(
-        "INSERT INTO checkin_days (person_id, day, scale, action, note, answered_at)
-         VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (person_id, day) DO UPDATE SET
-             scale = coalesce(excluded.scale, scale),
-             action = coalesce(excluded.action, action),
-             note = coalesce(excluded.note, note),
-             answered_at = excluded.answered_at",
+    let latest: Option<(i64, bool, bool, bool)> = sqlx::query_as(
+        "SELECT entry, scale IS NOT NULL, action IS NOT NULL, note IS NOT NULL
+         FROM checkin_days WHERE person_id = ? AND day = ? ORDER BY entry DESC LIMIT 1",
     )
     .bind(person)
-    .bind(day)
-    .bind(scale)
-    .bind(action)
-    .bind(note)
-    .bind(now.as_millisecond())
-    .execute(&mut *conn)
+    .bind(&day)
+    .fetch_optional(&mut *conn)
     .await?;
+    let (entry, fresh) = match latest {
+        None => (1, true),
+        Some((entry, scale, action, note)) => {
+            let answered = match column {
+                "scale" => scale,
+                "action" => action,
+                _ => note,
+            };
+            if answered {
+                (entry + 1, true)
+            } else {
+                (entry, false)
+            }
+        }
+    };
+    let stored = if column == "note" {
+        let field = Field::CheckinNote {
+            person: person.0,
+            day: &day,
+            entry,
+        };
+        cipher.seal(field, value)
+    } else {
+        value.to_owned()
+    };
+    if fresh {
+        sqlx::query(
+            "INSERT INTO checkin_days (person_id, day, entry, answered_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(person)
+        .bind(&day)
+        .bind(entry)
+        .bind(now.as_millisecond())
+        .execute(&mut *conn)
+        .await?;
+    }
+    // The column is one of three fixed names, never from the person.
+    let set = match column {
+        "scale" => {
+            "UPDATE checkin_days SET scale = CAST(? AS INTEGER), answered_at = ?
+                    WHERE person_id = ? AND day = ? AND entry = ?"
+        }
+        "action" => {
+            "UPDATE checkin_days SET action = ?, answered_at = ?
+                     WHERE person_id = ? AND day = ? AND entry = ?"
+        }
+        _ => {
+            "UPDATE checkin_days SET note = ?, answered_at = ?
+              WHERE person_id = ? AND day = ? AND entry = ?"
+        }
+    };
+    sqlx::query(set)
+        .bind(stored)
+        .bind(now.as_millisecond())
+        .bind(person)
+        .bind(&day)
+        .bind(entry)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("UPDATE checkins SET unanswered = 0 WHERE person_id = ?")
         .bind(person)
         .execute(conn)
@@ -504,15 +599,24 @@ pub fn answer_day(sent: Option<&str>, zone: Option<&str>, now: Timestamp) -> Dat
 
 pub use crate::checkins::Day;
 
-/// Answers from `since` on, oldest first.
+/// Answers from `since` on, one [`Day`] a day, oldest first. A day with
+/// several check-ins counts once: its lowest scale (a hard moment is not
+/// hidden by a better one later), the latest answer about the small action
+/// (it may have happened after the morning's "not today"), and whether any
+/// of them has a note.
 pub async fn days(
     conn: &mut SqliteConnection,
     person: PersonId,
     since: Date,
 ) -> Result<Vec<Day>, StoreError> {
     let rows: Vec<(String, Option<i64>, Option<String>, bool)> = sqlx::query_as(
-        "SELECT day, scale, action, note IS NOT NULL FROM checkin_days
-         WHERE person_id = ? AND day >= ? ORDER BY day",
+        "SELECT d.day, min(d.scale),
+                (SELECT a.action FROM checkin_days a
+                 WHERE a.person_id = d.person_id AND a.day = d.day AND a.action IS NOT NULL
+                 ORDER BY a.entry DESC LIMIT 1),
+                max(d.note IS NOT NULL)
+         FROM checkin_days d
+         WHERE d.person_id = ? AND d.day >= ? GROUP BY d.day ORDER BY d.day",
     )
     .bind(person)
     .bind(since.to_string())
@@ -531,4 +635,46 @@ pub async fn days(
             })
         })
         .collect()
+}
+
+/// A note written with a check-in, opened, for the person's own view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub day: Date,
+    pub text: String,
+}
+
+/// Up to `limit` notes written with check-ins from `since` on, the most
+/// recent first. A note that does not open is left out (it is reported
+/// where an export reads it).
+pub async fn notes(
+    conn: &mut SqliteConnection,
+    cipher: &Cipher,
+    person: PersonId,
+    since: Date,
+    limit: i64,
+) -> Result<Vec<Note>, StoreError> {
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT day, entry, note FROM checkin_days
+         WHERE person_id = ? AND day >= ? AND note IS NOT NULL
+         ORDER BY day DESC, entry DESC LIMIT ?",
+    )
+    .bind(person)
+    .bind(since.to_string())
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    let mut notes = Vec::with_capacity(rows.len());
+    for (day, entry, sealed) in rows {
+        let field = Field::CheckinNote {
+            person: person.0,
+            day: &day,
+            entry,
+        };
+        let (Ok(text), Ok(day)) = (cipher.open(field, &sealed), day.parse()) else {
+            continue;
+        };
+        notes.push(Note { day, text });
+    }
+    Ok(notes)
 }

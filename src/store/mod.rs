@@ -31,7 +31,7 @@ use crate::engine::{Consent, Event, Outcome, State};
 pub use outbox::{DIRECT, Unsent};
 pub use people::PersonId;
 
-/// The daily check-in flow, whose answers are also kept per day.
+/// The daily check-in flow, whose answers are also kept per check-in, by day.
 pub use crate::flows::DAILY;
 
 /// Where a person's facts are kept in `answers`: a flow name no flow can
@@ -425,15 +425,13 @@ impl Store {
             .await?;
         }
         // A menu setting takes effect with the turn that chose it, so a crash
-        // can never keep the new place and lose the setting. Only where
-        // check-ins can be delivered: an edge that keeps its replies in the
-        // outbox (Discord); the terminal has none, and says so.
+        // can never keep the new place and lose the setting. On every edge:
+        // Discord sends check-ins as messages, and `mend chat` offers the
+        // day's as the person opens it (see [`Store::offer_checkin`]).
+        let consent_given = outcome.state.consent == Consent::Given;
         let mut tools = Vec::new();
-        if address.is_some() {
-            let consent_given = outcome.state.consent == Consent::Given;
-            for task in &outcome.tasks {
-                tools.push(checkins::carry_out(&mut tx, person, consent_given, task, now).await?);
-            }
+        for task in &outcome.tasks {
+            tools.push(checkins::carry_out(&mut tx, person, consent_given, task, now).await?);
         }
         let checkins_paused = if entered.pause_notice {
             checkins::take_pause_notice(&mut tx, person).await?
@@ -498,6 +496,34 @@ impl Store {
             Some(person) => checkins::get(&mut conn, person).await,
             None => Ok(None),
         }
+    }
+
+    /// Whether `mend chat` offers today's check-in as the person opens it,
+    /// moving a check-in that came due on to its next day either way (see
+    /// [`checkins::offer_due`]). Never while mend waits for the answer to
+    /// "are you safe?": that comes first.
+    pub async fn offer_checkin(
+        &self,
+        external_id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _turn = self.writer.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(person) = people::find(&mut tx, external_id).await? else {
+            return Ok(false);
+        };
+        let asking: bool =
+            sqlx::query_scalar("SELECT ask_category IS NOT NULL FROM people WHERE id = ?")
+                .bind(person)
+                .fetch_one(&mut *tx)
+                .await?;
+        if asking {
+            // Offered the next time, once the question is answered.
+            return Ok(false);
+        }
+        let offered = checkins::offer_due(&mut tx, person, now).await?;
+        tx.commit().await?;
+        Ok(offered)
     }
 
     /// Moves a check-in missed for too long to its next time, unsent; false
@@ -612,6 +638,21 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         match people::find(&mut conn, external_id).await? {
             Some(person) => checkins::days(&mut conn, person, since).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The person's own notes from check-ins since `since`, the most
+    /// recent first, at most `limit`.
+    pub async fn checkin_notes(
+        &self,
+        external_id: &str,
+        since: jiff::civil::Date,
+        limit: i64,
+    ) -> Result<Vec<checkins::Note>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        match people::find(&mut conn, external_id).await? {
+            Some(person) => checkins::notes(&mut conn, &self.cipher, person, since, limit).await,
             None => Ok(Vec::new()),
         }
     }

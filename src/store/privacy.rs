@@ -166,6 +166,8 @@ pub struct Checkins {
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckinDay {
     pub day: String,
+    /// Which of the day's check-ins this is, from 1.
+    pub entry: i64,
     pub scale: Option<i64>,
     pub small_action: Option<String>,
     pub note: Option<Opened>,
@@ -227,8 +229,9 @@ const README: [(&str, &str); 12] = [
     ),
     (
         "checkin_days",
-        "Your check-in answers, one per day: the 1 to 5 scale, whether your small action happened, \
-         and any line you added.",
+        "Your check-in answers, one for each check-in you answered (a day with two has two, \
+         numbered by entry): the 1 to 5 scale, whether your small action happened, and any \
+         line you added.",
     ),
     (
         "flags",
@@ -271,6 +274,7 @@ impl Serialize for Readme {
 #[derive(sqlx::FromRow)]
 struct DayRow {
     day: String,
+    entry: i64,
     scale: Option<i64>,
     action: Option<String>,
     note: Option<String>,
@@ -358,8 +362,8 @@ pub async fn export(
     .fetch_optional(&mut *conn)
     .await?;
     let days: Vec<DayRow> = sqlx::query_as(
-        "SELECT day, scale, action, note, answered_at FROM checkin_days
-         WHERE person_id = ? ORDER BY day",
+        "SELECT day, entry, scale, action, note, answered_at FROM checkin_days
+         WHERE person_id = ? ORDER BY day, entry",
     )
     .bind(person)
     .fetch_all(&mut *conn)
@@ -404,6 +408,7 @@ pub async fn export(
     let mut day_records = Vec::with_capacity(days.len());
     for DayRow {
         day,
+        entry,
         scale,
         action,
         note,
@@ -413,10 +418,12 @@ pub async fn export(
         let field = Field::CheckinNote {
             person: person.0,
             day: &day,
+            entry,
         };
         let note = note.map(|note| Opened::open(cipher, field, &note, "checkin_days.note"));
         day_records.push(CheckinDay {
             day,
+            entry,
             scale,
             small_action: action,
             note,

@@ -38,11 +38,12 @@ const SEALED: [Sealed; 7] = [
     Sealed {
         table: "checkin_days",
         column: "note",
-        select: "SELECT rowid, person_id, 0, day, '', note FROM checkin_days
+        select: "SELECT rowid, person_id, entry, day, '', note FROM checkin_days
                  WHERE note IS NOT NULL",
-        field: |(_, person, _, day, _, _)| Field::CheckinNote {
+        field: |(_, person, entry, day, _, _)| Field::CheckinNote {
             person: *person,
             day,
+            entry: *entry,
         },
         update: "UPDATE checkin_days SET note = ? WHERE rowid = ?",
     },

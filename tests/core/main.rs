@@ -10,6 +10,7 @@ mod route;
 
 mod bad_input;
 mod chat_cli;
+mod checkin_days;
 mod config;
 mod crisis;
 mod facts;
@@ -24,4 +25,5 @@ mod sealing;
 mod shipped_flows;
 mod store;
 mod store_faults;
+mod terminal;
 mod validation;

@@ -388,3 +388,26 @@ async fn a_check_in_moved_later_the_same_day_comes_again_at_its_new_time() {
     let setting = store.checkin("discord:1").await.unwrap().unwrap();
     assert_eq!(setting.next_due, utc("2027-06-02T19:00:00Z"));
 }
+
+#[tokio::test]
+async fn the_scheduler_never_messages_a_terminal_person() {
+    let (_dir, store) = temp_store().await;
+    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
+    // Both opted in at 09:00 London: one on Discord, one in `mend chat`.
+    opted_in(&store, "discord:1", clock.now()).await;
+    opted_in(&store, "terminal:sam", clock.now()).await;
+    let before = store.checkin("terminal:sam").await.unwrap().unwrap();
+    assert!(before.active);
+
+    let recorder = Arc::new(Recorder::new(&store));
+    clock.set(utc("2027-06-01T08:00:00Z"));
+    let report = run_pass(&store, &clock, &recorder).await;
+    assert_eq!(report.queued, 1, "the Discord person's only");
+    let sent = recorder.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, "discord:1");
+    assert!(store.unsent("terminal:sam").await.unwrap().is_empty());
+    // Left for `mend chat` to offer when they next open it.
+    let after = store.checkin("terminal:sam").await.unwrap().unwrap();
+    assert_eq!(after, before);
+}

@@ -242,7 +242,20 @@ pub async fn progress(store: &Store, person: &str, now: Timestamp) -> Result<Rep
     let today = crate::checkins::local_date_in(zone.as_deref(), now);
     let start = today.checked_sub(29.days()).unwrap_or(today);
     let days = store.checkin_days(person, start).await?;
-    let notes = store.checkin_notes(person, start, NOTES_SHOWN).await?;
+    let mut notes = store.checkin_notes(person, start, NOTES_SHOWN).await?;
+    // Notes kept from words typed elsewhere sit beside the check-ins' own,
+    // on the day they were written where the person is.
+    for note in store.journal_notes(person, NOTES_SHOWN).await? {
+        if let Some(text) = note.text {
+            let day = crate::checkins::local_date_in(zone.as_deref(), note.written_at);
+            if day >= start {
+                notes.push(Note { day, text });
+            }
+        }
+    }
+    // Newest first; the sort is stable, so within a day the order holds.
+    notes.sort_by(|a, b| b.day.cmp(&a.day));
+    notes.truncate(usize::try_from(NOTES_SHOWN).unwrap_or(3));
     let text = render(&days, &notes, today);
     let chart = if days.is_empty() {
         None
@@ -341,9 +354,12 @@ pub fn render(days: &[Day], notes: &[Note], today: Date) -> String {
     let answered_14 = in_range(fortnight).count();
     let answered_30 = in_range(month).count();
     if answered_30 == 0 {
-        return "No check-ins answered in the last 30 days yet. When you answer them, \
-                this is where you'll see how things have gone, day by day."
-            .into();
+        let mut text = String::from(
+            "No check-ins answered in the last 30 days yet. When you answer them, \
+             this is where you'll see how things have gone, day by day.\n",
+        );
+        text.push_str(&notes_text(notes));
+        return text.trim_end().to_owned();
     }
     let scales: Vec<u8> = in_range(fortnight).filter_map(|d| d.scale).collect();
     let done = in_range(fortnight)

@@ -657,6 +657,20 @@ impl Store {
         }
     }
 
+    /// Up to `limit` notes the person kept in their journal, newest first
+    /// (none without consent: the journal is kept only with it).
+    pub async fn journal_notes(
+        &self,
+        external_id: &str,
+        limit: i64,
+    ) -> Result<Vec<journal::Note>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        match people::find(&mut conn, external_id).await? {
+            Some(person) => journal::recent(&mut conn, &self.cipher, person, limit).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Everything mend holds about a person, opened; None if nothing.
     pub async fn export(
         &self,

@@ -209,6 +209,15 @@ async fn a_kept_note_is_sealed_in_the_file_exported_and_erased() {
     send(&store, Input::Choice(skip), now).await;
     assert_eq!(rows(&store).await.len(), 1);
 
+    // The kept note is in the person's own view of how things have gone.
+    let view = mend::progress::progress(&store, "terminal:a", now)
+        .await
+        .unwrap()
+        .text;
+    assert!(view.contains("In your own words"), "{view}");
+    assert!(view.contains(WORDS), "{view}");
+    assert!(!view.contains("couldn't sleep"), "{view}");
+
     let export = store.export("terminal:a", now).await.unwrap().unwrap();
     let json = serde_json::to_value(&export).unwrap();
     let journal = json["journal"].as_array().unwrap();

@@ -254,7 +254,7 @@ pub async fn progress(store: &Store, person: &str, now: Timestamp) -> Result<Rep
         }
     }
     // Newest first; the sort is stable, so within a day the order holds.
-    notes.sort_by(|a, b| b.day.cmp(&a.day));
+    notes.sort_by_key(|note| std::cmp::Reverse(note.day));
     notes.truncate(usize::try_from(NOTES_SHOWN).unwrap_or(3));
     let text = render(&days, &notes, today);
     let chart = if days.is_empty() {

@@ -13,6 +13,7 @@ mod chat_cli;
 mod config;
 mod crisis;
 mod files;
+mod graph;
 mod logs;
 mod moderation;
 mod privacy;

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::layout::{self, Layout, Size};
-use super::model::{Flow, Step};
+use super::model::{Flow, Situation, Step};
 use super::view::{self, Edge, To};
 
 /// The file written inside the folder given to `--graph`.
@@ -77,6 +77,14 @@ pub fn page(flows: &[&Flow]) -> String {
                 ", <span class=\"warn\">{unreached} never reached</span>"
             );
         }
+        if !drawing.unheard.is_empty() {
+            let _ = write!(
+                out,
+                ", <span class=\"warn\">{n} step{s} with words never heard</span>",
+                n = drawing.unheard.len(),
+                s = plural(drawing.unheard.len()),
+            );
+        }
         out.push_str("</li>\n");
     }
     out.push_str("</ol>\n</nav>\n");
@@ -100,6 +108,8 @@ struct Drawing<'a> {
     /// Each drawn arrow: its edge, and the boxes it joins.
     arrows: Vec<(Edge<'a>, usize, usize)>,
     layout: Layout,
+    /// Words written for a situation that never reaches their step.
+    unheard: BTreeMap<&'a str, Vec<Situation>>,
 }
 
 impl<'a> Drawing<'a> {
@@ -130,7 +140,8 @@ impl<'a> Drawing<'a> {
                 arrows.push((edge, from, to));
             }
         }
-        let sizes: Vec<Size> = nodes.iter().map(size).collect();
+        let unheard = view::unheard(flow);
+        let sizes: Vec<Size> = nodes.iter().map(|n| size(n, &unheard)).collect();
         let start = index.get(flow.start.as_str()).copied().unwrap_or(0);
         let pairs: Vec<(usize, usize)> = arrows.iter().map(|&(_, a, b)| (a, b)).collect();
         let layout = layout::layout(&sizes, start, &pairs);
@@ -139,6 +150,7 @@ impl<'a> Drawing<'a> {
             nodes,
             arrows,
             layout,
+            unheard,
         }
     }
 
@@ -176,6 +188,17 @@ impl<'a> Drawing<'a> {
                 " <span class=\"warn\">Never reached from the start: {}.</span>",
                 unreached.join(", ")
             );
+        }
+        for step in &flow.steps {
+            if let Some(note) = unheard_note(step, &self.unheard) {
+                let _ = write!(
+                    out,
+                    " <span class=\"warn\">Step <code>{}</code>: {}; no path brings someone \
+                     in that situation there.</span>",
+                    esc(&step.id),
+                    esc(&note)
+                );
+            }
         }
         out.push_str("</p>\n<div class=\"picture\">\n");
         self.svg(out);
@@ -297,11 +320,12 @@ impl<'a> Drawing<'a> {
                         esc(&line)
                     );
                 }
-                for line in note_lines(step) {
+                for (line, warn) in note_lines(step, &self.unheard) {
                     y += NOTE_LINE;
                     let _ = write!(
                         out,
-                        "<text class=\"note\" x=\"{}\" y=\"{}\">{}</text>",
+                        "<text class=\"note{}\" x=\"{}\" y=\"{}\">{}</text>",
+                        if warn { " warn" } else { "" },
                         r.x + PAD,
                         y - 3,
                         esc(&line)
@@ -371,7 +395,7 @@ impl<'a> Drawing<'a> {
 }
 
 /// A box's size: a step's box fits its wrapped words and notes.
-fn size(node: &Node<'_>) -> Size {
+fn size(node: &Node<'_>, unheard: &BTreeMap<&str, Vec<Situation>>) -> Size {
     match node {
         Node::Link(id) => Size {
             w: id.chars().count() as i32 * 8 + 2 * PAD + 16,
@@ -382,7 +406,7 @@ fn size(node: &Node<'_>) -> Size {
             h: 2 * PAD
                 + HEADER
                 + words_lines(step).len() as i32 * LINE
-                + note_lines(step).len() as i32 * NOTE_LINE,
+                + note_lines(step, unheard).len() as i32 * NOTE_LINE,
         },
     }
 }
@@ -398,11 +422,24 @@ fn words_lines(step: &Step) -> Vec<String> {
     lines
 }
 
-fn note_lines(step: &Step) -> Vec<String> {
-    view::annotations(step)
-        .iter()
-        .flat_map(|note| wrap(note, WRAP + 4))
+/// A step's notes, wrapped, each line saying whether it warns.
+fn note_lines(step: &Step, unheard: &BTreeMap<&str, Vec<Situation>>) -> Vec<(String, bool)> {
+    let plain = view::annotations(step).into_iter().map(|n| (n, false));
+    let warn = unheard_note(step, unheard).map(|n| (n, true));
+    plain
+        .chain(warn)
+        .flat_map(|(note, warn)| {
+            wrap(&note, WRAP + 4)
+                .into_iter()
+                .map(move |line| (line, warn))
+        })
         .collect()
+}
+
+fn unheard_note(step: &Step, unheard: &BTreeMap<&str, Vec<Situation>>) -> Option<String> {
+    let situations = unheard.get(step.id.as_str())?;
+    let names: Vec<&str> = situations.iter().map(|s| s.as_str()).collect();
+    Some(format!("never heard: its words for {}", names.join(", ")))
 }
 
 /// An arrow's tooltip: its whole label and what else it does.
@@ -492,6 +529,7 @@ svg .step.end > rect { stroke: #282; stroke-width: 3; fill: #f3fbf3; }
 svg .step.unreached > rect { stroke: #c22; stroke-width: 2.5; stroke-dasharray: 6 4; fill: #fff4f4; }
 svg .step text.id { font-weight: 700; }
 svg .step text.note { font-size: 11px; font-style: italic; fill: #555; }
+svg .step text.note.warn { fill: #a11; font-weight: 600; }
 svg .badge text { font-size: 11px; font-weight: 600; fill: #fff; }
 svg .badge.start rect { fill: #35a; }
 svg .badge.end rect { fill: #282; }

@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 
 use super::model::{Flow, Situation, Step};
-use super::view::{self, Edge, To, Via};
+use super::view::{self, Person, To, Via};
 
 /// The most paths written for one flow and one situation.
 pub const MAX_PATHS: usize = 200;
@@ -62,6 +62,15 @@ pub fn flow(flow: &Flow, cap: usize) -> String {
         }
         done.push((name, walked));
     }
+    for (step, situations) in view::unheard(flow) {
+        for situation in situations {
+            let _ = write!(
+                out,
+                "\n(never heard: step {step} has words for {situation}, but no path brings \
+                 someone in that situation there)\n"
+            );
+        }
+    }
     out
 }
 
@@ -69,38 +78,6 @@ pub fn flow(flow: &Flow, cap: usize) -> String {
 struct Walked {
     paths: Vec<Vec<String>>,
     cut: bool,
-}
-
-/// What the walk needs to know about the person: as in the engine, a
-/// choice can give or withdraw consent, and sets the situation only with
-/// consent.
-#[derive(Debug, Clone, Copy)]
-struct Person {
-    situation: Option<Situation>,
-    consent: bool,
-}
-
-impl Person {
-    fn after(self, edge: &Edge<'_>) -> Person {
-        let Via::Choice(choice) = edge.via else {
-            return self;
-        };
-        let mut next = self;
-        match choice.consent {
-            Some(true) => next.consent = true,
-            Some(false) => {
-                next.consent = false;
-                next.situation = None;
-            }
-            None => {}
-        }
-        if let Some(situation) = choice.situation
-            && next.consent
-        {
-            next.situation = Some(situation);
-        }
-        next
-    }
 }
 
 fn walk(flow: &Flow, situation: Option<Situation>, cap: usize) -> Walked {
@@ -113,12 +90,12 @@ fn walk(flow: &Flow, situation: Option<Situation>, cap: usize) -> Walked {
         },
     };
     if let Some(start) = flow.step(&flow.start) {
-        // Someone with a situation has consented: it is only kept with consent.
-        let person = Person {
-            situation,
-            consent: situation.is_some(),
-        };
-        walker.step(start, person, &mut Vec::new(), &mut Vec::new());
+        walker.step(
+            start,
+            Person::arriving(situation),
+            &mut Vec::new(),
+            &mut Vec::new(),
+        );
     }
     walker.walked
 }
@@ -161,7 +138,7 @@ impl<'a> Walker<'a> {
             self.finish(lines);
         }
         for edge in view::edges(step) {
-            if !edge.guard.admits(person.situation) {
+            if !person.takes(&edge) {
                 continue;
             }
             if self.full() {

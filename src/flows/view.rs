@@ -4,7 +4,9 @@
 //! show exactly what the engine does, and a new kind of step (or of `next`)
 //! is taught to both in one place.
 
-use super::model::{Action, Choice, Next, Piece, Situation, Step, Target, Tool, pieces};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::model::{Action, Choice, Flow, Next, Piece, Situation, Step, Target, Tool, pieces};
 
 /// One way out of a step.
 #[derive(Debug, Clone)]
@@ -171,6 +173,91 @@ fn next_edges<'a>(next: &'a Next, via: Via<'a>) -> Vec<Edge<'a>> {
     out
 }
 
+/// What a walk through a flow knows of the person, as the engine does: a
+/// choice can give or withdraw consent, and sets the situation only with
+/// consent (withdrawing clears it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Person {
+    pub situation: Option<Situation>,
+    pub consent: bool,
+}
+
+impl Person {
+    /// Someone arriving at a flow; with a situation, they have consented,
+    /// since it is only kept with consent.
+    pub fn arriving(situation: Option<Situation>) -> Person {
+        Person {
+            situation,
+            consent: situation.is_some(),
+        }
+    }
+
+    /// The same person after going along `edge`.
+    pub fn after(self, edge: &Edge<'_>) -> Person {
+        let Via::Choice(choice) = edge.via else {
+            return self;
+        };
+        let mut next = self;
+        match choice.consent {
+            Some(true) => next.consent = true,
+            Some(false) => {
+                next.consent = false;
+                next.situation = None;
+            }
+            None => {}
+        }
+        if let Some(situation) = choice.situation
+            && next.consent
+        {
+            next.situation = Some(situation);
+        }
+        next
+    }
+
+    /// Whether this person goes along `edge`.
+    pub fn takes(&self, edge: &Edge<'_>) -> bool {
+        edge.guard.admits(self.situation)
+    }
+}
+
+/// The words a step has for a situation that no path brings a person in
+/// that situation to: written, but never heard.
+pub fn unheard(flow: &Flow) -> BTreeMap<&str, Vec<Situation>> {
+    let mut reached: BTreeSet<(&str, Person)> = BTreeSet::new();
+    let mut stack: Vec<(&str, Person)> = std::iter::once(None)
+        .chain(Situation::ALL.map(Some))
+        .map(|s| (flow.start.as_str(), Person::arriving(s)))
+        .collect();
+    while let Some((id, person)) = stack.pop() {
+        let Some(step) = flow.step(id) else { continue };
+        if !reached.insert((&step.id, person)) {
+            continue;
+        }
+        for edge in edges(step) {
+            if let (true, To::Step(next)) = (person.takes(&edge), edge.to) {
+                stack.push((next, person.after(&edge)));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for step in &flow.steps {
+        let missed: Vec<Situation> = step
+            .say_for
+            .keys()
+            .copied()
+            .filter(|s| {
+                !reached
+                    .iter()
+                    .any(|(id, p)| *id == step.id && p.situation == Some(*s))
+            })
+            .collect();
+        if !missed.is_empty() {
+            out.insert(step.id.as_str(), missed);
+        }
+    }
+    out
+}
+
 /// Whether the flow ends at this step.
 pub fn is_end(step: &Step) -> bool {
     matches!(step.action, Action::End)
@@ -277,6 +364,37 @@ mod tests {
         assert!(edges[1].guard.admits(None));
         assert!(edges[1].guard.admits(Some(Situation::Hurt)));
         assert!(!edges[1].guard.admits(Some(Situation::Caused)));
+    }
+
+    #[test]
+    fn a_situation_is_kept_only_with_consent_as_in_the_engine() {
+        let choice = |consent, situation| Choice {
+            label: "x".into(),
+            target: Target::Step("s".into()),
+            consent,
+            situation,
+            value: None,
+            tool: None,
+        };
+        let along = |choice: &Choice, person: Person| {
+            person.after(&Edge {
+                via: Via::Choice(choice),
+                guard: Guard::Everyone,
+                to: To::Step("s"),
+            })
+        };
+        let hurt = choice(None, Some(Situation::Hurt));
+        let stranger = Person::arriving(None);
+        assert_eq!(along(&hurt, stranger).situation, None);
+        let agreed = along(&choice(Some(true), None), stranger);
+        assert_eq!(along(&hurt, agreed).situation, Some(Situation::Hurt));
+        let both = choice(Some(true), Some(Situation::Earlier));
+        assert_eq!(along(&both, stranger).situation, Some(Situation::Earlier));
+        let declined = along(
+            &choice(Some(false), None),
+            Person::arriving(Some(Situation::Caused)),
+        );
+        assert_eq!((declined.situation, declined.consent), (None, false));
     }
 
     #[test]

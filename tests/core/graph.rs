@@ -376,6 +376,58 @@ fn transcripts_cover_every_step_of_every_shipped_flow() {
 }
 
 #[test]
+fn words_for_a_situation_that_never_reaches_their_step_are_marked() {
+    let flow = r#"
+id = "unheard"
+title = "Unheard"
+summary = "Words nobody hears."
+start = "a"
+
+[[steps]]
+id = "a"
+say = "Hello."
+next = "plain"
+next_for.caused = "own"
+
+[[steps]]
+id = "plain"
+say = "For most."
+end = true
+
+[[steps]]
+id = "own"
+say = "For you."
+say_for.hurt = "Never said."
+say_for.caused = "Said to you."
+end = true
+"#;
+    let dir = prompts_with(&[("unheard.toml", flow)]);
+    let out = tempfile::tempdir().unwrap();
+    let (status, transcripts, stderr) = check(
+        dir.path(),
+        &[
+            "--graph",
+            out.path().to_str().unwrap(),
+            "--transcripts",
+            "--flow",
+            "unheard",
+        ],
+    );
+    assert!(status.success(), "{stderr}");
+    assert!(transcripts.contains("mend: Said to you."));
+    assert!(!transcripts.contains("Never said."));
+    assert!(transcripts.ends_with(
+        "\n(never heard: step own has words for hurt, but no path brings someone in that \
+         situation there)\n"
+    ));
+    assert_eq!(transcripts.matches("(never heard").count(), 1);
+    let page = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    assert!(page.contains(">never heard: its words for hurt</text>"));
+    assert!(page.contains("Step <code>own</code>: never heard: its words for hurt;"));
+    assert!(page.contains("1 step with words never heard"));
+}
+
+#[test]
 fn a_broken_prompt_set_is_refused_before_anything_is_drawn() {
     let dir = prompts_with(&[(
         "broken.toml",

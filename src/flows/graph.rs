@@ -541,7 +541,7 @@ svg marker path { fill: #778; }
 svg text.label { font-size: 11px; fill: #334; paint-order: stroke; stroke: #fcfcfc; stroke-width: 4px; }
 table { border-collapse: collapse; margin-top: 0.5rem; }
 td, th { border: 1px solid #ddd; padding: 0.4rem 0.6rem; vertical-align: top; text-align: left; }
-td p { margin: 0 0 0.4rem; max-width: 40rem; }
+td p { margin: 0 0 0.4rem; max-width: 40rem; white-space: pre-line; }
 td ul { margin: 0; padding-left: 1.1rem; }
 .note { color: #555; font-style: italic; font-size: 0.9em; }
 .who { font-weight: 600; }

@@ -145,6 +145,7 @@ impl<'a> Walker<'a> {
                 break;
             }
             let before = lines.len();
+            lines.extend(edge.guard.note().map(|note| format!("({note})")));
             match &edge.via {
                 Via::Choice(choice) => lines.push(format!("person: [{}]", choice.label)),
                 Via::Answer { tool: Some(_), .. } => {

@@ -49,6 +49,16 @@ impl Guard {
         }
     }
 
+    /// What a transcript says on a path that goes this way. Situations need
+    /// nothing: each has its own section. A condition a transcript cannot
+    /// decide (on what the person told mend before) would say here which
+    /// way the path assumes, as both ways are walked.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            Guard::Everyone | Guard::Situation(_) | Guard::Others(_) => None,
+        }
+    }
+
     /// A short label, or `None` when everyone goes this way.
     pub fn label(&self) -> Option<String> {
         match self {

@@ -308,7 +308,29 @@ pub fn companion(config: &Config, prompts: Option<&Path>) -> Result<Companion, A
 
 /// `mend check`: validates the flows and the safety list of a prompts
 /// folder, reporting every problem in both before failing.
-pub fn check(dir: &Path) -> Result<String, AppError> {
+/// What `mend check` is asked to show besides its summary.
+#[derive(Debug, Default)]
+pub struct Review {
+    /// A folder to write a picture of the flows into (as `index.html`).
+    pub graph: Option<PathBuf>,
+    /// Every path of the flows, as plain transcripts.
+    pub transcripts: bool,
+    /// Only this flow, in both.
+    pub flow: Option<String>,
+}
+
+/// What `mend check` found and made.
+#[derive(Debug)]
+pub struct Checked {
+    pub summary: String,
+    /// Where the picture was written.
+    pub page: Option<PathBuf>,
+    pub transcripts: Option<String>,
+}
+
+/// `mend check`: validates every prompt file, then (only if all is well)
+/// draws or writes out the flows for review.
+pub fn check(dir: &Path, review: &Review) -> Result<Checked, AppError> {
     let flows = flows::load_dir(dir);
     let screen = Screen::load(&dir.join(SAFETY_FILE));
     let crisis = CrisisReplies::load(&dir.join(CRISIS_FILE));
@@ -324,14 +346,45 @@ pub fn check(dir: &Path) -> Result<String, AppError> {
         return Err(AppError::Prompts(problems.join("\n")));
     };
     let summary = script.summary();
-    Ok(format!(
+    let summary = format!(
         "{} is ready: {} flows, {} steps, {} endings.\nsafety.toml:\n{}",
         dir.display(),
         summary.flows,
         summary.steps,
         summary.endings,
         screen.summary()
-    ))
+    );
+    let chosen: Vec<&flows::Flow> = match &review.flow {
+        None => script.flows().collect(),
+        Some(id) => match script.flow(id) {
+            Some(flow) => vec![flow],
+            None => {
+                let known: Vec<&str> = script.flows().map(|f| f.id.as_str()).collect();
+                return Err(AppError::Prompts(format!(
+                    "there is no flow `{id}` in {}; its flows are: {}",
+                    dir.display(),
+                    known.join(", ")
+                )));
+            }
+        },
+    };
+    let page = match &review.graph {
+        None => None,
+        Some(out) => Some(flows::graph::write(out, &chosen).map_err(|(path, source)| {
+            AppError::WriteOut {
+                path: path.display().to_string(),
+                source,
+            }
+        })?),
+    };
+    let transcripts = review
+        .transcripts
+        .then(|| flows::transcript::render(&chosen));
+    Ok(Checked {
+        summary,
+        page,
+        transcripts,
+    })
 }
 
 /// `mend screen`: one JSON line per input line, so a moderator can try a list
@@ -475,6 +528,17 @@ pub async fn rotate_in_steps(
         keyfile::promote(file).map_err(failed(file))?;
     }
     Ok(count)
+}
+
+/// Prints to standard output. A reader that stops early (`| head`) is not
+/// a failure: the rest is simply not wanted.
+pub fn print_out(text: &str) -> Result<(), AppError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        done => Ok(done?),
+    }
 }
 
 /// Writes a file only its owner can read: an export holds someone's words.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
 use mend::app::{self, ChatArgs};
 use mend::config::{Config, TOKEN_VAR};
 use mend::crypto::{DataKey, KEY_VAR, NEW_KEY_VAR};
@@ -93,11 +93,23 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         db: Option<PathBuf>,
     },
-    /// Check the prompt files and summarise them.
+    /// Check the prompt files and summarise them; then, if asked, draw the
+    /// flows or write out every path through them.
+    #[command(group(ArgGroup::new("review").args(["graph", "transcripts"]).multiple(true)))]
     Check {
         /// The prompts folder.
         #[arg(long, value_name = "DIR", default_value = "prompts")]
         prompts: PathBuf,
+        /// Write a picture of every flow to DIR/index.html (made if missing).
+        #[arg(long, value_name = "DIR")]
+        graph: Option<PathBuf>,
+        /// Print every path through each flow, for each situation, as a
+        /// plain transcript (instead of the summary, which goes to stderr).
+        #[arg(long)]
+        transcripts: bool,
+        /// Only this flow, for --graph and --transcripts.
+        #[arg(long, value_name = "ID", requires = "review")]
+        flow: Option<String>,
     },
 }
 
@@ -210,9 +222,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let key = DataKey::from_env(KEY_VAR)?;
             print!("{}", app::flags(&config, db.as_deref(), key).await?);
         }
-        Command::Check { prompts } => {
+        Command::Check {
+            prompts,
+            graph,
+            transcripts,
+            flow,
+        } => {
             mend::telemetry::init(config.log.level.as_deref(), "warn");
-            println!("{}", app::check(&prompts)?);
+            let review = app::Review {
+                graph,
+                transcripts,
+                flow,
+            };
+            let checked = app::check(&prompts, &review)?;
+            let mut notes = checked.summary;
+            if let Some(page) = checked.page {
+                notes.push_str(&format!(
+                    "\nWrote the picture of the flows to {}.",
+                    page.display()
+                ));
+            }
+            match checked.transcripts {
+                // The transcripts alone on stdout, so they can go to a file.
+                Some(text) => {
+                    eprintln!("{notes}");
+                    app::print_out(&text)?;
+                }
+                None => app::print_out(&format!("{notes}\n"))?,
+            }
         }
     }
     Ok(())

@@ -3,9 +3,13 @@
 //! designer can fix a whole draft in one pass and a broken file can never
 //! reach a running bot.
 
+pub mod graph;
+mod layout;
 mod model;
 mod raw;
+pub mod transcript;
 mod validate;
+mod view;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

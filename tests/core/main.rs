@@ -16,6 +16,7 @@ mod crisis;
 mod facts;
 mod files;
 mod flow_words;
+mod graph;
 mod heard;
 mod logs;
 mod moderation;

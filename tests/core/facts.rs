@@ -490,3 +490,64 @@ fn a_low_score_is_met_slowly_with_buttons_not_instructions() {
         assert!(said.last().unwrap().contains("small action"), "{said:?}");
     }
 }
+
+/// Walks from `state` by the shortest way until `goal`, writing `answer`
+/// wherever words are asked for; returns the state reached.
+fn walk_until(
+    script: &Script,
+    state: State,
+    answer: &str,
+    goal: impl Fn(&engine::Outcome) -> bool,
+) -> State {
+    let mut state = state;
+    for line in crate::helpers::route(script, &state, answer, goal) {
+        let input = if line.contains(':') {
+            Input::Choice(line)
+        } else {
+            Input::Text(line)
+        };
+        state = engine::handle(script, &state, &input).state;
+    }
+    state
+}
+
+#[test]
+fn what_a_person_names_in_one_flow_comes_back_in_another_or_the_next_time() {
+    use mend::flows::Situation;
+    let script = crate::helpers::shipped();
+    for situation in Situation::ALL {
+        let person = shipped_person(situation);
+        // What matters most, written while asking whether to rebuild, comes
+        // back when drafting an enquiry to a counsellor.
+        let begun =
+            engine::handle(&script, &person, &Input::Begin("worth-rebuilding".into())).state;
+        let person = walk_until(&script, begun, "being treated kindly", |o| {
+            o.state.facts.contains_key("matters_most")
+        });
+        let begun = engine::handle(
+            &script,
+            &person,
+            &Input::Begin("professional-support".into()),
+        )
+        .state;
+        // (The walk panics if no way leads to the goal.)
+        walk_until(&script, begun, "Hello, we'd like to ask", |o| {
+            texts(o)
+                .iter()
+                .any(|t| t.contains("> being treated kindly"))
+        });
+
+        // A boundary named once is offered back the next time.
+        let begun = engine::handle(&script, &person, &Input::Begin("closeness".into())).state;
+        let person = walk_until(&script, begun, "no touching when I'm upset", |o| {
+            o.state.facts.contains_key("boundary")
+        });
+        let again = engine::handle(&script, &person, &Input::Begin("closeness".into())).state;
+        walk_until(&script, again, "something else", |o| {
+            texts(o).iter().any(|t| {
+                t.starts_with("Last time, you named this boundary")
+                    && t.contains("> no touching when I'm upset")
+            })
+        });
+    }
+}

@@ -268,11 +268,15 @@ async fn applied(
     hit: Option<Hit>,
     now: Timestamp,
 ) -> Result<Vec<Reply>, StoreError> {
-    let applied = store
-        .apply(person, now, |state| {
+    // Someone who may be in danger is not kept waiting by another writer.
+    let crisis = hit.is_some() || companion.unsafe_answer(input).is_some();
+    let applied = crate::store::in_time(
+        crisis,
+        store.apply(person, now, |state| {
             companion.respond_through(Edge::Terminal, state, input, hit, now)
-        })
-        .await?;
+        }),
+    )
+    .await?;
     for event in &applied.outcome.events {
         tracing::debug!(kind = event.kind(), flow = event.flow(), "event");
     }

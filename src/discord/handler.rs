@@ -531,13 +531,17 @@ async fn process(bot: &Bot, http: &Http, user: UserId, queued: Queued) {
         // does not wait for them.
         bot.raise_pending(http).await;
     }
-    let result = bot
-        .store
-        .apply_once_to(&person, &queued.key, &address, now, |state| {
-            bot.companion
-                .respond_screened(state, &input, hit.clone(), now)
-        })
-        .await;
+    // Someone who may be in danger is not kept waiting by another writer.
+    let crisis = hit.is_some() || bot.companion.unsafe_answer(&input).is_some();
+    let result = crate::store::in_time(
+        crisis,
+        bot.store
+            .apply_once_to(&person, &queued.key, &address, now, |state| {
+                bot.companion
+                    .respond_screened(state, &input, hit.clone(), now)
+            }),
+    )
+    .await;
     // Replies kept in the outbox have nonces by their place among the turn's
     // replies; the words added here (a notice, a tool's report) have their own.
     let extra_key = format!("{}+", queued.key);

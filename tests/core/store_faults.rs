@@ -165,6 +165,36 @@ async fn a_locked_database_still_gives_the_crisis_reply_and_the_flag_follows() {
     assert!(!pending_file(&db).exists());
 }
 
+/// Another writer may hold the database far longer than its busy timeout
+/// would have a crisis reply wait: the reply goes after a short wait all
+/// the same, and the flag follows once the lock is gone.
+#[tokio::test]
+async fn a_crisis_reply_does_not_wait_for_a_long_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[database]\npath = \"talk.sqlite\"\nbusy_timeout_ms = 60000\n",
+    )
+    .unwrap();
+    let db = dir.path().join("talk.sqlite");
+    let (mut chat, _) = Session::start(dir.path());
+    let lock = Lock::take(&db).await;
+
+    // Without the short wait this would come only after the minute's
+    // busy timeout, and as a "locked" failure, not the one below.
+    assert_crisis_reply(&chat.say(DANGER));
+
+    lock.release().await;
+    let after = chat.say("hello");
+    assert!(!after[0]["text"].as_str().unwrap().contains("went wrong"));
+    assert_eq!(flag_count(&db).await, 1);
+    let logs = chat.finish();
+    assert!(
+        logs.contains("the database did not answer within 2000 ms"),
+        "the turn was given up, not failed by the lock: {logs}"
+    );
+}
+
 fn pending_file(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push(".pending-flags");

@@ -72,7 +72,11 @@ async fn notice_posted(fake: &FakeDiscord) {
 async fn a_locked_database_still_gives_the_crisis_reply_and_moderators_hear_after() {
     let fake = FakeDiscord::start().await;
     let (_dir, db) = temp_db();
-    let mend = Mend::start(&fake, setup(&fake, &db)).await;
+    // A store that would wait a minute for the lock: the crisis turn does
+    // not, or its reply would come only after the wait.
+    let mut config = setup(&fake, &db);
+    config.database.busy_timeout_ms = 60_000;
+    let mend = Mend::start(&fake, config).await;
     let mut kim = Person::new(&fake, KIM);
     kim.say("hello").await;
 

@@ -569,7 +569,7 @@ pub async fn flags(
     key: Option<DataKey>,
 ) -> Result<String, AppError> {
     let (store, _) = open_existing(config, db, key).await?;
-    let active = crate::store::flags::active(store.pool(), store.cipher()).await;
+    let active = store.active_flags().await;
     store.close().await;
     let active = active?;
     if active.is_empty() {

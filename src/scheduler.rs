@@ -18,7 +18,7 @@ use tracing::{debug, error, info, warn};
 use crate::checkins::Schedule;
 use crate::clock::Clock;
 use crate::engine::{Companion, Input};
-use crate::store::checkins::{self, Due, PauseReason};
+use crate::store::checkins::{Due, PauseReason};
 use crate::store::{DAILY, Store, StoreError};
 
 /// How the scheduler behaves; from `[checkins]` in the config.
@@ -89,7 +89,7 @@ pub async fn pass(
     let mut report = Pass::default();
     let now = clock.now();
     loop {
-        let batch = checkins::due(store.pool(), now, settings.batch).await?;
+        let batch = store.due_checkins(now, settings.batch).await?;
         if batch.is_empty() {
             return Ok(report);
         }

@@ -17,7 +17,7 @@ use super::render::{link_row, no_mentions};
 use crate::buttons::FLAG;
 use crate::config::Moderation as Settings;
 use crate::store::Store;
-use crate::store::flags::{self, Action, Flag, Refusal};
+use crate::store::flags::{Action, Flag, Refusal};
 
 /// Where flags go and who may handle them; only built when config names all three.
 #[derive(Debug, Clone, Copy)]
@@ -140,7 +140,7 @@ pub async fn announce(
     id: i64,
 ) {
     let _turn = turns.0.lock().await;
-    let flag = match flags::get(store.pool(), store.cipher(), id).await {
+    let flag = match store.flag(id).await {
         Ok(Some(flag)) => flag,
         Ok(None) => return,
         Err(err) => {
@@ -235,7 +235,7 @@ pub async fn announce_owed(
     turns: &AnnounceTurns,
 ) {
     let _turn = turns.0.lock().await;
-    let owed = match flags::owed_notices(store.pool(), store.cipher()).await {
+    let owed = match store.owed_notices().await {
         Ok(owed) => owed,
         Err(err) => {
             warn!(error = %err, "could not read flags to find notices owed");
@@ -474,7 +474,7 @@ pub async fn command(
         .await;
         REFUSED.to_owned()
     } else if interaction.data.name == "flags" {
-        match flags::active(store.pool(), store.cipher()).await {
+        match store.active_flags().await {
             Ok(active) if active.is_empty() => "No open or claimed flags.".to_owned(),
             Ok(active) => list(&active),
             Err(err) => {
@@ -530,7 +530,7 @@ async fn flag_command(
         return "Give the flag's number, e.g. /flag id:12".into();
     };
     if action == "show" {
-        return match flags::get(store.pool(), store.cipher(), id).await {
+        return match store.flag(id).await {
             Ok(Some(flag)) => notice_text(&flag),
             Ok(None) => refusal_text(&Refusal::NoSuchFlag),
             Err(err) => {

@@ -166,6 +166,8 @@ struct Claim<'a> {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// The database file, for messages and for tests that read it directly.
+    path: std::sync::Arc<std::path::PathBuf>,
     cipher: std::sync::Arc<Cipher>,
     /// Write transactions take turns here, in arrival order. SQLite runs one
     /// writer at a time anyway; left to its busy handler, a burst of writers
@@ -231,6 +233,7 @@ impl Store {
         sealing::bind_key(&pool, &cipher, &shown).await?;
         Ok(Store {
             pool,
+            path: std::sync::Arc::new(path.to_path_buf()),
             cipher: std::sync::Arc::new(cipher),
             writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
             _lock: lock,
@@ -241,8 +244,35 @@ impl Store {
         &self.cipher
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// The database file. The pool itself is the store's own, so every
+    /// write takes the writers' turn through one of its methods; tests and
+    /// benches that look at the tables open the file themselves.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// One flag, opened; None if there is no such flag.
+    pub async fn flag(&self, id: i64) -> Result<Option<flags::Flag>, StoreError> {
+        flags::get(&self.pool, &self.cipher, id).await
+    }
+
+    /// Flags still open or claimed, opened, for the moderators' list.
+    pub async fn active_flags(&self) -> Result<Vec<flags::Flag>, StoreError> {
+        flags::active(&self.pool, &self.cipher).await
+    }
+
+    /// Flags whose channel notice is still owed to the moderators.
+    pub async fn owed_notices(&self) -> Result<Vec<flags::Flag>, StoreError> {
+        flags::owed_notices(&self.pool, &self.cipher).await
+    }
+
+    /// Up to `limit` check-ins due at `now`, earliest first.
+    pub async fn due_checkins(
+        &self,
+        now: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<checkins::Due>, StoreError> {
+        checkins::due(&self.pool, now, limit).await
     }
 
     /// Loads a person's state, runs `decide` on it and saves the result, all

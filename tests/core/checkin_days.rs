@@ -97,7 +97,7 @@ async fn two_check_ins_on_one_day_are_both_kept_exported_and_erased() {
             .is_some()
     );
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM checkin_days")
-        .fetch_one(store.pool())
+        .fetch_one(&crate::helpers::raw(&store).await)
         .await
         .unwrap();
     assert_eq!(left, 0, "both check-ins erased");

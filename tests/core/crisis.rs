@@ -155,10 +155,14 @@ async fn repeated_hits_update_one_flag_and_moderators_move_it_along() {
     assert!(!raised[1].new && !raised[2].new);
     assert!(raised.iter().all(|r| r.id == raised[0].id));
 
-    let flag = flags::get(store.pool(), store.cipher(), raised[0].id)
-        .await
-        .unwrap()
-        .unwrap();
+    let flag = flags::get(
+        &crate::helpers::raw(&store).await,
+        store.cipher(),
+        raised[0].id,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(flag.hits, 3);
     assert_eq!(flag.status, Status::Open);
     assert_eq!(flag.category, "suicide");
@@ -167,13 +171,13 @@ async fn repeated_hits_update_one_flag_and_moderators_move_it_along() {
     assert_eq!(store.state(person).await.unwrap().consent, Consent::Unasked);
     assert!(flag.excerpt.as_ref().unwrap().contains("kill myself"));
     let answers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM answers")
-        .fetch_one(store.pool())
+        .fetch_one(&crate::helpers::raw(&store).await)
         .await
         .unwrap();
     assert_eq!(answers, 0);
 
     let claimed = flags::act(
-        store.pool(),
+        &crate::helpers::raw(&store).await,
         store.cipher(),
         flag.id,
         Action::Claim,
@@ -187,7 +191,7 @@ async fn repeated_hits_update_one_flag_and_moderators_move_it_along() {
     assert_eq!(claimed.status, Status::Claimed);
     assert_eq!(
         flags::act(
-            store.pool(),
+            &crate::helpers::raw(&store).await,
             store.cipher(),
             flag.id,
             Action::Claim,
@@ -202,7 +206,7 @@ async fn repeated_hits_update_one_flag_and_moderators_move_it_along() {
         })
     );
     let resolved = flags::act(
-        store.pool(),
+        &crate::helpers::raw(&store).await,
         store.cipher(),
         flag.id,
         Action::Resolve,
@@ -216,7 +220,7 @@ async fn repeated_hits_update_one_flag_and_moderators_move_it_along() {
     assert_eq!(resolved.status, Status::Resolved);
     assert_eq!(resolved.handled_by.as_deref(), Some("mod:7"));
     assert!(
-        flags::active(store.pool(), store.cipher())
+        flags::active(&crate::helpers::raw(&store).await, store.cipher())
             .await
             .unwrap()
             .is_empty()
@@ -232,26 +236,38 @@ async fn repeated_hits_update_one_flag_and_moderators_move_it_along() {
     assert!(applied.flag.unwrap().new);
 
     // The audit log has every action, and refuses edits.
-    let log = flags::audit_log(store.pool()).await.unwrap();
+    let log = flags::audit_log(&crate::helpers::raw(&store).await)
+        .await
+        .unwrap();
     let actions: Vec<&str> = log.iter().map(|(_, a, _)| a.as_str()).collect();
     assert_eq!(actions, ["claim", "resolve"]);
     assert!(
         sqlx::query("DELETE FROM audit")
-            .execute(store.pool())
+            .execute(&crate::helpers::raw(&store).await)
             .await
             .is_err()
     );
     assert!(
         sqlx::query("UPDATE audit SET actor = 'x'")
-            .execute(store.pool())
+            .execute(&crate::helpers::raw(&store).await)
             .await
             .is_err()
     );
 
     // Excerpts go after the retention period; the facts stay.
-    assert_eq!(flags::erase_excerpts(store.pool(), at(3)).await.unwrap(), 0);
-    assert_eq!(flags::erase_excerpts(store.pool(), at(5)).await.unwrap(), 1);
-    let erased = flags::get(store.pool(), store.cipher(), flag.id)
+    assert_eq!(
+        flags::erase_excerpts(&crate::helpers::raw(&store).await, at(3))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        flags::erase_excerpts(&crate::helpers::raw(&store).await, at(5))
+            .await
+            .unwrap(),
+        1
+    );
+    let erased = flags::get(&crate::helpers::raw(&store).await, store.cipher(), flag.id)
         .await
         .unwrap()
         .unwrap();
@@ -428,10 +444,14 @@ async fn a_question_survives_a_restart_and_its_flag_is_marked_asked() {
         .await
         .unwrap();
     let raised = applied.flag.expect("flagged after yes");
-    let flag = flags::get(store.pool(), store.cipher(), raised.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let flag = flags::get(
+        &crate::helpers::raw(&store).await,
+        store.cipher(),
+        raised.id,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert!(flag.asked);
     assert_eq!(flag.category, "suicide");
     assert!(store.state(person).await.unwrap().pending_ask.is_none());

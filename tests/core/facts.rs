@@ -352,7 +352,7 @@ async fn declining_consent_clears_facts_from_the_file() {
         .unwrap();
     assert!(applied.outcome.state.facts.is_empty());
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM answers")
-        .fetch_one(store.pool())
+        .fetch_one(&crate::helpers::raw(&store).await)
         .await
         .unwrap();
     assert_eq!(count, 0);

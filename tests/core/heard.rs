@@ -171,7 +171,7 @@ async fn send(store: &Store, input: Input, now: Timestamp) -> engine::Outcome {
 
 async fn rows(store: &Store) -> Vec<(i64, String)> {
     sqlx::query_as("SELECT kept, text FROM journal")
-        .fetch_all(store.pool())
+        .fetch_all(&crate::helpers::raw(store).await)
         .await
         .unwrap()
 }

@@ -169,3 +169,13 @@ pub fn typed(script: &Script, lines: &[String]) -> Vec<String> {
     }
     out
 }
+
+/// A connection pool of its own on `store`'s file, for tests that look at
+/// the tables directly (the store keeps its pool to itself).
+pub async fn raw(store: &Store) -> sqlx::SqlitePool {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(store.path())
+        .foreign_keys(true)
+        .busy_timeout(std::time::Duration::from_secs(5));
+    sqlx::SqlitePool::connect_with(options).await.unwrap()
+}

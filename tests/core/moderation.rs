@@ -35,11 +35,11 @@ async fn the_notices_owed_are_read_whole_in_one_query() {
     let ids: Vec<i64> = raised.iter().map(|r| r.id).collect();
     assert_eq!(ids.len(), 5);
     // discord:2's notice is posted; discord:3's flag is closed.
-    flags::set_notice(store.pool(), ids[1], "77", "88")
+    flags::set_notice(&crate::helpers::raw(&store).await, ids[1], "77", "88")
         .await
         .unwrap();
     flags::act(
-        store.pool(),
+        &crate::helpers::raw(&store).await,
         store.cipher(),
         ids[2],
         Action::Resolve,
@@ -52,7 +52,7 @@ async fn the_notices_owed_are_read_whole_in_one_query() {
     .unwrap();
     // discord:4's is claimed, so still active, and still owed.
     flags::act(
-        store.pool(),
+        &crate::helpers::raw(&store).await,
         store.cipher(),
         ids[4],
         Action::Claim,
@@ -64,14 +64,14 @@ async fn the_notices_owed_are_read_whole_in_one_query() {
     .unwrap()
     .unwrap();
 
-    let owed = flags::owed_notices(store.pool(), store.cipher())
+    let owed = flags::owed_notices(&crate::helpers::raw(&store).await, store.cipher())
         .await
         .unwrap();
     let people: Vec<&str> = owed.iter().map(|f| f.person.as_str()).collect();
     assert_eq!(people, ["discord:1", "discord:4"]);
     // Each as whole as a fresh read of it would be.
     for flag in &owed {
-        let fresh = flags::get(store.pool(), store.cipher(), flag.id)
+        let fresh = flags::get(&crate::helpers::raw(&store).await, store.cipher(), flag.id)
             .await
             .unwrap()
             .unwrap();

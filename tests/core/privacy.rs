@@ -107,7 +107,7 @@ async fn what_people_type_is_never_on_disk_in_the_clear() {
     person_with_everything(&store, "discord:1", at(0)).await;
     let state = store.state("discord:1").await.unwrap();
     assert!(state.answers.values().any(|v| v == ANSWER), "opened again");
-    let flag = &mend::store::flags::active(store.pool(), store.cipher())
+    let flag = &mend::store::flags::active(&crate::helpers::raw(&store).await, store.cipher())
         .await
         .unwrap()[0];
     assert!(flag.excerpt.as_deref().unwrap().contains("kill myself"));
@@ -150,11 +150,11 @@ async fn values_from_before_encryption_are_sealed_on_first_open() {
     person_with_everything(&store, "discord:1", at(0)).await;
     // As a database from before encryption would be: plain values, no check.
     sqlx::query("UPDATE answers SET value = 'OLD-plain-answer'")
-        .execute(store.pool())
+        .execute(&crate::helpers::raw(&store).await)
         .await
         .unwrap();
     sqlx::query("DELETE FROM keycheck")
-        .execute(store.pool())
+        .execute(&crate::helpers::raw(&store).await)
         .await
         .unwrap();
     store.close().await;
@@ -164,7 +164,7 @@ async fn values_from_before_encryption_are_sealed_on_first_open() {
         .await
         .unwrap();
     let values: Vec<String> = sqlx::query_scalar("SELECT value FROM answers")
-        .fetch_all(store.pool())
+        .fetch_all(&crate::helpers::raw(&store).await)
         .await
         .unwrap();
     assert!(!values.is_empty());
@@ -221,7 +221,7 @@ async fn the_export_holds_everything_opened_and_explains_itself() {
 async fn rows_about(store: &Store, person: &str) -> i64 {
     let id: Option<i64> = sqlx::query_scalar("SELECT id FROM people WHERE external_id = ?")
         .bind(person)
-        .fetch_optional(store.pool())
+        .fetch_optional(&crate::helpers::raw(store).await)
         .await
         .unwrap();
     let Some(id) = id else { return 0 };
@@ -236,7 +236,7 @@ async fn rows_about(store: &Store, person: &str) -> i64 {
     ] {
         let n: i64 = sqlx::query_scalar(sql)
             .bind(id)
-            .fetch_one(store.pool())
+            .fetch_one(&crate::helpers::raw(store).await)
             .await
             .unwrap();
         total += n;
@@ -272,7 +272,7 @@ async fn forgetting_erases_one_person_entirely_and_audits_only_a_hash() {
 
     let audit: Vec<(String, String, Option<String>)> =
         sqlx::query_as("SELECT actor, action, detail FROM audit WHERE action = 'erased'")
-            .fetch_all(store.pool())
+            .fetch_all(&crate::helpers::raw(&store).await)
             .await
             .unwrap();
     assert_eq!(audit.len(), 1);
@@ -319,7 +319,7 @@ async fn retention_erases_the_long_silent_but_not_while_a_flag_is_open() {
     assert!(rows_about(&store, "discord:flagged").await > 0);
     assert!(rows_about(&store, "discord:recent").await > 0);
     let actors: Vec<String> = sqlx::query_scalar("SELECT actor FROM audit WHERE action = 'erased'")
-        .fetch_all(store.pool())
+        .fetch_all(&crate::helpers::raw(&store).await)
         .await
         .unwrap();
     assert_eq!(actors, ["retention"]);
@@ -552,7 +552,7 @@ async fn withdrawing_consent_clears_answers_at_once_and_offers_copy_and_erasure(
     assert!(after.answers.is_empty());
     assert_eq!(after.situation, None);
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM answers")
-        .fetch_one(store.pool())
+        .fetch_one(&crate::helpers::raw(&store).await)
         .await
         .unwrap();
     assert_eq!(stored, 0, "gone from the database in the same step");

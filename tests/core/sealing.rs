@@ -39,8 +39,11 @@ async fn flag_of(pool: &SqlitePool, person: i64) -> i64 {
 async fn flagged(store: &Store, external: &str) -> (i64, i64) {
     let raised = send(store, external, &Input::Text(DANGER.into()), at(0)).await;
     assert!(raised.flag.is_some());
-    let person = person_id(store.pool(), external).await;
-    (person, flag_of(store.pool(), person).await)
+    let person = person_id(&crate::helpers::raw(store).await, external).await;
+    (
+        person,
+        flag_of(&crate::helpers::raw(store).await, person).await,
+    )
 }
 
 #[tokio::test]
@@ -56,7 +59,7 @@ async fn an_erased_persons_ids_are_never_handed_out_again() {
             .unwrap()
             .unwrap();
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM people")
-            .fetch_one(store.pool())
+            .fetch_one(&crate::helpers::raw(&store).await)
             .await
             .unwrap();
         assert_eq!(count, 0);
@@ -127,7 +130,7 @@ async fn values_swapped_between_rows_do_not_open_and_export_and_the_conversation
     let (dir, store) = temp_store().await;
     person_with_everything(&store, "discord:1", at(0)).await;
     person_with_everything(&store, "discord:2", at(0)).await;
-    let pool = store.pool().clone();
+    let pool = crate::helpers::raw(&store).await;
     let one = person_id(&pool, "discord:1").await;
     let two = person_id(&pool, "discord:2").await;
 
@@ -231,7 +234,7 @@ async fn a_rotated_key_keeps_values_bound_to_their_rows() {
     let store = Store::open(&path, &StoreOptions::default(), &new)
         .await
         .unwrap();
-    let pool = store.pool().clone();
+    let pool = crate::helpers::raw(&store).await;
     let one = person_id(&pool, "discord:1").await;
     let written = key_of(&store, "discord:1", ANSWER).await;
     let noted = key_of(&store, "discord:1", NOTE).await;
@@ -365,7 +368,7 @@ async fn a_database_in_the_first_format_is_resealed_once_at_open_and_exports_the
     let store = Store::open(&path, &StoreOptions::default(), &test_key())
         .await
         .unwrap();
-    let pool = store.pool().clone();
+    let pool = crate::helpers::raw(&store).await;
 
     // Every value is in the current format now.
     for (table, column) in [
@@ -433,7 +436,7 @@ async fn a_database_in_the_first_format_is_resealed_once_at_open_and_exports_the
     assert!(person > 1, "{person}");
     assert_eq!(flag, 3);
     let days: i64 = sqlx::query_scalar("SELECT count(*) FROM checkin_days")
-        .fetch_one(store.pool())
+        .fetch_one(&crate::helpers::raw(&store).await)
         .await
         .unwrap();
     assert_eq!(days, 1);

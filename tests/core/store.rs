@@ -18,7 +18,7 @@ async fn count(store: &Store, table: &str) -> i64 {
         other => panic!("no table {other}"),
     };
     sqlx::query_scalar(sql)
-        .fetch_one(store.pool())
+        .fetch_one(&crate::helpers::raw(store).await)
         .await
         .unwrap()
 }
@@ -125,7 +125,7 @@ async fn nothing_written_is_stored_without_consent() {
          UNION ALL SELECT flow || step FROM conversations
          UNION ALL SELECT kind || coalesce(flow, '') FROM events",
     )
-    .fetch_all(store.pool())
+    .fetch_all(&crate::helpers::raw(&store).await)
     .await
     .unwrap();
     assert!(dump.iter().all(|(row,)| !row.contains(SECRET)));
@@ -140,7 +140,7 @@ async fn a_failed_write_leaves_nothing_behind() {
     sqlx::query(
         "CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk full'); END",
     )
-    .execute(store.pool())
+    .execute(&crate::helpers::raw(&store).await)
     .await
     .unwrap();
     let script = shipped();
@@ -180,12 +180,12 @@ async fn a_reopened_database_resumes_exactly() {
         .unwrap();
     assert_eq!(store.state("terminal:d").await.unwrap(), state);
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(store.pool())
+        .fetch_one(&crate::helpers::raw(&store).await)
         .await
         .unwrap();
     assert_eq!(journal, "wal");
     let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-        .fetch_one(store.pool())
+        .fetch_one(&crate::helpers::raw(&store).await)
         .await
         .unwrap();
     assert_eq!(foreign_keys, 1);
@@ -280,7 +280,7 @@ async fn replies_wait_in_the_outbox_sealed_until_sent_and_go_with_the_person() {
         .unwrap();
     assert!(store.waiting().await.unwrap().is_empty());
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-        .fetch_one(store.pool())
+        .fetch_one(&crate::helpers::raw(&store).await)
         .await
         .unwrap();
     assert_eq!(rows, 0);
@@ -343,7 +343,7 @@ async fn a_kept_crisis_flag_is_written_once_and_keeps_the_time_it_was_raised() {
     assert!(written[0].new);
     assert!(pending.is_empty());
     assert!(pending.retry(&store).await.is_empty(), "written once");
-    let active = mend::store::flags::active(store.pool(), store.cipher())
+    let active = mend::store::flags::active(&crate::helpers::raw(&store).await, store.cipher())
         .await
         .unwrap();
     assert_eq!(active.len(), 1);

@@ -135,7 +135,7 @@ async fn a_sigkill_mid_burst_loses_nothing_and_applies_nothing_twice() {
     };
     let applied: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM processed_events WHERE key LIKE 'message:%'")
-            .fetch_one(store.pool())
+            .fetch_one(&crate::helpers::open_db(store.path()).await)
             .await
             .unwrap();
     assert_eq!(applied as usize, sent.len(), "every message applied once");
@@ -177,7 +177,7 @@ async fn a_sigkill_mid_burst_loses_nothing_and_applies_nothing_twice() {
             .await
             .unwrap();
         let n = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-            .fetch_one(store.pool())
+            .fetch_one(&crate::helpers::open_db(store.path()).await)
             .await
             .unwrap();
         store.close().await;

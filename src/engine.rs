@@ -540,12 +540,38 @@ fn small_talk(text: &str) -> Option<SmallTalk> {
     }
 }
 
-const HEARD: &str = "Thank you for telling me that. I can only answer in the ways below, \
-but I have read what you wrote, and it matters.";
+/// What typed words that are none of the choices are met with, in several
+/// wordings (picked like a step's), before the offer to keep them.
+const HEARD: [&str; 3] = [
+    "Thank you for telling me that. I can only answer in the ways below, but I have read it, \
+     and it matters.",
+    "I hear you. I can't reply in my own words, but what you wrote is not lost on me.",
+    "Thank you for putting that into words. I can only offer the choices below, but I have \
+     read every word.",
+];
 
-const HEARD_OFFER: &str = "Thank you for telling me that. I can only answer in the ways \
-below, but I have read what you wrote, and it matters. Would you like me to keep it as a note \
-in your journal? Only you will see it, with your check-ins.";
+/// The answer to a question mend cannot answer in its own words.
+const HEARD_QUESTION: &str = "That's a fair question, and I can't answer it in my own words. \
+The nearest choices are below; **help** says what I can do and what I keep.";
+
+const OFFER: &str = "Would you like me to keep it as a note in your journal? Only you will \
+see it, with your check-ins. Press a button, or write **keep it** or **no need**.";
+
+/// Typed answers to the offer to keep words as a note.
+fn offer_answer(text: &str) -> Option<bool> {
+    match loose(text).as_str() {
+        "keep it"
+        | "keep"
+        | "yes keep it"
+        | "keep it please"
+        | "please keep it"
+        | "keep it in my journal"
+        | "yes please keep it" => Some(true),
+        "no need" | "no thanks" | "dont keep it" | "don t keep it" | "no don t keep it"
+        | "no dont keep it" | "no thank you" => Some(false),
+        _ => None,
+    }
+}
 
 fn button_id(flow: &str, step: &str, what: &str) -> String {
     crate::buttons::choice(flow, step, what)
@@ -874,6 +900,16 @@ impl<'a> Turn<'a> {
             self.resume_if_paused();
             return self.word(flow_id, step, word);
         }
+        if self.state.offered_note.is_some()
+            && let Some(keep) = offer_answer(text)
+        {
+            let what = if keep {
+                KEEP_NOTE_BUTTON
+            } else {
+                SKIP_NOTE_BUTTON
+            };
+            return self.pressed(flow_id, step, &button_id(flow_id, &step.id, what));
+        }
         if self.state.paused {
             self.resume_if_paused();
             if let Some(choice) = self.match_choice(step, text) {
@@ -974,9 +1010,37 @@ impl<'a> Turn<'a> {
         if let Some(choice) = choices.iter().find(|c| loose(&c.label) == typed) {
             return Some(choice);
         }
+        if matches!(step.action, Action::Ask { .. }) {
+            return None;
+        }
+        // A label's first word or words, whole ("no" for "No, please don't
+        // keep anything"), or a label with more after it ("yes he did" for
+        // "Yes"), when only one label fits.
+        let only = |found: Vec<&'a Choice>| match found.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        let leading = only(
+            choices
+                .iter()
+                .filter(|c| loose(&c.label).starts_with(&format!("{typed} ")))
+                .collect(),
+        );
+        if typed.chars().count() >= 2 && leading.is_some() {
+            return leading;
+        }
+        let extended = only(
+            choices
+                .iter()
+                .filter(|c| typed.starts_with(&format!("{} ", loose(&c.label))))
+                .collect(),
+        );
+        if extended.is_some() {
+            return extended;
+        }
         // A few distinctive words from one label ("hurt" for "I was hurt")
         // are enough, but only when no other label has them too.
-        if typed.chars().count() < 3 || matches!(step.action, Action::Ask { .. }) {
+        if typed.chars().count() < 3 {
             return None;
         }
         let padded = format!(" {typed} ");
@@ -1133,6 +1197,12 @@ impl<'a> Turn<'a> {
                     flow: flow_id.to_owned(),
                     step: step.id.clone(),
                 });
+                let heard = if text.trim_end().ends_with('?') {
+                    HEARD_QUESTION
+                } else {
+                    let pick = pick(self.state.seed, self.day, flow_id, &step.id);
+                    HEARD[usize::try_from(pick % HEARD.len() as u64).unwrap_or(0)]
+                };
                 if self.state.consent == Consent::Given && text.chars().count() <= MAX_ANSWER_CHARS
                 {
                     self.state.offered_note = Some(text.to_owned());
@@ -1142,7 +1212,7 @@ impl<'a> Turn<'a> {
                         label: label.into(),
                     };
                     self.replies.push(Reply::new(
-                        HEARD_OFFER,
+                        format!("{heard} {OFFER}"),
                         vec![
                             button(KEEP_NOTE_BUTTON, "Keep it in my journal"),
                             button(SKIP_NOTE_BUTTON, "No need"),
@@ -1150,7 +1220,7 @@ impl<'a> Turn<'a> {
                     ));
                     return self.present(flow_id, step);
                 }
-                HEARD
+                heard
             }
         };
         self.say(reply);

@@ -233,3 +233,80 @@ async fn a_kept_note_is_sealed_in_the_file_exported_and_erased() {
         .unwrap();
     assert!(rows(&store).await.is_empty());
 }
+
+#[test]
+fn the_offer_can_be_answered_in_words_where_there_are_no_buttons() {
+    let script = shipped();
+    let heard = engine::handle(
+        &script,
+        &at_menu(Consent::Given),
+        &Input::Text(WORDS.into()),
+    );
+    assert!(texts(&heard)[0].contains("write **keep it** or **no need**"));
+    let kept = engine::handle(&script, &heard.state, &Input::Text("Keep it".into()));
+    assert!(kept.events.contains(&Event::NoteKept), "{:?}", texts(&kept));
+    let heard = engine::handle(&script, &kept.state, &Input::Text(WORDS.into()));
+    let skipped = engine::handle(&script, &heard.state, &Input::Text("no need".into()));
+    assert!(!skipped.events.contains(&Event::NoteKept));
+    assert_eq!(texts(&skipped)[0], "Alright, I haven't kept it.");
+    // With nothing on offer, the words are words like any others.
+    let plain = engine::handle(&script, &skipped.state, &Input::Text("keep it".into()));
+    assert!(!plain.events.contains(&Event::NoteKept));
+}
+
+#[test]
+fn a_question_is_answered_as_a_question_and_other_words_vary_by_day() {
+    let config = mend::config::Config::default();
+    let companion = mend::app::companion(&config, None).unwrap();
+    let at = |day: i64| Timestamp::from_second(1_800_000_000 + day * 86_400).unwrap();
+    let asked = companion.respond(
+        &at_menu(Consent::Declined),
+        &Input::Text("why do you need to store anything?".into()),
+        at(0),
+    );
+    assert!(
+        texts(&asked)[0].starts_with("That's a fair question"),
+        "{:?}",
+        texts(&asked)
+    );
+    let said: std::collections::BTreeSet<String> = (0..30)
+        .map(|day| {
+            texts(&companion.respond(
+                &at_menu(Consent::Declined),
+                &Input::Text(WORDS.into()),
+                at(day),
+            ))[0]
+                .clone()
+        })
+        .collect();
+    assert!(said.len() > 1, "the same words every day: {said:?}");
+}
+
+#[test]
+fn a_choice_is_found_from_its_first_word_or_with_words_after_it() {
+    let script = shipped();
+    // "no" at the consent question is the "No, please don't keep..." choice.
+    let first = engine::handle(&script, &State::default(), &Input::Start);
+    let no = engine::handle(&script, &first.state, &Input::Text("no".into()));
+    assert_eq!(no.state.consent, Consent::Declined, "{:?}", texts(&no));
+    // "yes he did" at the check-in's question is its "Yes".
+    let mut state = at_menu(Consent::Given);
+    state.facts.insert("small_action".into(), "a walk".into());
+    let asked = engine::handle(&script, &state, &Input::Begin("daily".into()));
+    let scored = engine::handle(&script, &asked.state, &Input::Text("4".into()));
+    assert_eq!(scored.state.place.as_ref().unwrap().step, "action");
+    let yes = engine::handle(
+        &script,
+        &scored.state,
+        &Input::Text("yes he did and I said thanks".into()),
+    );
+    assert_eq!(
+        yes.state
+            .answers
+            .get(&("daily".to_owned(), "action".to_owned()))
+            .map(String::as_str),
+        Some("yes"),
+        "{:?}",
+        texts(&yes)
+    );
+}

@@ -410,12 +410,28 @@ fn the_check_in_follows_up_the_small_action_chosen_in_another_flow() {
             said.last().unwrap().contains("What got in the way?"),
             "{said:?}"
         );
+        // What got in the way is said back, with room for it to be more.
         let (said, person) = say_lines(&script, person, &["the kids were ill"]);
+        assert!(said[0].contains("> the kids were ill"), "{said:?}");
+        assert_eq!(person.facts["obstacle"], "the kids were ill");
+        let (said, bigger) = say_lines(&script, person.clone(), &["it's bigger than that"]);
+        let place = bigger.place.as_ref().unwrap();
+        let offered: Vec<_> = script
+            .step(&place.flow, &place.step)
+            .unwrap()
+            .choices()
+            .iter()
+            .map(|c| c.target.clone())
+            .collect();
+        assert!(
+            offered.contains(&mend::flows::Target::Flow("hard-moment".into())),
+            "{said:?}"
+        );
+        let (said, person) = say_lines(&script, person, &["it was just a hard day"]);
         assert!(
             said.last().unwrap().contains("something smaller"),
             "{said:?}"
         );
-        assert_eq!(person.facts["obstacle"], "the kids were ill");
         let (_, person) = say_lines(
             &script,
             person,

@@ -915,7 +915,12 @@ impl<'a> Turn<'a> {
             if let Some(choice) = self.match_choice(step, text) {
                 return self.choose(flow_id, step, choice);
             }
-            self.say("Welcome back. Here's where we left off.");
+            self.say(match small_talk(text) {
+                Some(SmallTalk::Greeting) => {
+                    "Hello again. Here's where we were, whenever you're ready."
+                }
+                _ => "Thank you. Here's where we were, whenever you're ready.",
+            });
             return self.present(flow_id, step);
         }
         match &step.action {
@@ -1126,6 +1131,16 @@ impl<'a> Turn<'a> {
             .filter(|p| self.script.step(&p.flow, &p.step).is_some());
         match place {
             Some(place) => {
+                // Words written next are about what they just told mend, not
+                // an answer to the question from before: held like a pause,
+                // so the question is asked again rather than answered by them.
+                if self
+                    .script
+                    .step(&place.flow, &place.step)
+                    .is_some_and(|step| matches!(step.action, Action::Ask { .. }))
+                {
+                    self.state.paused = true;
+                }
                 let button = |what: &str, label: &str| ChoiceButton {
                     id: button_id(&place.flow, &place.step, what),
                     label: label.into(),

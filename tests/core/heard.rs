@@ -310,3 +310,60 @@ fn a_choice_is_found_from_its_first_word_or_with_words_after_it() {
         texts(&yes)
     );
 }
+
+#[test]
+fn words_after_a_crisis_reply_at_a_question_are_not_taken_as_its_answer() {
+    let config = mend::config::Config::default();
+    let companion = mend::app::companion(&config, None).unwrap();
+    let now = Timestamp::from_second(1_800_000_000).unwrap();
+    let mut state = at_menu(Consent::Given);
+    state.situation = Some(mend::flows::Situation::Earlier);
+    let begun = companion.respond(&state, &Input::Begin("acknowledge".into()), now);
+    // Walk to the step that asks for words.
+    let mut state = begun.state;
+    let script = &companion.script;
+    while !matches!(
+        script
+            .step(
+                &state.place.as_ref().unwrap().flow,
+                &state.place.as_ref().unwrap().step
+            )
+            .unwrap()
+            .action,
+        mend::flows::Action::Ask { .. }
+    ) {
+        state = companion
+            .respond(&state, &Input::Text("1".into()), now)
+            .state;
+    }
+    let asked_at = state.place.clone();
+    let crisis = companion.respond(
+        &state,
+        &Input::Text("he locks me in the house and took my phone".into()),
+        now,
+    );
+    assert!(
+        crisis.events.contains(&Event::CrisisReplied),
+        "{:?}",
+        texts(&crisis)
+    );
+    let after = companion.respond(
+        &crisis.state,
+        &Input::Text("ok. that was years ago though, I'm safe now".into()),
+        now,
+    );
+    assert!(
+        after.state.answers.is_empty(),
+        "taken as the answer: {:?}",
+        after.state.answers
+    );
+    assert_eq!(after.state.place, asked_at, "the question is asked again");
+    assert!(texts(&after)[0].starts_with("Thank you. Here's where we were"));
+    // And the next words answer it.
+    let answered = companion.respond(
+        &after.state,
+        &Input::Text("he never listened to me".into()),
+        now,
+    );
+    assert!(!answered.state.answers.is_empty());
+}

@@ -4,8 +4,12 @@
 
 pub mod app;
 pub mod buttons;
-pub mod chart;
+/// Daily check-ins, in one folder: when they fall due (`checkins`), the
+/// loop that starts them (`scheduler`), and how they have gone
+/// (`progress`, drawn by `chart`). Their table is `store::checkins`, and
+/// Discord's `/checkin` is `discord::checkins`.
 pub mod checkins;
+pub use checkins::{chart, progress, scheduler};
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -15,11 +19,9 @@ pub mod engine;
 pub mod flags;
 pub mod flows;
 pub mod keyfile;
-pub mod progress;
 pub mod referrals;
 pub mod retention;
 pub mod safety;
-pub mod scheduler;
 pub mod secret;
 pub mod store;
 pub mod telemetry;

@@ -5,6 +5,10 @@
 //! is sent at the first minute that does, the moment the clocks change; a
 //! local time that happens twice (autumn back) is sent once, at the first.
 
+pub mod chart;
+pub mod progress;
+pub mod scheduler;
+
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::{AmbiguousOffset, TimeZone};

@@ -239,43 +239,19 @@ async fn send(
     texts(&applied.outcome)
 }
 
+/// `person` writes `words` as their small action in the `plan` flow.
+async fn plan(store: &Store, script: &Script, person: &str, words: &str, now: Timestamp) {
+    send(store, script, person, Input::Begin("plan".into()), now).await;
+    send(store, script, person, Input::Text(words.into()), now).await;
+}
+
 #[tokio::test]
 async fn facts_survive_a_reopened_file_and_go_with_export_and_erasure() {
     let (dir, store) = temp_store().await;
     let (_prompts, script) = script();
     let now = Timestamp::from_second(1_800_000_000).unwrap();
-    send(
-        &store,
-        &script,
-        "terminal:a",
-        Input::Begin("plan".into()),
-        now,
-    )
-    .await;
-    send(
-        &store,
-        &script,
-        "terminal:a",
-        Input::Text("tea at eight".into()),
-        now,
-    )
-    .await;
-    send(
-        &store,
-        &script,
-        "terminal:b",
-        Input::Begin("plan".into()),
-        now,
-    )
-    .await;
-    send(
-        &store,
-        &script,
-        "terminal:b",
-        Input::Text("b's own plan".into()),
-        now,
-    )
-    .await;
+    plan(&store, &script, "terminal:a", "tea at eight", now).await;
+    plan(&store, &script, "terminal:b", "b's own plan", now).await;
     store.close().await;
 
     let store = open_in(dir.path()).await;
@@ -323,22 +299,7 @@ async fn declining_consent_clears_facts_from_the_file() {
     let (_dir, store) = temp_store().await;
     let (_prompts, script) = script();
     let now = Timestamp::from_second(1_800_000_000).unwrap();
-    send(
-        &store,
-        &script,
-        "terminal:a",
-        Input::Begin("plan".into()),
-        now,
-    )
-    .await;
-    send(
-        &store,
-        &script,
-        "terminal:a",
-        Input::Text("tea at eight".into()),
-        now,
-    )
-    .await;
+    plan(&store, &script, "terminal:a", "tea at eight", now).await;
     let applied = store
         .apply("terminal:a", now, |state| {
             let mut outcome = engine::handle(&script, state, &Input::Start);

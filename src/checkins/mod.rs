@@ -31,9 +31,7 @@ pub const MAX_PAUSE_DAYS: i64 = 60;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
-    #[error(
-        "\"{0}\" is not a time of day; write it as HH:MM on a 24-hour clock, like 08:30 or 21:00"
-    )]
+    #[error("\"{0}\" is not a time of day; write it like 21:00, 08:30 or 9pm")]
     BadTime(String),
     #[error("I don't know the time zone \"{name}\". {}", suggest(.suggestions))]
     UnknownZone {
@@ -118,30 +116,93 @@ impl Schedule {
     }
 }
 
-/// "HH:MM" on a 24-hour clock.
+/// A time of day as people write it: "21:00" or "9:05" on a 24-hour clock,
+/// "21.00", or on a 12-hour clock "9pm", "9:30 pm", "12am".
 pub fn parse_time(text: &str) -> Result<Time, ScheduleError> {
     let bad = || ScheduleError::BadTime(echo(text));
-    let (hour, minute) = text.trim().split_once(':').ok_or_else(bad)?;
+    let lower = text.trim().to_lowercase().replace(' ', "");
+    let (clock, half) = match lower
+        .strip_suffix("am")
+        .or_else(|| lower.strip_suffix("a.m."))
+    {
+        Some(rest) => (rest.to_owned(), Some(false)),
+        None => match lower
+            .strip_suffix("pm")
+            .or_else(|| lower.strip_suffix("p.m."))
+        {
+            Some(rest) => (rest.to_owned(), Some(true)),
+            None => (lower.clone(), None),
+        },
+    };
+    let (hour, minute) = match clock.split_once([':', '.']) {
+        Some((hour, minute)) => (hour, minute),
+        // "9pm": a bare hour is only a time with am or pm.
+        None if half.is_some() => (clock.as_str(), "00"),
+        None => return Err(bad()),
+    };
     let digits = |s: &str, max: i8| {
         let ok = (1..=2).contains(&s.len()) && s.chars().all(|c| c.is_ascii_digit());
         ok.then(|| s.parse::<i8>().ok())
             .flatten()
             .filter(|n| *n <= max)
     };
-    let (Some(hour), Some(minute)) = (digits(hour, 23), digits(minute, 59)) else {
+    let max_hour = if half.is_some() { 12 } else { 23 };
+    let (Some(hour), Some(minute)) = (digits(hour, max_hour), digits(minute, 59)) else {
         return Err(bad());
+    };
+    let hour = match half {
+        Some(_) if hour == 0 => return Err(bad()),
+        Some(false) => hour % 12,
+        Some(true) => hour % 12 + 12,
+        None => hour,
     };
     Time::new(hour, minute, 0, 0).map_err(|_| bad())
 }
 
-/// The canonical IANA name, matched without regard to case.
+/// The time and the zone in what a person wrote ("20:30 Europe/London",
+/// "9pm london", "new york 7:15"), each as written; None when there is no
+/// time at its start or end, or nothing else.
+pub fn split_when(text: &str) -> Option<(String, String)> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let is_half = |w: &str| matches!(w.to_lowercase().as_str(), "am" | "pm" | "a.m." | "p.m.");
+    let is_time = |w: &str| w.starts_with(|c: char| c.is_ascii_digit());
+    let (time, zone): (Vec<&str>, Vec<&str>) = match words.as_slice() {
+        [first, second, rest @ ..] if is_time(first) && is_half(second) => {
+            (vec![*first, *second], rest.to_vec())
+        }
+        [first, rest @ ..] if is_time(first) => (vec![*first], rest.to_vec()),
+        [rest @ .., last, half] if is_time(last) && is_half(half) => {
+            (vec![*last, *half], rest.to_vec())
+        }
+        [rest @ .., last] if is_time(last) => (vec![*last], rest.to_vec()),
+        _ => return None,
+    };
+    if zone.is_empty() {
+        return None;
+    }
+    Some((time.join(" "), zone.join(" ")))
+}
+
+/// The canonical IANA name, matched without regard to case; or, for a
+/// city alone ("london", "new york"), the one zone named after it.
 fn zone_name(name: &str) -> Result<String, ScheduleError> {
     let wanted = name.trim();
-    jiff::tz::db()
-        .available()
-        .find(|n| n.as_str().eq_ignore_ascii_case(wanted))
-        .map(|n| n.as_str().to_owned())
-        .ok_or_else(|| unknown(wanted))
+    let names = || jiff::tz::db().available().map(|n| n.as_str().to_owned());
+    if let Some(found) = names().find(|n| n.eq_ignore_ascii_case(wanted)) {
+        return Ok(found);
+    }
+    let city = wanted.replace(' ', "_");
+    let mut cities = names().filter(|n| {
+        !n.starts_with("Etc/")
+            && n.contains('/')
+            && n.rsplit('/')
+                .next()
+                .is_some_and(|last| last.eq_ignore_ascii_case(&city))
+    });
+    match (cities.next(), cities.next()) {
+        (Some(only), None) => Ok(only),
+        _ => Err(unknown(wanted)),
+    }
 }
 
 /// The local date of an instant in a person's check-in zone as stored

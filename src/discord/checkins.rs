@@ -42,7 +42,7 @@ pub fn commands() -> Vec<CreateCommand> {
                             CreateCommandOption::new(
                                 CommandOptionType::String,
                                 "time",
-                                "Your local time, HH:MM on a 24-hour clock, e.g. 20:30",
+                                "Your local time, such as 20:30 or 8:30pm",
                             )
                             .required(true),
                         )

@@ -219,16 +219,10 @@ pub async fn carry_out(
         Task::CheckinOff => ToolDone::Off {
             was_on: stop(conn, person, now).await?,
         },
-        Task::CheckinOn { when } => {
-            let words: Vec<&str> = when.split_whitespace().collect();
-            match words.as_slice() {
-                [a, b] if a.starts_with(|c: char| c.is_ascii_digit()) => {
-                    turn_on(conn, person, consent_given, a, b, now).await?
-                }
-                [a, b] => turn_on(conn, person, consent_given, b, a, now).await?,
-                _ => ToolDone::Unchanged(NotDone::NotTimeAndZone),
-            }
-        }
+        Task::CheckinOn { when } => match crate::checkins::split_when(when) {
+            Some((time, zone)) => turn_on(conn, person, consent_given, &time, &zone, now).await?,
+            None => ToolDone::Unchanged(NotDone::NotTimeAndZone),
+        },
         Task::CheckinPause { days } => pause_for(conn, person, *days, now).await?,
     })
 }

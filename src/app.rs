@@ -563,19 +563,27 @@ pub fn write_private(path: &Path, text: &str) -> Result<(), AppError> {
 /// `mend flags`: the crisis flags moderators have not finished with, oldest
 /// first, for a community without a moderators' channel (or as a check on
 /// it). Each line: number, status, severity, kind, when, who, and the excerpt.
+/// Then any flags still waiting in the kept-flags file beside the database
+/// (raised while it was failing), marked as not in it yet.
 pub async fn flags(
     config: &Config,
     db: Option<&Path>,
     key: Option<DataKey>,
 ) -> Result<String, AppError> {
-    let (store, _) = open_existing(config, db, key).await?;
+    let (store, db) = open_existing(config, db, key).await?;
     let active = crate::store::flags::active(store.pool(), store.cipher()).await;
+    let file = pending::file_for(&db);
+    let kept = pending::read(&file, store.cipher());
     store.close().await;
     let active = active?;
-    if active.is_empty() {
-        return Ok("No open or claimed flags.\n".to_owned());
-    }
+    let kept = kept.map_err(|source| StoreError::File {
+        path: file.display().to_string(),
+        source,
+    })?;
     let mut text = String::new();
+    if active.is_empty() {
+        text.push_str("No open or claimed flags.\n");
+    }
     for flag in active {
         text.push_str(&format!(
             "#{} {} {} {} raised {} by {} ({} hit{})\n",
@@ -596,5 +604,41 @@ pub async fn flags(
             text.push_str(&format!("    > {}\n", excerpt.replace('\n', " ")));
         }
     }
+    text.push_str(&waiting_flags(&file, &kept));
     Ok(text)
+}
+
+/// The flags waiting in the kept-flags file (the database failed when they
+/// were raised), listed like the database's but marked as not in it yet.
+fn waiting_flags(file: &Path, kept: &pending::Kept) -> String {
+    let mut text = String::new();
+    let count = kept.flags.len() + kept.unreadable.len();
+    if count == 0 {
+        return text;
+    }
+    text.push_str(&format!(
+        "\n{count} flag(s) waiting in {}, NOT YET IN THE DATABASE (it failed when they \
+         were raised); the next start of mend writes them there:\n",
+        file.display()
+    ));
+    for flag in &kept.flags {
+        text.push_str(&format!(
+            "waiting {} {} raised {} by {}\n",
+            flag.hit.severity, flag.hit.category, flag.at, flag.person,
+        ));
+        if flag.asked {
+            text.push_str(ASKED_NOTE);
+            text.push('\n');
+        }
+        text.push_str(&format!("    > {}\n", flag.hit.excerpt.replace('\n', " ")));
+    }
+    if !kept.unreadable.is_empty() {
+        text.push_str(&format!(
+            "{} of them did not open with this key (another key, or a damaged file): \
+             the next start sets them aside in {}.unreadable\n",
+            kept.unreadable.len(),
+            file.display()
+        ));
+    }
+    text
 }

@@ -222,6 +222,33 @@ impl PendingFlags {
     }
 }
 
+/// What a kept-flags file holds, read without queueing anything (for
+/// `mend flags` and `mend rotate-key`).
+#[derive(Debug, Default)]
+pub struct Kept {
+    /// The flags that opened, oldest first.
+    pub flags: Vec<PendingFlag>,
+    /// Lines that did not open (another key, a damaged file), as they are.
+    pub unreadable: Vec<String>,
+}
+
+/// Reads the kept flags in `path` with `cipher`; an absent file holds none.
+pub fn read(path: &Path, cipher: &Cipher) -> std::io::Result<Kept> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Kept::default()),
+        Err(err) => return Err(err),
+    };
+    let mut kept = Kept::default();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match parse(line, cipher) {
+            Some(flag) => kept.flags.push(flag),
+            None => kept.unreadable.push(line.to_owned()),
+        }
+    }
+    Ok(kept)
+}
+
 /// One line of the file. The excerpt is sealed to the person's id and the
 /// flag's time, so it opens only with the database's key and only on its
 /// own line.

@@ -523,11 +523,26 @@ pub async fn rotate_in_steps(
     if let Some(file) = key_file {
         keyfile::stage(file, new).map_err(failed(&keyfile::staged(file)))?;
     }
-    let count = store.rotate_key(new, db).await?;
+    // Crisis flags waiting beside the database are sealed with its key too:
+    // staged under the new one before the database turns, put in place
+    // after, so a flag kept there opens whichever way this ends.
+    let kept = pending::file_for(db);
+    let waiting = pending::stage_resealed(&kept, store.cipher(), &new.cipher())
+        .map_err(failed(&pending::staged(&kept)))?;
+    let count = match store.rotate_key(new, db).await {
+        Ok(count) => count,
+        Err(err) => {
+            let _ = pending::discard_staged(&kept);
+            return Err(err.into());
+        }
+    };
+    if waiting > 0 {
+        pending::promote_staged(&kept).map_err(failed(&kept))?;
+    }
     if let Some(file) = key_file {
         keyfile::promote(file).map_err(failed(file))?;
     }
-    Ok(count)
+    Ok(count + waiting as u64)
 }
 
 /// Prints to standard output. A reader that stops early (`| head`) is not

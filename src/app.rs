@@ -388,7 +388,8 @@ pub fn check(dir: &Path, review: &Review) -> Result<Checked, AppError> {
 }
 
 /// `mend screen`: one JSON line per input line, so a moderator can try a list
-/// change on real phrasing before shipping it. Prints no excerpt.
+/// change on real phrasing before shipping it. Prints no excerpt. A reader
+/// that stops early ends it, as a success.
 pub async fn screen<R, W>(screen: &Screen, input: R, mut output: W) -> Result<(), AppError>
 where
     R: tokio::io::AsyncBufRead + Unpin,
@@ -406,8 +407,15 @@ where
         let hit = screen.screen(text.trim_end_matches(['\n', '\r']));
         let mut json = crate::safety::screen_json_line(hit.as_ref());
         json.push('\n');
-        output.write_all(json.as_bytes()).await?;
-        output.flush().await?;
+        let written = match output.write_all(json.as_bytes()).await {
+            Ok(()) => output.flush().await,
+            Err(err) => Err(err),
+        };
+        match written {
+            // The reader stopped early (`| head`): the rest is not wanted.
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            done => done?,
+        }
     }
 }
 

@@ -298,3 +298,31 @@ async fn mend_flags_read_by_a_reader_that_stops_after_one_line_is_not_a_crash() 
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn mend_screen_read_by_a_reader_that_stops_after_one_line_ends_cleanly() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = mend(dir.path());
+    command.arg("screen");
+    let mut child = command.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // mend stops reading once its reader has gone: a broken pipe here.
+        for _ in 0..100_000 {
+            if stdin.write_all(b"hello there\n").is_err() {
+                return;
+            }
+        }
+    });
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("\"action\""), "{first}");
+    drop(stdout); // as `| head -1` does
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}

@@ -596,7 +596,7 @@ pub async fn flags(
     let (store, db) = open_existing(config, db, key).await?;
     let active = crate::store::flags::active(store.pool(), store.cipher()).await;
     let file = pending::file_for(&db);
-    let kept = pending::read(&file, store.cipher());
+    let kept = pending::read_current(&file, store.cipher());
     store.close().await;
     let active = active?;
     let kept = kept.map_err(|source| StoreError::File {

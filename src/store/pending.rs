@@ -249,6 +249,17 @@ pub fn read(path: &Path, cipher: &Cipher) -> std::io::Result<Kept> {
     Ok(kept)
 }
 
+/// [`read`], as the next start will find them: if a key rotation stopped
+/// after the database took the new key, its staged copy (which only that
+/// key opens) rather than the file. Changes nothing on disk.
+pub fn read_current(path: &Path, cipher: &Cipher) -> std::io::Result<Kept> {
+    let staged = read(&staged(path), cipher)?;
+    if !staged.flags.is_empty() {
+        return Ok(staged);
+    }
+    read(path, cipher)
+}
+
 /// Where a key rotation stages the kept flags sealed under the new key:
 /// `<db>.pending-flags.new`.
 pub fn staged(path: &Path) -> PathBuf {
@@ -489,6 +500,8 @@ mod tests {
             assert_eq!(stage_resealed(&path, &old, &new).unwrap(), 1);
             // Stopped here: the database took `new` only if it committed.
             let key = if committed { &new } else { &old };
+            let listed = read_current(&path, key).unwrap();
+            assert_eq!((listed.flags.len(), listed.unreadable.len()), (1, 0));
             let pending = PendingFlags::new();
             assert_eq!(pending.load(&path, key), 1, "committed: {committed}");
             assert_eq!(pending.lock()[0], flag());

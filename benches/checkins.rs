@@ -184,7 +184,7 @@ async fn main() {
         let now = start + SignedDuration::from_hours(hour);
         for _ in 0..5 {
             let began = Instant::now();
-            let batch = store.due_checkins(now, 1000).await.unwrap();
+            let batch = store.due_checkins(now, &[], 1000).await.unwrap();
             picks.push(began.elapsed().as_secs_f64() * 1000.0);
             assert!(!batch.is_empty(), "people are due by hour {hour}");
         }

@@ -388,7 +388,8 @@ pub fn check(dir: &Path, review: &Review) -> Result<Checked, AppError> {
 }
 
 /// `mend screen`: one JSON line per input line, so a moderator can try a list
-/// change on real phrasing before shipping it. Prints no excerpt.
+/// change on real phrasing before shipping it. Prints no excerpt. A reader
+/// that stops early ends it, as a success.
 pub async fn screen<R, W>(screen: &Screen, input: R, mut output: W) -> Result<(), AppError>
 where
     R: tokio::io::AsyncBufRead + Unpin,
@@ -406,8 +407,15 @@ where
         let hit = screen.screen(text.trim_end_matches(['\n', '\r']));
         let mut json = crate::safety::screen_json_line(hit.as_ref());
         json.push('\n');
-        output.write_all(json.as_bytes()).await?;
-        output.flush().await?;
+        let written = match output.write_all(json.as_bytes()).await {
+            Ok(()) => output.flush().await,
+            Err(err) => Err(err),
+        };
+        match written {
+            // The reader stopped early (`| head`): the rest is not wanted.
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            done => done?,
+        }
     }
 }
 
@@ -523,11 +531,26 @@ pub async fn rotate_in_steps(
     if let Some(file) = key_file {
         keyfile::stage(file, new).map_err(failed(&keyfile::staged(file)))?;
     }
-    let count = store.rotate_key(new, db).await?;
+    // Crisis flags waiting beside the database are sealed with its key too:
+    // staged under the new one before the database turns, put in place
+    // after, so a flag kept there opens whichever way this ends.
+    let kept = pending::file_for(db);
+    let waiting = pending::stage_resealed(&kept, store.cipher(), &new.cipher())
+        .map_err(failed(&pending::staged(&kept)))?;
+    let count = match store.rotate_key(new, db).await {
+        Ok(count) => count,
+        Err(err) => {
+            let _ = pending::discard_staged(&kept);
+            return Err(err.into());
+        }
+    };
+    if waiting > 0 {
+        pending::promote_staged(&kept).map_err(failed(&kept))?;
+    }
     if let Some(file) = key_file {
         keyfile::promote(file).map_err(failed(file))?;
     }
-    Ok(count)
+    Ok(count + waiting as u64)
 }
 
 /// Prints to standard output. A reader that stops early (`| head`) is not
@@ -563,19 +586,27 @@ pub fn write_private(path: &Path, text: &str) -> Result<(), AppError> {
 /// `mend flags`: the crisis flags moderators have not finished with, oldest
 /// first, for a community without a moderators' channel (or as a check on
 /// it). Each line: number, status, severity, kind, when, who, and the excerpt.
+/// Then any flags still waiting in the kept-flags file beside the database
+/// (raised while it was failing), marked as not in it yet.
 pub async fn flags(
     config: &Config,
     db: Option<&Path>,
     key: Option<DataKey>,
 ) -> Result<String, AppError> {
-    let (store, _) = open_existing(config, db, key).await?;
+    let (store, db) = open_existing(config, db, key).await?;
     let active = store.active_flags().await;
+    let file = pending::file_for(&db);
+    let kept = pending::read_current(&file, store.cipher());
     store.close().await;
     let active = active?;
-    if active.is_empty() {
-        return Ok("No open or claimed flags.\n".to_owned());
-    }
+    let kept = kept.map_err(|source| StoreError::File {
+        path: file.display().to_string(),
+        source,
+    })?;
     let mut text = String::new();
+    if active.is_empty() {
+        text.push_str("No open or claimed flags.\n");
+    }
     for flag in active {
         text.push_str(&format!(
             "#{} {} {} {} raised {} by {} ({} hit{})\n",
@@ -596,5 +627,41 @@ pub async fn flags(
             text.push_str(&format!("    > {}\n", excerpt.replace('\n', " ")));
         }
     }
+    text.push_str(&waiting_flags(&file, &kept));
     Ok(text)
+}
+
+/// The flags waiting in the kept-flags file (the database failed when they
+/// were raised), listed like the database's but marked as not in it yet.
+fn waiting_flags(file: &Path, kept: &pending::Kept) -> String {
+    let mut text = String::new();
+    let count = kept.flags.len() + kept.unreadable.len();
+    if count == 0 {
+        return text;
+    }
+    text.push_str(&format!(
+        "\n{count} flag(s) waiting in {}, NOT YET IN THE DATABASE (it failed when they \
+         were raised); the next start of mend writes them there:\n",
+        file.display()
+    ));
+    for flag in &kept.flags {
+        text.push_str(&format!(
+            "waiting {} {} raised {} by {}\n",
+            flag.hit.severity, flag.hit.category, flag.at, flag.person,
+        ));
+        if flag.asked {
+            text.push_str(ASKED_NOTE);
+            text.push('\n');
+        }
+        text.push_str(&format!("    > {}\n", flag.hit.excerpt.replace('\n', " ")));
+    }
+    if !kept.unreadable.is_empty() {
+        text.push_str(&format!(
+            "{} of them did not open with this key (another key, or a damaged file): \
+             the next start sets them aside in {}.unreadable\n",
+            kept.unreadable.len(),
+            file.display()
+        ));
+    }
+    text
 }

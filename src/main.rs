@@ -159,17 +159,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app::screen(&screen, stdin, tokio::io::stdout()).await?;
         }
         Command::NewKey => {
-            println!("{}", DataKey::generate().to_hex().as_str());
+            app::print_out(&format!("{}\n", DataKey::generate().to_hex().as_str()))?;
         }
         Command::RotateKey { db } => {
             mend::telemetry::init(config.log.level.as_deref(), "warn");
             let key = DataKey::from_env(KEY_VAR)?;
             let new = DataKey::from_env(NEW_KEY_VAR)?;
             let count = app::rotate_key(&config, db.as_deref(), key, new).await?;
-            println!(
+            app::print_out(&format!(
                 "Re-sealed {count} values under the new key. Start mend with {KEY_VAR} set to \
-                 the new key from now on."
-            );
+                 the new key from now on.\n"
+            ))?;
         }
         Command::Export { user, db, out } => {
             mend::telemetry::init(config.log.level.as_deref(), "warn");
@@ -178,7 +178,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => eprintln!("mend holds nothing about {user}."),
                 Some((json, not_opened)) => {
                     match out {
-                        None => print!("{json}"),
+                        None => app::print_out(&json)?,
                         Some(out) => {
                             app::write_private(&out, &json)?;
                             eprintln!(
@@ -201,26 +201,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             mend::telemetry::init(config.log.level.as_deref(), "warn");
             let key = DataKey::from_env(KEY_VAR)?;
             match app::forget(&config, db.as_deref(), key, &user).await? {
-                None => println!("mend holds nothing about {user}; there was nothing to erase."),
+                None => app::print_out(&format!(
+                    "mend holds nothing about {user}; there was nothing to erase.\n"
+                ))?,
                 Some(erased) => {
-                    println!("Erased everything mend held about {user}.");
+                    let mut text = format!("Erased everything mend held about {user}.\n");
                     if !erased.notices.is_empty() {
-                        println!(
+                        text.push_str(&format!(
                             "The moderators' channel still has {} notice(s) quoting them; \
-                             delete these messages in Discord:",
+                             delete these messages in Discord:\n",
                             erased.notices.len()
-                        );
+                        ));
                         for (channel, message) in &erased.notices {
-                            println!("  channel {channel}, message {message}");
+                            text.push_str(&format!("  channel {channel}, message {message}\n"));
                         }
                     }
+                    app::print_out(&text)?;
                 }
             }
         }
         Command::Flags { db } => {
             mend::telemetry::init(config.log.level.as_deref(), "warn");
             let key = DataKey::from_env(KEY_VAR)?;
-            print!("{}", app::flags(&config, db.as_deref(), key).await?);
+            app::print_out(&app::flags(&config, db.as_deref(), key).await?)?;
         }
         Command::Check {
             prompts,

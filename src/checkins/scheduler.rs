@@ -68,17 +68,25 @@ pub struct Outgoing {
 }
 
 /// What one pass over the due rows did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pass {
     pub queued: usize,
     pub skipped: usize,
     pub paused: usize,
     pub lost_race: usize,
+    /// People (by row id) whose check-in failed in this pass, each logged
+    /// by the error's kind. Nothing was written for them, so they are still
+    /// due and the next pass tries again.
+    pub failed: Vec<i64>,
 }
 
 /// Takes every due row once: queues a check-in for each (claimed first),
 /// skips those missed by more than the grace window, and pauses those left
-/// unanswered too many times.
+/// unanswered too many times. One person whose check-in fails (a damaged
+/// row, say) is counted in [`Pass::failed`] and passed over, so everyone
+/// due after them still gets theirs; a fault of the whole database (busy,
+/// full, closed) ends the pass with that error, since the next person
+/// would meet it too.
 pub async fn pass(
     store: &Store,
     companion: &Companion,
@@ -89,13 +97,26 @@ pub async fn pass(
     let mut report = Pass::default();
     let now = clock.now();
     loop {
-        let batch = store.due_checkins(now, settings.batch).await?;
+        let batch = store
+            .due_checkins(now, &report.failed, settings.batch)
+            .await?;
         if batch.is_empty() {
             return Ok(report);
         }
         let full = batch.len() as i64 == settings.batch;
         for due in batch {
-            handle(store, companion, now, settings, queue, &due, &mut report).await?;
+            match handle(store, companion, now, settings, queue, &due, &mut report).await {
+                Ok(()) => {}
+                Err(err) if err.is_store_wide() => return Err(err),
+                Err(err) => {
+                    warn!(
+                        person = due.person_id,
+                        kind = err.kind(),
+                        "a check-in could not be started; the next pass tries again"
+                    );
+                    report.failed.push(due.person_id);
+                }
+            }
         }
         if !full {
             return Ok(report);
@@ -201,10 +222,11 @@ pub async fn run(
                 queued = report.queued,
                 skipped = report.skipped,
                 paused = report.paused,
+                failed = report.failed.len(),
                 "check-ins"
             ),
             Ok(_) => {}
-            Err(err) => error!(error = %err, "the check-in pass failed"),
+            Err(err) => error!(kind = err.kind(), error = %err, "the check-in pass failed"),
         }
         if drain.is_finished() {
             return;

@@ -298,19 +298,33 @@ pub struct Due {
     pub unanswered: i64,
 }
 
-/// Up to `limit` due check-ins, oldest first, through the partial index.
+/// Up to `limit` due check-ins, oldest first, through the partial index,
+/// leaving out the people in `passed_over` (row ids whose check-in failed
+/// earlier in the same pass: they stay due for the next pass, and leaving
+/// them out means one pass never takes a row twice, however many fail).
 /// Never a terminal person's (`terminal:NAME`): there is no one to send a
 /// message to, and `mend chat` offers theirs when they open it (see
 /// [`offer_due`]).
-pub async fn due(pool: &SqlitePool, now: Timestamp, limit: i64) -> Result<Vec<Due>, StoreError> {
+pub async fn due(
+    pool: &SqlitePool,
+    now: Timestamp,
+    passed_over: &[i64],
+    limit: i64,
+) -> Result<Vec<Due>, StoreError> {
+    // A JSON array of numbers, read by `json_each`: one parameter however
+    // many, and the index still gives the order (no sort).
+    let passed_over = serde_json::to_string(passed_over).expect("numbers are JSON");
     let rows = sqlx::query_as(
         "SELECT c.person_id, p.external_id, c.local_time, c.zone, c.next_due, c.due_date,
                 c.unanswered
          FROM checkins c INDEXED BY checkins_due JOIN people p ON p.id = c.person_id
-         WHERE c.active = 1 AND c.next_due <= ? AND p.external_id NOT LIKE 'terminal:%'
+         WHERE c.active = 1 AND c.next_due <= ?
+             AND c.person_id NOT IN (SELECT value FROM json_each(?))
+             AND p.external_id NOT LIKE 'terminal:%'
          ORDER BY c.next_due LIMIT ?",
     )
     .bind(now.as_millisecond())
+    .bind(passed_over)
     .bind(limit)
     .fetch_all(pool)
     .await?;

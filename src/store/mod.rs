@@ -120,6 +120,58 @@ pub async fn in_time<T>(
     }
 }
 
+impl StoreError {
+    /// What went wrong, in a word or two, for logs that must not carry
+    /// anything a value holds.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Open { .. } => "open",
+            StoreError::Migrate { .. } => "migrate",
+            StoreError::Sqlx(sqlx::Error::Database(_)) => "database",
+            StoreError::Sqlx(sqlx::Error::PoolTimedOut) => "pool timed out",
+            StoreError::Sqlx(sqlx::Error::Io(_)) => "io",
+            StoreError::Sqlx(_) => "query",
+            StoreError::Corrupt { .. } => "corrupt value",
+            StoreError::WrongKey { .. } => "wrong key",
+            StoreError::Sealed { .. } => "sealed value did not open",
+            StoreError::File { .. } => "file",
+            StoreError::InUse { .. } => "in use",
+            StoreError::Rotating { .. } => "rotating",
+            StoreError::TooSlow { .. } => "too slow",
+        }
+    }
+
+    /// True when the fault is the database's as a whole (busy past its
+    /// timeout, locked, full, unreadable, closed), not one row's: work
+    /// over many people stops, since the next would fail the same way.
+    pub fn is_store_wide(&self) -> bool {
+        match self {
+            StoreError::Corrupt { .. } | StoreError::Sealed { .. } => false,
+            StoreError::Sqlx(sqlx::Error::Database(db)) => {
+                // SQLite's primary result code is the low byte of the
+                // extended one: BUSY 5, LOCKED 6, NOMEM 7, READONLY 8,
+                // IOERR 10, CORRUPT 11, FULL 13, CANTOPEN 14.
+                let code = db.code().and_then(|c| c.parse::<i64>().ok());
+                code.is_none_or(|c| matches!(c & 0xff, 5..=8 | 10 | 11 | 13 | 14))
+            }
+            StoreError::Sqlx(
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            StoreError::Sqlx(_) => false,
+            StoreError::Open { .. }
+            | StoreError::Migrate { .. }
+            | StoreError::WrongKey { .. }
+            | StoreError::File { .. }
+            | StoreError::InUse { .. }
+            | StoreError::Rotating { .. }
+            | StoreError::TooSlow { .. } => true,
+        }
+    }
+}
+
 /// How the database is opened.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -266,13 +318,15 @@ impl Store {
         flags::owed_notices(&self.pool, &self.cipher).await
     }
 
-    /// Up to `limit` check-ins due at `now`, earliest first.
+    /// Up to `limit` check-ins due at `now`, earliest first, leaving out
+    /// the people in `skip` (those that already failed in this pass).
     pub async fn due_checkins(
         &self,
         now: Timestamp,
+        skip: &[i64],
         limit: i64,
     ) -> Result<Vec<checkins::Due>, StoreError> {
-        checkins::due(&self.pool, now, limit).await
+        checkins::due(&self.pool, now, skip, limit).await
     }
 
     /// Loads a person's state, runs `decide` on it and saves the result, all

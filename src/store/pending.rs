@@ -173,8 +173,10 @@ impl PendingFlags {
     }
 
     /// At start: queues the flags a stop kept in `path`, if any. The file
-    /// stays until they are written. Returns how many were loaded.
+    /// stays until they are written. Returns how many were loaded. A copy a
+    /// key rotation staged (see [`stage_resealed`]) is settled first.
     pub fn load(&self, path: &Path, cipher: &Cipher) -> usize {
+        settle_staged(path, cipher);
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return 0,
@@ -204,9 +206,7 @@ impl PendingFlags {
         if !unreadable.is_empty() {
             // Set aside for a person to look at (another key, a damaged
             // file), never deleted with the file.
-            let mut aside = path.as_os_str().to_owned();
-            aside.push(".unreadable");
-            if let Err(err) = append_private(Path::new(&aside), &unreadable) {
+            if let Err(err) = append_private(&unreadable_file(path), &unreadable) {
                 error!(error = %err, "could not set aside the unreadable kept crisis flags");
                 return loaded;
             }
@@ -220,6 +220,121 @@ impl PendingFlags {
         }
         loaded
     }
+}
+
+/// What a kept-flags file holds, read without queueing anything (for
+/// `mend flags` and `mend rotate-key`).
+#[derive(Debug, Default)]
+pub struct Kept {
+    /// The flags that opened, oldest first.
+    pub flags: Vec<PendingFlag>,
+    /// Lines that did not open (another key, a damaged file), as they are.
+    pub unreadable: Vec<String>,
+}
+
+/// Reads the kept flags in `path` with `cipher`; an absent file holds none.
+pub fn read(path: &Path, cipher: &Cipher) -> std::io::Result<Kept> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Kept::default()),
+        Err(err) => return Err(err),
+    };
+    let mut kept = Kept::default();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match parse(line, cipher) {
+            Some(flag) => kept.flags.push(flag),
+            None => kept.unreadable.push(line.to_owned()),
+        }
+    }
+    Ok(kept)
+}
+
+/// [`read`], as the next start will find them: if a key rotation stopped
+/// after the database took the new key, its staged copy (which only that
+/// key opens) rather than the file. Changes nothing on disk.
+pub fn read_current(path: &Path, cipher: &Cipher) -> std::io::Result<Kept> {
+    let staged = read(&staged(path), cipher)?;
+    if !staged.flags.is_empty() {
+        return Ok(staged);
+    }
+    read(path, cipher)
+}
+
+/// Where a key rotation stages the kept flags sealed under the new key:
+/// `<db>.pending-flags.new`.
+pub fn staged(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".new");
+    PathBuf::from(name)
+}
+
+/// Before a key rotation re-seals the database: the kept flags in `path`
+/// opened with `old` and written, sealed with `new`, to [`staged`], durably.
+/// Lines that do not open even with `old` are set aside as [`PendingFlags::load`]
+/// does. Nothing is staged when no flag waits. Returns how many flags were
+/// re-sealed. Once the database takes the new key, [`promote_staged`]; if
+/// the rotation stops first, the next start settles it (the database's key
+/// opens the staged copy only if the rotation committed).
+pub fn stage_resealed(path: &Path, old: &Cipher, new: &Cipher) -> std::io::Result<usize> {
+    let kept = read(path, old)?;
+    if !kept.unreadable.is_empty() {
+        let mut text = kept.unreadable.join("\n");
+        text.push('\n');
+        append_private(&unreadable_file(path), &text)?;
+        warn!(
+            count = kept.unreadable.len(),
+            "kept crisis flags that did not open were set aside before the key rotation"
+        );
+    }
+    if kept.flags.is_empty() {
+        return Ok(0);
+    }
+    write(&staged(path), &kept.flags, new)?;
+    Ok(kept.flags.len())
+}
+
+/// The staged copy replaces the kept flags' file.
+pub fn promote_staged(path: &Path) -> std::io::Result<()> {
+    std::fs::rename(staged(path), path)
+}
+
+/// A rotation that did not happen: the staged copy goes.
+pub fn discard_staged(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(staged(path)) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
+}
+
+/// A staged copy left by a rotation that stopped part-way: it opens with
+/// the database's key only if the rotation committed, and then replaces
+/// the file; otherwise it goes.
+fn settle_staged(path: &Path, cipher: &Cipher) {
+    let staged_path = staged(path);
+    if !staged_path.exists() {
+        return;
+    }
+    let committed = read(&staged_path, cipher).is_ok_and(|k| !k.flags.is_empty());
+    let settled = if committed {
+        promote_staged(path)
+    } else {
+        discard_staged(path)
+    };
+    match settled {
+        Ok(()) => info!(
+            committed,
+            "a key rotation's copy of the kept crisis flags is settled"
+        ),
+        Err(err) => {
+            error!(error = %err, "could not settle a key rotation's copy of the kept crisis flags")
+        }
+    }
+}
+
+fn unreadable_file(path: &Path) -> PathBuf {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".unreadable");
+    PathBuf::from(aside)
 }
 
 /// One line of the file. The excerpt is sealed to the person's id and the
@@ -372,5 +487,26 @@ mod tests {
         let pending = PendingFlags::new();
         assert_eq!(pending.load(&path, &cipher), 1);
         assert_eq!(pending.lock()[0], flag());
+    }
+
+    #[test]
+    fn a_rotation_stopped_part_way_is_settled_by_the_key_the_database_took() {
+        let old = crate::crypto::DataKey::generate().cipher();
+        let new = crate::crypto::DataKey::generate().cipher();
+        for committed in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = file_for(&dir.path().join("mend.sqlite"));
+            write(&path, &[flag()], &old).unwrap();
+            assert_eq!(stage_resealed(&path, &old, &new).unwrap(), 1);
+            // Stopped here: the database took `new` only if it committed.
+            let key = if committed { &new } else { &old };
+            let listed = read_current(&path, key).unwrap();
+            assert_eq!((listed.flags.len(), listed.unreadable.len()), (1, 0));
+            let pending = PendingFlags::new();
+            assert_eq!(pending.load(&path, key), 1, "committed: {committed}");
+            assert_eq!(pending.lock()[0], flag());
+            assert!(!staged(&path).exists());
+            assert!(!unreadable_file(&path).exists());
+        }
     }
 }

@@ -250,3 +250,79 @@ fn typed_text_shaped_like_a_button_id_is_words_and_screened() {
         "a typed id pressed the button"
     );
 }
+
+#[tokio::test]
+async fn mend_flags_read_by_a_reader_that_stops_after_one_line_is_not_a_crash() {
+    use mend::safety::{Action, Category, Hit, Severity};
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("talk.sqlite");
+    let store = mend::store::Store::open(
+        &db,
+        &mend::store::StoreOptions::default(),
+        &crate::helpers::test_key(),
+    )
+    .await
+    .unwrap();
+    // Far more than a pipe holds, so mend is still writing when the reader
+    // goes away.
+    let at: jiff::Timestamp = "2027-06-01T20:00:00Z".parse().unwrap();
+    for i in 0..1500 {
+        let hit = Hit {
+            category: Category::Suicide,
+            severity: Severity::Critical,
+            action: Action::Crisis,
+            matched: "a frame".into(),
+            excerpt: "words of an excerpt ".repeat(5),
+        };
+        store
+            .raise_flag(&format!("discord:{}", 1000 + i), &hit, false, at)
+            .await
+            .unwrap();
+    }
+    store.close().await;
+
+    let mut command = mend(dir.path());
+    command
+        .args(["flags", "--db", "talk.sqlite"])
+        .env("MEND_DATA_KEY", "5a".repeat(32));
+    let mut child = command.spawn().unwrap();
+    drop(child.stdin.take());
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with('#'), "{first}");
+    drop(stdout); // as `| head -1` does
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn mend_screen_read_by_a_reader_that_stops_after_one_line_ends_cleanly() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = mend(dir.path());
+    command.arg("screen");
+    let mut child = command.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // mend stops reading once its reader has gone: a broken pipe here.
+        for _ in 0..100_000 {
+            if stdin.write_all(b"hello there\n").is_err() {
+                return;
+            }
+        }
+    });
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("\"action\""), "{first}");
+    drop(stdout); // as `| head -1` does
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}

@@ -411,3 +411,145 @@ async fn the_scheduler_never_messages_a_terminal_person() {
     let after = store.checkin("terminal:sam").await.unwrap().unwrap();
     assert_eq!(after, before);
 }
+
+#[tokio::test]
+async fn one_person_whose_check_in_fails_does_not_hold_up_the_others() {
+    let (_dir, store) = temp_store().await;
+    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
+    for i in 1..=4 {
+        opted_in(&store, &format!("discord:{i}"), clock.now()).await;
+    }
+    // discord:2's row is damaged (a time no clock can hold), and theirs is
+    // the first due, so a pass meets it before anyone else.
+    let damaged: i64 = sqlx::query_scalar("SELECT id FROM people WHERE external_id = 'discord:2'")
+        .fetch_one(&crate::helpers::raw(&store).await)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE people SET crisis_replied_at = ? WHERE id = ?")
+        .bind(i64::MAX)
+        .bind(damaged)
+        .execute(&crate::helpers::raw(&store).await)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE checkins SET next_due = next_due - 60000 WHERE person_id = ?")
+        .bind(damaged)
+        .execute(&crate::helpers::raw(&store).await)
+        .await
+        .unwrap();
+
+    let recorder = Arc::new(Recorder::new(&store));
+    clock.set(utc("2027-06-01T08:00:00Z"));
+    let report = run_pass(&store, &clock, &recorder).await;
+    let mut people: Vec<String> = recorder
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(p, _)| p.clone())
+        .collect();
+    people.sort();
+    assert_eq!(
+        people,
+        ["discord:1", "discord:3", "discord:4"],
+        "in the same pass"
+    );
+    assert_eq!(report.queued, 3);
+    assert_eq!(report.failed, [damaged], "named by id for the log");
+    // Not moved on: still due, and tried again by the next pass.
+    let setting = store.checkin("discord:2").await.unwrap().unwrap();
+    assert_eq!(setting.next_due, utc("2027-06-01T07:59:00Z"));
+    assert_eq!(setting.unanswered, 0);
+    let again = run_pass(&store, &clock, &recorder).await;
+    assert_eq!((again.queued, again.failed.len()), (0, 1));
+
+    // Once the row is mended, the next pass sends theirs, once.
+    sqlx::query("UPDATE people SET crisis_replied_at = NULL WHERE id = ?")
+        .bind(damaged)
+        .execute(&crate::helpers::raw(&store).await)
+        .await
+        .unwrap();
+    let mended = run_pass(&store, &clock, &recorder).await;
+    assert_eq!((mended.queued, mended.failed.len()), (1, 0));
+    assert_eq!(recorder.sent.lock().unwrap().len(), 4);
+    assert_eq!(run_pass(&store, &clock, &recorder).await.queued, 0);
+}
+
+#[tokio::test]
+async fn a_full_batch_of_failures_ends_the_pass_and_the_rest_still_come() {
+    let (_dir, store) = temp_store().await;
+    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
+    for i in 1..=5 {
+        opted_in(&store, &format!("discord:{i}"), clock.now()).await;
+    }
+    // Two damaged rows, due first, in batches of two: the first batch is
+    // all failures, and the pass must move past it rather than take it again.
+    sqlx::query(
+        "UPDATE people SET crisis_replied_at = ?
+         WHERE external_id IN ('discord:1', 'discord:2')",
+    )
+    .bind(i64::MAX)
+    .execute(&crate::helpers::raw(&store).await)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE checkins SET next_due = next_due - 60000 WHERE person_id IN
+         (SELECT id FROM people WHERE external_id IN ('discord:1', 'discord:2'))",
+    )
+    .execute(&crate::helpers::raw(&store).await)
+    .await
+    .unwrap();
+    clock.set(utc("2027-06-01T08:00:00Z"));
+    let settings = Settings {
+        batch: 2,
+        ..Settings::default()
+    };
+    let (queue, mut receiver) = mpsc::channel::<Outgoing>(100);
+    let report = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        scheduler::pass(&store, &companion(), &clock, &settings, &queue),
+    )
+    .await
+    .expect("the pass ends")
+    .unwrap();
+    drop(queue);
+    assert_eq!((report.queued, report.failed.len()), (3, 2));
+    let mut queued = Vec::new();
+    while let Some(outgoing) = receiver.recv().await {
+        queued.push(outgoing.person);
+    }
+    queued.sort();
+    assert_eq!(queued, ["discord:3", "discord:4", "discord:5"]);
+}
+
+#[tokio::test]
+async fn a_database_another_writer_holds_ends_the_pass_at_the_first_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mend.sqlite");
+    let options = mend::store::StoreOptions {
+        busy_timeout: std::time::Duration::from_millis(300),
+        ..mend::store::StoreOptions::default()
+    };
+    let store = Store::open(&db, &options, &crate::helpers::test_key())
+        .await
+        .unwrap();
+    let clock = ManualClock::new(utc("2027-06-01T07:00:00Z"));
+    for i in 1..=5 {
+        opted_in(&store, &format!("discord:{i}"), clock.now()).await;
+    }
+    clock.set(utc("2027-06-01T08:00:00Z"));
+    let lock = crate::lock::Lock::take(&db).await;
+    let (queue, _receiver) = mpsc::channel::<Outgoing>(100);
+    let started = std::time::Instant::now();
+    let result = scheduler::pass(&store, &companion(), &clock, &Settings::default(), &queue).await;
+    let waited = started.elapsed();
+    lock.release().await;
+    let err = result.expect_err("the whole database is busy");
+    assert!(err.is_store_wide(), "{err}");
+    // One busy timeout, not one for each person due.
+    assert!(
+        waited < std::time::Duration::from_millis(1200),
+        "{waited:?}"
+    );
+    let setting = store.checkin("discord:5").await.unwrap().unwrap();
+    assert_eq!(setting.next_due, utc("2027-06-01T08:00:00Z"), "still due");
+}

@@ -321,3 +321,82 @@ async fn yes_to_the_question_under_a_locked_database_still_gets_the_reply_and_a_
     assert!(listed.contains("answered yes or not sure"), "{listed}");
     chat.finish();
 }
+
+/// A flag kept in the pending-flags file by a stop while the database was
+/// locked; returns the file.
+async fn a_flag_kept_in_the_file(dir: &Path, db: &Path) -> PathBuf {
+    let (mut chat, _) = Session::start(dir);
+    let lock = Lock::take(db).await;
+    assert_crisis_reply(&chat.say(DANGER));
+    chat.finish();
+    lock.release().await;
+    let kept = pending_file(db);
+    assert!(kept.exists(), "the flag is kept in a file");
+    assert_eq!(flag_count(db).await, 0);
+    kept
+}
+
+#[tokio::test]
+async fn mend_flags_lists_the_flags_waiting_in_the_file_as_not_yet_in_the_database() {
+    let (dir, db) = setup();
+    let kept = a_flag_kept_in_the_file(dir.path(), &db).await;
+
+    let listed = flags_listed(dir.path());
+    assert!(listed.contains("NOT YET IN THE DATABASE"), "{listed}");
+    assert!(
+        listed.contains("talk.sqlite.pending-flags"),
+        "says where: {listed}"
+    );
+    let waiting = listed
+        .lines()
+        .find(|l| l.starts_with("waiting "))
+        .unwrap_or_else(|| panic!("one line for the flag: {listed}"));
+    assert!(
+        waiting.contains("suicide") && waiting.contains("terminal:sam"),
+        "{listed}"
+    );
+    // The excerpt, as the listing shows it for flags in the database.
+    assert!(
+        listed.contains("    > ") && listed.contains("kill myself"),
+        "{listed}"
+    );
+    assert!(kept.exists(), "listing writes nothing");
+    assert_eq!(flag_count(&db).await, 0);
+}
+
+#[tokio::test]
+async fn a_flag_waiting_in_the_file_still_opens_after_the_key_is_rotated() {
+    let (dir, db) = setup();
+    let kept = a_flag_kept_in_the_file(dir.path(), &db).await;
+
+    let new = mend::crypto::DataKey::generate().to_hex().to_string();
+    let mut rotate = mend(dir.path());
+    rotate
+        .args(["rotate-key"])
+        .env_remove("MEND_DATA_KEY")
+        .env("MEND_NEW_DATA_KEY", &new);
+    let (status, stdout, stderr) = run_mend(rotate, "");
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("Re-sealed"), "{stdout}");
+    assert!(kept.exists(), "still waiting for a start");
+    let mut staged = kept.as_os_str().to_owned();
+    staged.push(".new");
+    assert!(!Path::new(&staged).exists(), "nothing left beside it");
+
+    // The next start, now under the new key, writes it with its excerpt.
+    let (chat, _) = Session::start(dir.path());
+    chat.finish();
+    assert_eq!(flag_count(&db).await, 1);
+    assert!(!kept.exists(), "written, so the file goes");
+    let mut aside = kept.as_os_str().to_owned();
+    aside.push(".unreadable");
+    assert!(
+        !Path::new(&aside).exists(),
+        "nothing set aside as unreadable"
+    );
+    let listed = flags_listed(dir.path());
+    assert!(
+        listed.contains("suicide") && listed.contains("kill myself"),
+        "{listed}"
+    );
+}

@@ -511,7 +511,7 @@ impl Store {
             None
         };
         let mut before = assemble(person, entered.profile, entered.place, answers, pending_ask);
-        if before.consent == Consent::Given {
+        if entered.has_offer && before.consent == Consent::Given {
             before.offered_note = journal::offered(&mut tx, &self.cipher, person).await?;
         }
         let outcome = decide(&before);

@@ -80,6 +80,8 @@ pub struct Entered {
     pub has_answers: bool,
     /// Whether a question about their safety waits for an answer.
     pub has_ask: bool,
+    /// Whether words wait, offered to be kept in their journal.
+    pub has_offer: bool,
 }
 
 /// [`find_or_create`], [`profile`], their place, and whether a check-in
@@ -102,7 +104,9 @@ pub async fn enter(
              EXISTS (SELECT 1 FROM checkins WHERE person_id = people.id AND pause_notice = 1)
                  AS pause_notice,
              EXISTS (SELECT 1 FROM outbox WHERE person_id = people.id) AS unsent,
-             EXISTS (SELECT 1 FROM answers WHERE person_id = people.id) AS has_answers",
+             EXISTS (SELECT 1 FROM answers WHERE person_id = people.id) AS has_answers,
+             EXISTS (SELECT 1 FROM journal WHERE person_id = people.id AND kept = 0)
+                 AS has_offer",
     )
     .bind(external_id)
     .bind(now.as_millisecond())
@@ -123,6 +127,7 @@ pub async fn enter(
         pause_notice,
         unsent,
         has_answers,
+        has_offer,
     } = row;
     let profile = parse_profile(ProfileRow {
         consent,
@@ -142,6 +147,7 @@ pub async fn enter(
         unsent,
         has_answers,
         has_ask,
+        has_offer,
     })
 }
 
@@ -159,6 +165,7 @@ struct EnterRow {
     pause_notice: bool,
     unsent: bool,
     has_answers: bool,
+    has_offer: bool,
 }
 
 pub async fn profile(conn: &mut SqliteConnection, person: PersonId) -> Result<Profile, StoreError> {

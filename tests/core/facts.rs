@@ -2,12 +2,12 @@
 //! real SQLite file; exported and erased; never kept before consent.
 
 use jiff::Timestamp;
-use mend::engine::{self, Consent, Input, Place, State};
+use mend::engine::{self, Consent, Input, State};
 use mend::flows::{self, Script};
 use mend::store::Store;
 use mend::store::privacy::ErasedBy;
 
-use crate::helpers::{open_in, prompts_with, temp_store};
+use crate::helpers::{at_menu, open_in, prompts_with, temp_store, texts};
 
 const PLAN: &str = r#"
 id = "plan"
@@ -91,22 +91,7 @@ fn script() -> (tempfile::TempDir, Script) {
 }
 
 fn consented() -> State {
-    State {
-        consent: Consent::Given,
-        place: Some(Place {
-            flow: "menu".into(),
-            step: "pick".into(),
-        }),
-        ..State::default()
-    }
-}
-
-fn texts(outcome: &engine::Outcome) -> Vec<String> {
-    outcome
-        .replies
-        .iter()
-        .map(|r| r.text().to_owned())
-        .collect()
+    at_menu(Consent::Given)
 }
 
 fn step(state: &State) -> &str {

@@ -6,28 +6,9 @@ use mend::engine::{self, Consent, Event, Input, Place, State};
 use mend::store::Store;
 use mend::store::privacy::ErasedBy;
 
-use crate::helpers::{shipped, temp_store};
+use crate::helpers::{at_menu, shipped, temp_store, texts};
 
 const WORDS: &str = "I feel awful today, he lied again about where he was";
-
-fn at_menu(consent: Consent) -> State {
-    State {
-        consent,
-        place: Some(Place {
-            flow: "menu".into(),
-            step: "pick".into(),
-        }),
-        ..State::default()
-    }
-}
-
-fn texts(outcome: &engine::Outcome) -> Vec<String> {
-    outcome
-        .replies
-        .iter()
-        .map(|r| r.text().to_owned())
-        .collect()
-}
 
 #[test]
 fn words_at_a_button_step_are_thanked_offered_to_the_journal_and_the_choices_follow() {

@@ -179,3 +179,24 @@ pub async fn raw(store: &Store) -> sqlx::SqlitePool {
         .busy_timeout(std::time::Duration::from_secs(5));
     sqlx::SqlitePool::connect_with(options).await.unwrap()
 }
+
+/// Someone resting at the menu, with `consent`, as after the welcome.
+pub fn at_menu(consent: mend::engine::Consent) -> mend::engine::State {
+    mend::engine::State {
+        consent,
+        place: Some(mend::engine::Place {
+            flow: "menu".into(),
+            step: "pick".into(),
+        }),
+        ..mend::engine::State::default()
+    }
+}
+
+/// The words of each reply of a turn.
+pub fn texts(outcome: &mend::engine::Outcome) -> Vec<String> {
+    outcome
+        .replies
+        .iter()
+        .map(|r| r.text().to_owned())
+        .collect()
+}

@@ -18,6 +18,7 @@
 //! The module is pure: no I/O except [`Screen::load`], no clock, no async.
 
 mod crisis;
+pub mod learned;
 mod normalise;
 mod rules;
 
@@ -192,6 +193,45 @@ impl fmt::Display for ScreenSummary {
 pub struct Screen {
     rules: Arc<Rules>,
     summary: ScreenSummary,
+    /// The learned layer beside the rules, and how much it may decide.
+    learned: Option<(Arc<learned::Model>, Policy)>,
+}
+
+/// How the learned layer's reading joins the rules'. Measured on sets the
+/// model was not trained on (`examples/screen_model.rs holdout`); the
+/// figures are in `tests/safety/README.md`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Policy {
+    /// Where the rules find nothing, mend asks when the model puts at
+    /// least this much weight on the message being a crisis of some kind.
+    pub ask_at: f32,
+    /// ... and answers at once, as a crisis, when it also puts at least this
+    /// much on the danger being now. A rule's question is raised to a
+    /// crisis the same way.
+    pub urgent_at: f32,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            ask_at: 0.5,
+            urgent_at: 0.7,
+        }
+    }
+}
+
+static LEARNED: OnceLock<Option<Arc<learned::Model>>> = OnceLock::new();
+
+/// The model compiled into the binary; `None` (rules alone) if it cannot be
+/// read, which a test rules out.
+fn embedded_model() -> Option<Arc<learned::Model>> {
+    LEARNED
+        .get_or_init(|| {
+            learned::Model::from_bytes(learned::EMBEDDED)
+                .ok()
+                .map(Arc::new)
+        })
+        .clone()
 }
 
 /// A run-together word is split into known words only when at least this
@@ -210,6 +250,7 @@ struct Scratch {
     words: Vec<Word>,
     found: Vec<Found>,
     stemmer: Option<Stemmer>,
+    slots: Vec<u32>,
 }
 
 thread_local! {
@@ -296,6 +337,7 @@ impl Screen {
         Ok(Screen {
             rules: Arc::new(rules),
             summary,
+            learned: embedded_model().map(|m| (m, Policy::default())),
         })
     }
 
@@ -324,6 +366,23 @@ impl Screen {
         self.summary.clone()
     }
 
+    /// The same rules without the learned layer: for measuring each apart.
+    pub fn without_learned(&self) -> Screen {
+        Screen {
+            learned: None,
+            ..self.clone()
+        }
+    }
+
+    /// The same rules beside another model: for measuring a model trained
+    /// without some set on that set.
+    pub fn with_learned(&self, model: learned::Model, policy: Policy) -> Screen {
+        Screen {
+            learned: Some((Arc::new(model), policy)),
+            ..self.clone()
+        }
+    }
+
     /// The strongest hit in `text`, or `None` when it reads as clear.
     pub fn screen(&self, text: &str) -> Option<Hit> {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
@@ -332,7 +391,61 @@ impl Screen {
         })
     }
 
+    /// What the rules find, joined with what the learned layer reads (see
+    /// [`Policy`]).
     fn screen_with(&self, text: &str, s: &mut Scratch) -> Option<Hit> {
+        let (rules, set_aside) = self.rules_with(text, s);
+        let Some((model, policy)) = &self.learned else {
+            return rules;
+        };
+        let stemmer = s.stemmer.get_or_insert_with(rules::stemmer);
+        let reading = model.read(text, stemmer, &mut s.slots);
+        // The rules saw the danger words just after a denial ("I would
+        // never kill myself"): that reading stands. Not for abuse and sexual
+        // violence, where a "no" is often part of what happened ("I said
+        // no and he didn't stop").
+        let denial_stands = matches!(
+            reading.category,
+            Category::Suicide | Category::SelfHarm | Category::HarmOthers
+        );
+        if rules.is_none() && set_aside && denial_stands {
+            return None;
+        }
+        let now = reading.urgent >= policy.urgent_at && reading.risk >= policy.ask_at;
+        match rules {
+            Some(mut hit) => {
+                if hit.action == Action::Ask && now {
+                    hit.action = Action::Crisis;
+                    hit.severity = hit.severity.max(Severity::High);
+                    hit.matched = format!("{} (raised by the learned layer)", hit.matched);
+                }
+                Some(hit)
+            }
+            None if reading.risk >= policy.ask_at => Some(Hit {
+                category: reading.category,
+                severity: if now {
+                    Severity::High
+                } else {
+                    Severity::Concern
+                },
+                action: if now { Action::Crisis } else { Action::Ask },
+                matched: format!(
+                    "learned layer: {} {:.0}%, now {:.0}%",
+                    reading.category,
+                    reading.risk * 100.0,
+                    reading.urgent * 100.0
+                ),
+                excerpt: {
+                    let said = normalise(text.get(reading.span.clone()).unwrap_or(text));
+                    excerpt(&said, 0, said.len())
+                },
+            }),
+            None => None,
+        }
+    }
+
+    /// What the rules find, and whether they set a found danger aside.
+    fn rules_with(&self, text: &str, s: &mut Scratch) -> (Option<Hit>, bool) {
         let mut message = MessageScope {
             joke: LAUGHS.iter().any(|l| text.contains(l)),
             ..MessageScope::default()
@@ -350,7 +463,9 @@ impl Screen {
             }
         }
         let tense = |i: usize| message.clauses.get(i).copied().unwrap_or_default();
-        hits.into_iter()
+        let set_aside = message.set_aside;
+        let best = hits
+            .into_iter()
             .filter_map(|(mut best, clause)| {
                 // The past as over, said in the hit's part of its clause or
                 // in the sentence after ("... It was years ago"), unless
@@ -390,7 +505,8 @@ impl Screen {
                 action: best.action,
                 matched: self.rules.frames[best.frame as usize].text.to_string(),
                 excerpt: best.excerpt,
-            })
+            });
+        (best, set_aside)
     }
 
     /// Reads the clause normalised in `s.norm`: its words, then every frame
@@ -614,6 +730,7 @@ impl Screen {
             // suicidal", not "...since he left me for my best mate".
             let about_another = clause.not_me_at.is_some_and(|at| at < f.start);
             if covered || (about_another && !f.names_me) {
+                message.set_aside |= covered;
                 continue;
             }
             let best = Best {
@@ -659,6 +776,9 @@ struct MessageScope {
     clauses: Vec<Tense>,
     joke: bool,
     raise: bool,
+    /// A danger frame was found and then set aside by scope (negation,
+    /// someone else, the past, an accident, a joke).
+    set_aside: bool,
 }
 
 /// Scope that holds for one clause.
@@ -795,7 +915,7 @@ fn split_run<'w>(rules: &Rules, word: &'w str) -> Option<Vec<&'w str>> {
 /// The clauses of `text`: cut after `.`, `!`, `?`, `;` or a line break that
 /// ends a sentence (a `.` or `!` inside a word, as in "k.i.l.l" or "d!e",
 /// does not).
-fn clauses(text: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn clauses(text: &str) -> impl Iterator<Item = &str> {
     let bytes = text.as_bytes();
     let mut from = 0;
     let mut i = 0;

@@ -1,11 +1,14 @@
 //! The screen's rules (`prompts/safety.toml`) and its reading of messages.
+//! Most tests here read the rules alone; the last ones read the rules with
+//! the learned layer beside them, as mend does.
 
 use std::path::Path;
 
 use super::*;
 
+/// The rules alone, without the learned layer.
 fn screen() -> Screen {
-    Screen::embedded()
+    Screen::embedded().without_learned()
 }
 
 fn hit(text: &str) -> Option<Hit> {
@@ -243,7 +246,8 @@ fn a_minimal_file_loads_and_screens() {
         &minimal(r#""{he} .. locked me in""#),
         Path::new("safety.toml"),
     )
-    .expect("valid");
+    .expect("valid")
+    .without_learned();
     assert_eq!(
         s.screen("she has locked me in").map(|h| h.category),
         Some(Category::Abuse)
@@ -521,4 +525,79 @@ mod prop {
             prop_assert!(Screen::embedded().screen(&text).is_some());
         }
     }
+}
+
+/// The rules with the learned layer beside them, as mend screens.
+fn read_both(text: &str) -> Option<(Action, Category)> {
+    Screen::embedded()
+        .screen(text)
+        .map(|h| (h.action, h.category))
+}
+
+#[test]
+fn the_learned_layer_asks_where_the_rules_find_nothing() {
+    let text = "every time i try to stop halfway he says i cant leave him like that and carries on";
+    assert_eq!(read(text), None, "the rules alone miss this");
+    assert_eq!(read_both(text), ask(Category::SexualViolence));
+    let hit = Screen::embedded().screen(text).unwrap();
+    assert!(hit.matched.starts_with("learned layer"), "{}", hit.matched);
+}
+
+#[test]
+fn the_learned_layer_answers_at_once_when_the_danger_reads_as_now() {
+    let text = "platform 2, next train's not stopping here. sorry for being so much work";
+    assert_eq!(read(text), None, "the rules alone miss this");
+    assert_eq!(read_both(text), crisis(Category::Suicide));
+    // A rule's question raised to the full reply.
+    let text = "stood on the platform waiting for the fast one to come through, it wont be long";
+    assert_eq!(read(text), ask(Category::Suicide));
+    let hit = Screen::embedded().screen(text).unwrap();
+    assert_eq!(
+        (hit.action, hit.category),
+        (Action::Crisis, Category::Suicide)
+    );
+    assert!(
+        hit.matched.ends_with("(raised by the learned layer)"),
+        "{}",
+        hit.matched
+    );
+}
+
+#[test]
+fn a_denial_the_rules_read_still_stands_beside_the_learned_layer() {
+    assert_eq!(read_both("I would never kill myself"), None);
+    assert_eq!(read_both("I'm not going to hurt myself, don't worry"), None);
+    // A "no" in what happened is not a denial of it.
+    assert!(read_both("i said no three times and he still didnt stop").is_some());
+}
+
+#[test]
+fn everyday_words_stay_clear_beside_the_learned_layer() {
+    for text in [
+        "hi",
+        "thanks",
+        "ok",
+        "goodnight x",
+        "I could murder a cup of tea",
+        "this week is killing me",
+        "he cheated on me and I found out today",
+        "we walked the dog along the canal and talked about trust",
+        "I'm done with this argument, going to bed",
+    ] {
+        assert_eq!(read_both(text), None, "{text}");
+    }
+}
+
+#[test]
+fn a_learned_hit_shows_the_sentence_that_worried_it() {
+    let ordinary = "We had counselling on Tuesday and it went well, and the kids are fine. ";
+    let text = format!(
+        "{}Platform 2, next train's not stopping here. {}",
+        ordinary.repeat(3),
+        ordinary.repeat(3)
+    );
+    let hit = Screen::embedded()
+        .screen(&text)
+        .expect("the one sentence is read");
+    assert_eq!(hit.excerpt, "platform 2 next trains not stopping here");
 }

@@ -10,6 +10,9 @@
 //! Format: `label<TAB>category<TAB>message`, label `urgent` (life in danger
 //! right now), `crisis` or `ok`; category one of the five, or `-` for ok.
 
+use std::path::Path;
+
+use mend::safety::learned::{self, Example, Model};
 use mend::safety::{Action, Category, Screen};
 
 /// Every set, in the order they were written.
@@ -23,63 +26,16 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r1.tsv", include_str!("blind_r1.tsv")),
     ("blind_r2.tsv", include_str!("blind_r2.tsv")),
     ("blind_r3.tsv", include_str!("blind_r3.tsv")),
+    ("train_r4a.tsv", include_str!("train_r4a.tsv")),
+    ("train_r4b.tsv", include_str!("train_r4b.tsv")),
+    ("blind_r4.tsv", include_str!("blind_r4.tsv")),
+    ("train_r5_answers.tsv", include_str!("train_r5_answers.tsv")),
 ];
 
-struct Row {
-    crisis: bool,
-    urgent: bool,
-    category: Option<Category>,
-    message: String,
-    line: usize,
-}
+type Row = Example;
 
 fn parse(name: &str, text: &str) -> Vec<Row> {
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let mut parts = line.splitn(3, '\t');
-        let (Some(label), Some(cat), Some(message)) = (parts.next(), parts.next(), parts.next())
-        else {
-            panic!(
-                "{name} line {}: expected label<TAB>category<TAB>message",
-                i + 1
-            );
-        };
-        let urgent = label == "urgent";
-        let crisis = match label {
-            "crisis" | "urgent" => true,
-            "ok" => false,
-            other => panic!(
-                "{name} line {}: label {other:?}, expected urgent, crisis or ok",
-                i + 1
-            ),
-        };
-        let category = match cat {
-            "-" => None,
-            "suicide" => Some(Category::Suicide),
-            "self_harm" => Some(Category::SelfHarm),
-            "harm_others" => Some(Category::HarmOthers),
-            "abuse" => Some(Category::Abuse),
-            "sexual_violence" => Some(Category::SexualViolence),
-            other => panic!("{name} line {}: category {other:?}", i + 1),
-        };
-        assert_eq!(
-            crisis,
-            category.is_some(),
-            "{name} line {}: crisis rows need a category, ok rows a dash",
-            i + 1
-        );
-        rows.push(Row {
-            crisis,
-            urgent,
-            category,
-            message: message.to_owned(),
-            line: i + 1,
-        });
-    }
-    rows
+    learned::parse_set(text).unwrap_or_else(|e| panic!("{name} {e}"))
 }
 
 struct Figures {
@@ -105,7 +61,7 @@ fn evaluate(rows: &[(&str, Row)]) -> Figures {
                 _ => println!("  {name}:{} URGENT, NOT CRISIS: {}", row.line, row.message),
             }
         }
-        match (row.crisis, &hit) {
+        match (row.category.is_some(), &hit) {
             (true, Some(h)) => {
                 tp += 1;
                 if Some(h.category) == row.category {
@@ -204,4 +160,27 @@ fn every_category_has_enough_examples() {
             .count();
         assert!(urgent >= 5, "{c}: only {urgent} urgent examples");
     }
+}
+
+#[test]
+fn every_set_is_listed_here_and_the_learned_layer_was_trained_on_them_all() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/safety");
+    let on_disk = learned::read_sets(&dir).unwrap();
+    let mut names: Vec<&str> = on_disk.iter().map(|(n, _)| n.as_str()).collect();
+    let mut listed: Vec<&str> = SETS.iter().map(|(n, _)| *n).collect();
+    names.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(
+        names,
+        listed,
+        "SETS above must list every set in {}",
+        dir.display()
+    );
+    let model = Model::from_bytes(learned::EMBEDDED).unwrap();
+    assert_eq!(
+        model.trained_on,
+        learned::fingerprint(on_disk.iter().map(|(_, t)| t.as_str())),
+        "src/safety/learned.bin is older than the sets: run \
+         `cargo run --release --example screen_model -- train` and commit it"
+    );
 }

@@ -30,6 +30,7 @@ const SETS: &[(&str, &str)] = &[
     ("train_r4b.tsv", include_str!("train_r4b.tsv")),
     ("blind_r4.tsv", include_str!("blind_r4.tsv")),
     ("train_r5_answers.tsv", include_str!("train_r5_answers.tsv")),
+    ("blind_r5.tsv", include_str!("blind_r5.tsv")),
 ];
 
 type Row = Example;
@@ -49,7 +50,10 @@ struct Figures {
 }
 
 fn evaluate(rows: &[(&str, Row)]) -> Figures {
-    let screen = Screen::embedded();
+    evaluate_with(&Screen::embedded(), rows)
+}
+
+fn evaluate_with(screen: &Screen, rows: &[(&str, Row)]) -> Figures {
     let (mut tp, mut fp, mut fneg, mut right_cat) = (0usize, 0usize, 0usize, 0usize);
     let (mut urgent, mut urgent_crisis) = (0usize, 0usize);
     for (name, row) in rows {
@@ -117,21 +121,30 @@ fn all_rows() -> Vec<(&'static str, Row)> {
 #[test]
 fn the_sets_it_was_tuned_on_keep_their_figures() {
     // Floors just under the figures measured when the rules were last
-    // tuned, so a change that loses ground fails. Raising them must come
-    // from general work on the rules; the fresh blind sets are the measure.
+    // tuned and the learned layer last trained, so a change that loses
+    // ground fails. The learned layer has seen every row here, so these
+    // figures are far above what it does for messages it has not seen;
+    // the fresh blind sets (README.md) are the measure.
     let f = evaluate(&all_rows());
-    assert!(f.crisis >= 1150 && f.ok >= 1200, "the sets are too small");
-    assert!(f.recall >= 0.89, "recall {:.3}", f.recall);
-    assert!(f.precision >= 0.94, "precision {:.3}", f.precision);
+    assert!(f.crisis >= 2000 && f.ok >= 2500, "the sets are too small");
+    assert!(f.recall >= 0.99, "recall {:.3}", f.recall);
+    assert!(f.precision >= 0.93, "precision {:.3}", f.precision);
     assert!(
-        f.category_accuracy >= 0.92,
+        f.category_accuracy >= 0.93,
         "category {:.3}",
         f.category_accuracy
     );
     assert!(
-        f.urgent_as_crisis >= 0.84,
+        f.urgent_as_crisis >= 0.99,
         "urgent as crisis {:.3}",
         f.urgent_as_crisis
+    );
+    // The rules alone, which the layer never lowers.
+    let rules = evaluate_with(&Screen::embedded().without_learned(), &all_rows());
+    assert!(
+        rules.recall >= 0.77,
+        "rules alone: recall {:.3}",
+        rules.recall
     );
 }
 

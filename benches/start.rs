@@ -5,7 +5,8 @@
 //!
 //! - wall time from spawn to exit (start, greet, quit), min/median/max,
 //! - the child's peak resident memory (from wait4's rusage), min/median/max,
-//! - the crisis screen's cost per 2,000-character ordinary message.
+//! - the crisis screen's cost per 2,000-character ordinary message, with
+//!   and without its learned layer.
 //!
 //! One warm-up run, then 15 counted (START_RUNS to change it). Run with
 //! `cargo bench --bench start`.
@@ -148,21 +149,27 @@ fn main() {
         screen.screen(message).is_none(),
         "the ordinary message is flagged"
     );
-    let mut per_message_us: Vec<f64> = (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..MESSAGES {
-                black_box(screen.screen(black_box(message)));
-            }
-            t.elapsed().as_secs_f64() * 1e6 / MESSAGES as f64
-        })
-        .collect();
-    let (lo, mid, hi) = spread(&mut per_message_us);
     println!(
         "crisis screen (built in {built_ms:.0} ms), a {}-character ordinary message, \
          5 batches of {MESSAGES}:",
         message.chars().count()
     );
-    println!("  median {mid:.1} µs per message (min {lo:.1}, max {hi:.1})");
-    println!("  target: < 1 ms per 2,000-character message");
+    for (name, screen, budget) in [
+        ("rules alone", screen.without_learned(), "< 1 ms"),
+        ("with the learned layer", screen, "< 15 ms"),
+    ] {
+        let mut per_message_us: Vec<f64> = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..MESSAGES {
+                    black_box(screen.screen(black_box(message)));
+                }
+                t.elapsed().as_secs_f64() * 1e6 / MESSAGES as f64
+            })
+            .collect();
+        let (lo, mid, hi) = spread(&mut per_message_us);
+        println!(
+            "  {name}: median {mid:.1} µs per message (min {lo:.1}, max {hi:.1}); target {budget}"
+        );
+    }
 }

@@ -134,6 +134,7 @@ fn holdout(name: &str) -> Result<(), String> {
     let policy = Policy {
         ask_at: env("ASK_AT").unwrap_or(base.ask_at),
         urgent_at: env("URGENT_AT").unwrap_or(base.urgent_at),
+        category_at: env("CATEGORY_AT").unwrap_or(base.category_at),
     };
     let both = rules.with_learned(model, policy);
     println!(

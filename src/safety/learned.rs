@@ -533,6 +533,8 @@ pub struct Reading {
     pub span: Range<usize>,
     /// One minus the probability of clear.
     pub risk: f32,
+    /// How much of that the category takes (its probability over `risk`).
+    pub share: f32,
     pub urgent: f32,
 }
 
@@ -549,6 +551,7 @@ pub fn reading(scores: &Scores, span: Range<usize>) -> Reading {
         category: Category::ALL[best - 1],
         span,
         risk: 1.0 - c[0],
+        share: c[best] / (1.0 - c[0]).max(f32::MIN_POSITIVE),
         urgent: scores.urgent,
     }
 }

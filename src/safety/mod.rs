@@ -209,6 +209,9 @@ pub struct Policy {
     /// much on the danger being now. A rule's question is raised to a
     /// crisis the same way.
     pub urgent_at: f32,
+    /// Where a rule and the model disagree on the category, the model's
+    /// stands when it gives its category at least this share of its weight.
+    pub category_at: f32,
 }
 
 impl Default for Policy {
@@ -216,6 +219,7 @@ impl Default for Policy {
         Policy {
             ask_at: 0.5,
             urgent_at: 0.7,
+            category_at: 0.9,
         }
     }
 }
@@ -414,6 +418,16 @@ impl Screen {
         let now = reading.urgent >= policy.urgent_at && reading.risk >= policy.ask_at;
         match rules {
             Some(mut hit) => {
+                if hit.category != reading.category
+                    && reading.risk >= policy.ask_at
+                    && reading.share >= policy.category_at
+                {
+                    hit.matched = format!(
+                        "{} (read as {} by the learned layer, not {})",
+                        hit.matched, reading.category, hit.category
+                    );
+                    hit.category = reading.category;
+                }
                 if hit.action == Action::Ask && now {
                     hit.action = Action::Crisis;
                     hit.severity = hit.severity.max(Severity::High);

@@ -601,3 +601,20 @@ fn a_learned_hit_shows_the_sentence_that_worried_it() {
         .expect("the one sentence is read");
     assert_eq!(hit.excerpt, "platform 2 next trains not stopping here");
 }
+
+#[test]
+fn where_rule_and_model_disagree_on_the_category_a_sure_model_stands() {
+    let text = "I'm going to end it tonight once the kids are asleep";
+    assert_eq!(read(text).map(|(_, c)| c), Some(Category::HarmOthers));
+    let hit = Screen::embedded().screen(text).unwrap();
+    assert_eq!(hit.category, Category::Suicide);
+    assert!(
+        hit.matched
+            .contains("read as suicide by the learned layer, not harm_others"),
+        "{}",
+        hit.matched
+    );
+    let text = "i want him DEAD. and i want to be the one who does it";
+    assert_eq!(read(text).map(|(_, c)| c), Some(Category::Suicide));
+    assert_eq!(read_both(text).map(|(_, c)| c), Some(Category::HarmOthers));
+}

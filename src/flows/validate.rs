@@ -65,6 +65,16 @@ fn facts_kept(raw: &[RawFlow]) -> Facts {
             );
         }
     }
+    // Accepting a partner's "one thing this week" keeps it, as written, as
+    // a fact of each partner's (see `pairing::OUR_THING`).
+    let accepts = raw
+        .iter()
+        .flat_map(|f| &f.steps)
+        .flat_map(|s| &s.choices)
+        .any(|c| c.tool.as_deref() == Some("pair-accept"));
+    if accepts {
+        facts.insert(crate::pairing::OUR_THING.to_owned(), None);
+    }
     facts
 }
 

@@ -34,6 +34,9 @@ pub const MAX_SEND_CHARS: usize = 500;
 pub const DAY: SignedDuration = SignedDuration::from_hours(24);
 /// How long sent messages and ended pairings are kept, then erased.
 pub const KEPT: SignedDuration = SignedDuration::from_hours(24 * 90);
+/// The fact an agreed "one thing this week" is kept as, for each partner's
+/// own check-ins to ask about (each answer stays with the one who gave it).
+pub const OUR_THING: &str = "our_thing";
 /// The button-id prefix of pairing's own buttons (see [`crate::buttons`]).
 pub const PREFIX: &str = crate::buttons::PAIR;
 

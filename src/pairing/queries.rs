@@ -6,6 +6,7 @@
 use jiff::Timestamp;
 use sqlx::SqliteConnection;
 
+use super::OUR_THING;
 use super::{
     Act, Carried, DAY, Done, FAILED_JOINS_PER_DAY, INVITE_LASTS, INVITES_PER_DAY, KEPT, Kind,
     Refusal, SENDS_PER_DAY, Shared, Status, clean_text, framed, normalise_code, notice_for_partner,
@@ -14,7 +15,7 @@ use super::{
 use crate::crypto::{Cipher, Field};
 use crate::referrals::Reply;
 use crate::safety::Hit;
-use crate::store::{DIRECT, PersonId, StoreError, outbox};
+use crate::store::{DIRECT, FACTS, PersonId, StoreError, answers, outbox};
 
 /// Who is acting.
 #[derive(Debug, Clone, Copy)]
@@ -667,6 +668,9 @@ pub async fn end(
         .bind(pairing.partner)
         .execute(&mut *conn)
         .await?;
+    for one in [person, pairing.partner] {
+        answers::delete(conn, one, FACTS, OUR_THING).await?;
+    }
     Ok(true)
 }
 
@@ -785,6 +789,23 @@ async fn answer(
         .bind(id)
         .execute(&mut *conn)
         .await?;
+    if accept {
+        // Agreed, it becomes each one's own: their check-ins may ask about
+        // it, and each answer stays with the one who gave it.
+        let body: String = sqlx::query_scalar("SELECT body FROM pair_actions WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
+        let field = Field::PairAction {
+            proposer: pairing.partner.0,
+            action: id,
+        };
+        if let Ok(text) = cipher.open(field, &body) {
+            for person in [who.person, pairing.partner] {
+                answers::set(conn, cipher, person, FACTS, OUR_THING, &text, now).await?;
+            }
+        }
+    }
     let done = Done::Answered { accept };
     let notice = notice_for_partner(&done, None).unwrap_or_default();
     let key = format!("pair-answer:{id}");

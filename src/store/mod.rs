@@ -3,7 +3,7 @@
 //! crash never leaves half a step. One async function per query lives in the
 //! submodules, each taking a connection so it can run inside a transaction.
 
-mod answers;
+pub(crate) mod answers;
 pub mod checkins;
 mod conversations;
 mod events;

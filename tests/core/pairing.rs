@@ -586,3 +586,61 @@ fn words_withheld_from_a_send_meet_the_crisis_path() {
     assert!(asked.state.pending_ask.is_some());
     assert_eq!(asked.replies[0].choices().len(), 3);
 }
+
+#[test]
+fn one_thing_together_is_proposed_accepted_and_asked_about_privately() {
+    let dir = tempfile::tempdir().unwrap();
+    paired(dir.path());
+    opens(dir.path(), "alex", T0);
+    let mut alex = Live::open(dir.path(), "alex", T0);
+    at_pairing(&mut alex);
+    alex.press("Our one thing this week");
+    alex.press("Propose one");
+    assert!(alex.line("a walk on Sunday").contains("Proposed."));
+    alex.close();
+
+    let sam = opens(dir.path(), "sam", T0);
+    assert!(
+        sam.contains("proposed our one thing this week:\n> a walk on Sunday"),
+        "{sam}"
+    );
+    let mut sam = Live::open(dir.path(), "sam", T0);
+    at_pairing(&mut sam);
+    sam.press("Our one thing this week");
+    assert!(sam.press("Accept").contains("Accepted"));
+    // Sam's own check-in on it, among the pairing choices.
+    sam.press("Something else about pairing");
+    sam.press("Our one thing this week");
+    let asked = sam.press("How my part of it is going");
+    assert!(
+        asked.contains("agreed on this week: a walk on Sunday"),
+        "{asked}"
+    );
+    assert!(asked.contains("your partner never sees it"));
+    sam.press("Not yet");
+    sam.close();
+
+    let alex = opens(dir.path(), "alex", T0);
+    assert!(
+        alex.contains("Your partner accepted our one thing this week."),
+        "{alex}"
+    );
+    assert!(
+        !alex.contains("Not yet") && !alex.contains("not_yet"),
+        "{alex}"
+    );
+    let alex_export: Value = serde_json::from_str(&export(dir.path(), "alex")).unwrap();
+    let answers = alex_export["answers"].to_string();
+    assert!(
+        !answers.contains("not_yet"),
+        "Sam's answer in Alex's export: {answers}"
+    );
+    let sam_export: Value = serde_json::from_str(&export(dir.path(), "sam")).unwrap();
+    assert!(sam_export["answers"].to_string().contains("not_yet"));
+    // Alex's own check-in on it asks Alex, too.
+    let mut alex = Live::open(dir.path(), "alex", T0);
+    at_pairing(&mut alex);
+    alex.press("Our one thing this week");
+    assert!(alex.press("How my part").contains("a walk on Sunday"));
+    alex.close();
+}

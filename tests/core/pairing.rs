@@ -644,3 +644,46 @@ fn one_thing_together_is_proposed_accepted_and_asked_about_privately() {
     assert!(alex.press("How my part").contains("a walk on Sunday"));
     alex.close();
 }
+
+#[test]
+fn retention_erases_pairing_messages_and_codes_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    paired(dir.path());
+    send(
+        dir.path(),
+        "sam",
+        T0,
+        "Something I appreciate",
+        "words from March",
+    );
+    consenting(dir.path(), "kim", T0).close();
+    let code = invite(dir.path(), "kim", T0);
+    let file = dir.path().join("pair.sqlite");
+    let invites = || -> i64 {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", file.display()))
+                .await
+                .unwrap();
+            let n = sqlx::query_scalar("SELECT COUNT(*) FROM pair_invites")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            n
+        })
+    };
+    assert_eq!(invites(), 2, "the used code and the waiting one");
+    // 89 days on, all is still there (the chat sweeps as it opens).
+    opens(dir.path(), "alex", "2026-05-30T09:00:00Z");
+    let alex: Value = serde_json::from_str(&export(dir.path(), "alex")).unwrap();
+    assert_eq!(alex["pairing"]["received"][0]["text"], "words from March");
+    // 91 days on, the message is gone from both sides; the pairing, still
+    // active, stays; the code expired long ago and is gone too.
+    opens(dir.path(), "alex", "2026-06-01T09:30:00Z");
+    let alex: Value = serde_json::from_str(&export(dir.path(), "alex")).unwrap();
+    assert_eq!(alex["pairing"]["received"], serde_json::json!([]));
+    assert!(alex["pairing"]["pairings"][0]["ended_at"].is_null());
+    let sam: Value = serde_json::from_str(&export(dir.path(), "sam")).unwrap();
+    assert_eq!(sam["pairing"]["sent"], serde_json::json!([]));
+    assert_eq!(invites(), 0, "the code {code} outlived its day");
+}

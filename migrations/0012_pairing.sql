@@ -18,7 +18,9 @@ CREATE INDEX pair_invites_by_joiner ON pair_invites (joiner_id);
 
 -- A pairing, active while `ended_at` is null. Either side's erasure leaves
 -- the row (ended) for the other's export, without naming who they were.
--- Who ended it, and why, is not kept. Each side is also named by a keyed
+-- Why it ended is not kept; who ended it (`ended_by`) is kept only so that
+-- person's own export can show when, which the other's never shows. Each
+-- side is also named by a keyed
 -- hash of their id, so that after an end either may block the other, even
 -- one who has since been erased.
 CREATE TABLE pairings (
@@ -28,7 +30,8 @@ CREATE TABLE pairings (
     inviter_hash TEXT   NOT NULL,
     joiner_hash TEXT    NOT NULL,
     started_at  INTEGER NOT NULL,
-    ended_at    INTEGER
+    ended_at    INTEGER,
+    ended_by    INTEGER REFERENCES people (id) ON DELETE SET NULL
 ) STRICT;
 CREATE INDEX pairings_by_inviter ON pairings (inviter_id) WHERE ended_at IS NULL;
 CREATE INDEX pairings_by_joiner ON pairings (joiner_id) WHERE ended_at IS NULL;

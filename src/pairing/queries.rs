@@ -648,8 +648,9 @@ pub async fn end(
     let Some(pairing) = active(conn, person).await? else {
         return Ok(false);
     };
-    sqlx::query("UPDATE pairings SET ended_at = ? WHERE id = ?")
+    sqlx::query("UPDATE pairings SET ended_at = ?, ended_by = ? WHERE id = ?")
         .bind(now.as_millisecond())
+        .bind(person)
         .bind(pairing.id)
         .execute(&mut *conn)
         .await?;
@@ -875,6 +876,8 @@ pub struct Exported {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ExportedPairing {
     pub started_at: String,
+    pub ended: bool,
+    /// When it ended, only for the one who ended it: the other learns no time.
     pub ended_at: Option<String>,
 }
 
@@ -892,8 +895,8 @@ pub async fn export(
 ) -> Result<Exported, StoreError> {
     use crate::store::privacy::Opened;
     let at = |ms: i64| ts(ms).to_string();
-    let pairings: Vec<(i64, Option<i64>)> = sqlx::query_as(
-        "SELECT started_at, ended_at FROM pairings
+    let pairings: Vec<(i64, Option<i64>, bool)> = sqlx::query_as(
+        "SELECT started_at, ended_at, ended_by IS ?1 FROM pairings
          WHERE inviter_id = ?1 OR joiner_id = ?1 ORDER BY id",
     )
     .bind(person)
@@ -909,9 +912,10 @@ pub async fn export(
     let mut out = Exported {
         pairings: pairings
             .into_iter()
-            .map(|(started, ended)| ExportedPairing {
+            .map(|(started, ended, by_them)| ExportedPairing {
                 started_at: at(started),
-                ended_at: ended.map(at),
+                ended: ended.is_some(),
+                ended_at: ended.filter(|_| by_them).map(at),
             })
             .collect(),
         ..Exported::default()

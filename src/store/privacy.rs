@@ -260,7 +260,8 @@ const README: [(&str, &str); 13] = [
     ),
     (
         "pairing",
-        "Pairing with a partner: when each pairing began and ended, what you sent your partner \
+        "Pairing with a partner: when each pairing began, whether it ended (and when, if you \
+         ended it), what you sent your partner \
          and what they sent you (with when), any \"one thing this week\" you proposed, and how \
          many people you stopped from pairing with you again. Nothing else of yours was ever \
          shared with them.",

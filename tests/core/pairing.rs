@@ -255,6 +255,13 @@ fn two_people_on_one_file_invite_confirm_send_and_end_silently() {
             .contains("can't pair with you again")
     );
     live.close();
+    // Only the one who ended it is shown when, in their own export.
+    let alex: Value = serde_json::from_str(&export(dir.path(), "alex")).unwrap();
+    assert!(alex["pairing"]["pairings"][0]["ended_at"].is_string());
+    assert_eq!(alex["pairing"]["blocked"], 1);
+    let sam: Value = serde_json::from_str(&export(dir.path(), "sam")).unwrap();
+    assert_eq!(sam["pairing"]["pairings"][0]["ended"], true);
+    assert!(sam["pairing"]["pairings"][0]["ended_at"].is_null());
     let sam_sees = opens(dir.path(), "sam", T0);
     assert!(!sam_sees.contains("ended"), "{sam_sees}");
     assert!(!sam_sees.contains("From your partner"), "{sam_sees}");
@@ -508,9 +515,10 @@ fn export_and_forget_on_both_sides() {
     let pairing = &alex["pairing"];
     assert_eq!(pairing["received"], serde_json::json!([]), "{pairing}");
     assert_eq!(pairing["sent"][0]["text"], "fix the gate");
+    assert_eq!(pairing["pairings"][0]["ended"], true, "forget ends it");
     assert!(
-        pairing["pairings"][0]["ended_at"].is_string(),
-        "forget ends it"
+        pairing["pairings"][0]["ended_at"].is_null(),
+        "with no time for Alex"
     );
     let refused = send(dir.path(), "alex", T0, "My small action", "anyone there");
     assert!(

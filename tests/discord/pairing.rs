@@ -419,7 +419,11 @@ async fn export_and_forget_on_both_sides() {
     let alex = exported(&fake, ALEX).await;
     assert_eq!(alex["pairing"]["received"], json!([]));
     assert_eq!(alex["pairing"]["sent"][0]["text"], "the garden");
-    assert!(alex["pairing"]["pairings"][0]["ended_at"].is_string());
+    assert_eq!(alex["pairing"]["pairings"][0]["ended"], true);
+    assert!(
+        alex["pairing"]["pairings"][0]["ended_at"].is_null(),
+        "no time for Alex"
+    );
     let refused = send(&fake, ALEX, "action", "anyone there").await;
     assert_eq!(refused, "This connection isn't active.");
     mend.stop().await.unwrap();

@@ -695,3 +695,48 @@ fn retention_erases_pairing_messages_and_codes_in_time() {
     assert_eq!(sam["pairing"]["sent"], serde_json::json!([]));
     assert_eq!(invites(), 0, "the code {code} outlived its day");
 }
+
+#[test]
+fn a_message_moved_to_another_row_does_not_open_and_the_export_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    paired(dir.path());
+    send(dir.path(), "sam", T0, "Something I appreciate", "the first");
+    send(dir.path(), "sam", T0, "My small action", "the second");
+    let file = dir.path().join("pair.sqlite");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", file.display()))
+            .await
+            .unwrap();
+        let bodies: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, body FROM pair_messages ORDER BY id")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(bodies.len(), 2);
+        assert!(
+            bodies.iter().all(|(_, b)| !b.contains("the first")),
+            "sealed"
+        );
+        for ((id, _), (_, body)) in bodies.iter().zip(bodies.iter().rev()) {
+            sqlx::query("UPDATE pair_messages SET body = ? WHERE id = ?")
+                .bind(body)
+                .bind(id)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    });
+    let mut command = mend(dir.path());
+    command.args(["export", "--db", &db(dir.path()), "--user", "terminal:sam"]);
+    let (status, stdout, stderr) = run_mend(command, "");
+    assert!(status.success(), "{stderr}");
+    let sam: Value = serde_json::from_str(&stdout).unwrap();
+    for message in sam["pairing"]["sent"].as_array().unwrap() {
+        assert!(message["text"]["not_opened"].is_string(), "{message}");
+    }
+    assert!(
+        stderr.contains("2 sealed value(s) did not open"),
+        "the count of values not opened: {stderr}"
+    );
+}

@@ -541,3 +541,82 @@ async fn the_dm_menu_reaches_pairing_too() {
     assert_every_message_is_safe(&fake);
     mend.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_answers_by_button_and_hears_nothing_more_than_that() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = Mend::start(&fake, config(&fake, &db)).await;
+    consents(&fake, ALEX).await;
+    consents(&fake, SAM).await;
+    pair_up(&fake, ALEX, SAM).await;
+
+    // A request to talk arrives with a "Not yet" button; pressing it
+    // answers with those words alone.
+    assert!(
+        send(&fake, SAM, "talk", "the holidays")
+            .await
+            .contains("Sent.")
+    );
+    until("the request", || {
+        partner_messages(&fake, ALEX)
+            .iter()
+            .any(|m| m.contains("> Could we talk about the holidays this week?"))
+    })
+    .await;
+    let answered = text(&press(&fake, ALEX, "pair:not-yet").await);
+    assert!(answered.contains("Sent."), "{answered}");
+    until("the answer", || {
+        partner_messages(&fake, SAM)
+            .iter()
+            .any(|m| m.contains("answered your request to talk: not yet."))
+    })
+    .await;
+
+    // Our one thing this week, proposed from the DM menu, accepted by button.
+    let alex = Person::new(&fake, ALEX);
+    let before = alex.sent().len();
+    fake.send_dm(ALEX, "menu");
+    alex.wait_messages(before, 1).await;
+    press_label(
+        &fake,
+        ALEX,
+        "Pairing with my partner",
+        "What would you like to do?",
+    )
+    .await;
+    press_label(
+        &fake,
+        ALEX,
+        "Our one thing this week",
+        "Our one thing this week is",
+    )
+    .await;
+    press_label(&fake, ALEX, "Propose one", "Write the one thing").await;
+    let before = alex.sent().len();
+    fake.send_dm(ALEX, "a walk on Sunday");
+    until("proposed", || {
+        alex.sent()[before..].iter().any(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("Proposed."))
+        })
+    })
+    .await;
+    until("the proposal", || {
+        partner_messages(&fake, SAM)
+            .iter()
+            .any(|m| m.contains("> a walk on Sunday"))
+    })
+    .await;
+    let accepted = text(&press(&fake, SAM, "pair:accept").await);
+    assert!(accepted.contains("Accepted"), "{accepted}");
+    until("Alex hears it was accepted", || {
+        partner_messages(&fake, ALEX)
+            .iter()
+            .any(|m| m.contains("Your partner accepted our one thing this week."))
+    })
+    .await;
+    assert_every_message_is_safe(&fake);
+    mend.stop().await.unwrap();
+}

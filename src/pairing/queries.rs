@@ -733,6 +733,18 @@ async fn propose(
             withheld: Some(hit),
         });
     }
+    // Proposals are held to the day's limit on their own, so they cannot
+    // become a way around it.
+    let proposed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pair_actions WHERE proposer_id = ? AND proposed_at > ?",
+    )
+    .bind(who.person)
+    .bind((now - DAY).as_millisecond())
+    .fetch_one(&mut *conn)
+    .await?;
+    if proposed >= SENDS_PER_DAY {
+        return refused(Refusal::TooManySends);
+    }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO pair_actions (pairing_id, proposer_id, body, proposed_at)
          VALUES (?, ?, '', ?) RETURNING id",

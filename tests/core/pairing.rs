@@ -740,3 +740,27 @@ fn a_message_moved_to_another_row_does_not_open_and_the_export_says_so() {
         "the count of values not opened: {stderr}"
     );
 }
+
+#[test]
+fn proposals_are_held_to_the_days_limit_too() {
+    let dir = tempfile::tempdir().unwrap();
+    paired(dir.path());
+    let mut alex = Live::open(dir.path(), "alex", T0);
+    at_pairing(&mut alex);
+    for n in 0..4 {
+        alex.press("Our one thing this week");
+        alex.press("Propose one");
+        let said = alex.line(&format!("walk number {n}"));
+        if n < 3 {
+            assert!(said.contains("Proposed."), "{said}");
+        } else {
+            assert!(
+                said.contains("as many as pairing allows in a day"),
+                "{said}"
+            );
+        }
+        alex.press("Something else about pairing");
+    }
+    alex.close();
+    assert!(!opens(dir.path(), "sam", T0).contains("walk number 3"));
+}

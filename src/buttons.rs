@@ -6,6 +6,7 @@
 //! - `ask:<answer>:<category>`: the answers to mend's question "are you safe?"
 //! - `flag:<id>:<action>`: the moderators' buttons on a flag's notice
 //! - `privacy:<what>`: the confirmation of `/forget`
+//! - `pair:<what>`: pairing's confirmations, previews and answers
 //!
 //! Choices shown before the prefix existed read `<flow>:<step>:<what>` and
 //! may still be on people's screens, so the engine still reads them; that is
@@ -19,9 +20,11 @@ pub const ASK: &str = "ask:";
 pub const FLAG: &str = "flag:";
 /// The buttons that confirm or call off an erasure.
 pub const PRIVACY: &str = "privacy:";
+/// Pairing's buttons: a join's confirmation, a send's preview, answers.
+pub const PAIR: &str = "pair:";
 
 /// Every prefix, each a word and a colon.
-pub const PREFIXES: [&str; 4] = [CHOICE, ASK, FLAG, PRIVACY];
+pub const PREFIXES: [&str; 5] = [CHOICE, ASK, FLAG, PRIVACY, PAIR];
 
 /// Whose press a button id is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +37,8 @@ pub enum Kind {
     Flag,
     /// An erasure's confirmation.
     Privacy,
+    /// Pairing's.
+    Pair,
 }
 
 /// Routes a button id by its prefix. Anything that is not the moderators'
@@ -44,6 +49,8 @@ pub fn kind(id: &str) -> Kind {
         Kind::Flag
     } else if id.starts_with(PRIVACY) {
         Kind::Privacy
+    } else if id.starts_with(PAIR) {
+        Kind::Pair
     } else {
         Kind::Conversation
     }
@@ -80,6 +87,8 @@ mod tests {
         assert_eq!(kind("flag:12:claim"), Kind::Flag);
         assert_eq!(kind("flag:12:resolve-note"), Kind::Flag);
         assert_eq!(kind("privacy:erase"), Kind::Privacy);
+        assert_eq!(kind("pair:send"), Kind::Pair);
+        assert_eq!(kind("pairing:a:1"), Kind::Conversation);
         assert_eq!(kind(&choice("welcome", "consent", "1")), Kind::Conversation);
         assert_eq!(kind("ask:yes:self_harm"), Kind::Conversation);
         // Old ids, and ids mend never made, are the conversation's to answer.
@@ -106,7 +115,7 @@ mod tests {
 
     #[test]
     fn only_the_prefixes_words_are_reserved() {
-        for word in ["c", "ask", "flag", "privacy"] {
+        for word in ["c", "ask", "flag", "privacy", "pair"] {
             assert!(is_reserved(word), "{word}");
         }
         for word in ["welcome", "menu", "flags", "asking", "cc", ""] {

@@ -167,8 +167,18 @@ impl DataKey {
         Cipher {
             aead: XChaCha20Poly1305::new((&self.0).into()),
             id_key: blake3::derive_key("mend 2026-11 erased person ids", &self.0),
+            code_key: blake3::derive_key("mend 2026-12 pairing invite codes", &self.0),
         }
     }
+}
+
+/// Bytes from the operating system's random source (the one the data key
+/// and every nonce come from), for invite codes.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    use chacha20poly1305::aead::rand_core::RngCore;
+    let mut bytes = [0u8; N];
+    OsRng.fill_bytes(&mut bytes);
+    bytes
 }
 
 /// Where a sealed value lives: its table and column, the key of its row,
@@ -224,6 +234,21 @@ pub enum Field<'a> {
         person: &'a str,
         at_ms: i64,
     },
+    /// `pair_messages.body`: what `sender` sent their partner, message `message`.
+    PairMessage {
+        sender: i64,
+        message: i64,
+    },
+    /// `pair_drafts.body`: a send `person` has not yet confirmed, written at `at_ms`.
+    PairDraft {
+        person: i64,
+        at_ms: i64,
+    },
+    /// `pair_actions.body`: the shared small action `proposer` proposed.
+    PairAction {
+        proposer: i64,
+        action: i64,
+    },
 }
 
 impl Field<'_> {
@@ -238,6 +263,9 @@ impl Field<'_> {
             Field::AskExcerpt { .. } => "people.ask_excerpt",
             Field::JournalNote { .. } => "journal.text",
             Field::PendingExcerpt { .. } => "pending-flags.excerpt",
+            Field::PairMessage { .. } => "pair_messages.body",
+            Field::PairDraft { .. } => "pair_drafts.body",
+            Field::PairAction { .. } => "pair_actions.body",
         }
     }
 
@@ -251,7 +279,10 @@ impl Field<'_> {
             | Field::FlagNote { person, .. }
             | Field::Outbox { person, .. }
             | Field::AskExcerpt { person }
-            | Field::JournalNote { person, .. } => person,
+            | Field::JournalNote { person, .. }
+            | Field::PairDraft { person, .. } => person,
+            Field::PairMessage { sender, .. } => sender,
+            Field::PairAction { proposer, .. } => proposer,
             Field::KeyCheck | Field::PendingExcerpt { .. } => 0,
         }
     }
@@ -262,12 +293,14 @@ impl Field<'_> {
 pub struct Cipher {
     aead: XChaCha20Poly1305,
     id_key: [u8; 32],
+    code_key: [u8; 32],
 }
 
 impl Drop for Cipher {
     fn drop(&mut self) {
         // The AEAD wipes its own key copy when dropped.
         self.id_key.zeroize();
+        self.code_key.zeroize();
     }
 }
 
@@ -361,6 +394,14 @@ impl Cipher {
             .is_ok_and(|plain| plain.as_bytes() == CHECK_PLAINTEXT)
     }
 
+    /// A keyed hash of a pairing invite's code: the code itself is never
+    /// kept, so a copy of the database cannot be used to join.
+    pub fn code_hash(&self, code: &str) -> String {
+        blake3::keyed_hash(&self.code_key, code.as_bytes())
+            .to_hex()
+            .to_string()
+    }
+
     /// A keyed hash of a person's id, for the audit log after erasure: it
     /// shows that the same person was erased without saying who they were.
     pub fn person_hash(&self, external_id: &str) -> String {
@@ -414,6 +455,18 @@ fn associated(field: Field<'_>) -> Vec<u8> {
         Field::JournalNote { person, at_ms } => {
             part(&person.to_string());
             part(&at_ms.to_string());
+        }
+        Field::PairMessage { sender, message } => {
+            part(&sender.to_string());
+            part(&message.to_string());
+        }
+        Field::PairDraft { person, at_ms } => {
+            part(&person.to_string());
+            part(&at_ms.to_string());
+        }
+        Field::PairAction { proposer, action } => {
+            part(&proposer.to_string());
+            part(&action.to_string());
         }
         Field::PendingExcerpt { person, at_ms } => {
             part(person);

@@ -215,6 +215,8 @@ pub enum Task {
     CheckinOn {
         when: String,
     },
+    /// Something for pairing to do (see [`crate::pairing`]).
+    Pair(crate::pairing::Act),
 }
 
 /// Everything a turn needs: the flows, the crisis screen and its words, and
@@ -266,6 +268,44 @@ impl Companion {
         now: Timestamp,
     ) -> Outcome {
         respond_screened(self, edge, state, input, hit, now)
+    }
+
+    /// The answer to words meant for a partner that the screen found
+    /// something in (from `/pair send`): never delivered, and answered as
+    /// the same words typed in a turn would be (the crisis reply and a
+    /// flag, or mend's question), except that they are never taken as an
+    /// answer to where the person is.
+    pub fn respond_withheld(&self, edge: Edge, state: &State, hit: Hit, now: Timestamp) -> Outcome {
+        let mut turn = Turn::new(&self.script, state, day_of(now));
+        turn.edge = edge;
+        let recent =
+            |at: Option<Timestamp>| at.is_some_and(|at| now.duration_since(at) < self.cooldown);
+        match hit.action {
+            Screened::Ask if recent(state.crisis_replied_at) => {
+                turn.crisis(self, &hit, now);
+                turn.outcome(None)
+            }
+            Screened::Ask if !recent(state.asked_at) => {
+                turn.events.push(Event::Asked);
+                turn.state.asked_at = Some(now);
+                turn.state.pending_ask = Some(hit.clone());
+                turn.replies.push(Reply::new(
+                    self.crisis.ask(hit.category),
+                    ask_buttons(hit.category),
+                ));
+                turn.outcome(None)
+            }
+            Screened::Ask => {
+                let withheld = crate::pairing::told(&crate::pairing::Done::Withheld, edge);
+                turn.replies.push(withheld);
+                turn.carry_on();
+                turn.outcome(None)
+            }
+            _ => {
+                turn.crisis(self, &hit, now);
+                turn.outcome(Some(hit))
+            }
+        }
     }
 
     /// What a press of "Yes" or "I'm not sure" under mend's question stands
@@ -385,8 +425,10 @@ fn respond_screened(
             return turn.outcome(None);
         }
         // Asked a moment ago and told they were safe: not asked again on
-        // every line; the words go on to the conversation.
+        // every line; the words go on to the conversation, but never on
+        // to a partner: anything the screen found is not delivered.
         turn.apply(input);
+        turn.withhold();
         return turn.outcome(None);
     }
     turn.crisis(companion, &hit, now);
@@ -722,6 +764,17 @@ impl<'a> Turn<'a> {
         }
     }
 
+    /// Drops what this turn would have sent to a partner, and says so.
+    fn withhold(&mut self) {
+        let before = self.tasks.len();
+        self.tasks
+            .retain(|task| !matches!(task, Task::Pair(act) if act.is_written()));
+        if self.tasks.len() < before {
+            let withheld = crate::pairing::told(&crate::pairing::Done::Withheld, self.edge);
+            self.replies.insert(0, withheld);
+        }
+    }
+
     fn resume_if_paused(&mut self) {
         if self.state.paused {
             self.state.paused = false;
@@ -951,6 +1004,9 @@ impl<'a> Turn<'a> {
                     self.tasks.push(Task::CheckinOn {
                         when: text.to_owned(),
                     });
+                } else if let Some(act) = step.tool.and_then(|tool| tool.pairing(text)) {
+                    // Words for pairing, never kept as an answer.
+                    self.tasks.push(Task::Pair(act));
                 } else {
                     self.keep_answer(flow_id, name, text);
                     if let Some(fact) = &step.fact {
@@ -1098,8 +1154,13 @@ impl<'a> Turn<'a> {
             Some(Tool::CheckinShow) => Some(Task::CheckinShow),
             Some(Tool::CheckinOff) => Some(Task::CheckinOff),
             Some(Tool::CheckinPause { days }) => Some(Task::CheckinPause { days }),
-            // Needs written words, so validation keeps it on ask steps.
-            Some(Tool::CheckinOn) | None => None,
+            // Tools that need written words are kept on ask steps by
+            // validation, so only pairing's chosen ones are left here.
+            Some(tool) => tool
+                .pairing("")
+                .filter(|act| !act.is_written())
+                .map(Task::Pair),
+            None => None,
         };
         self.tasks.extend(task);
         match &choice.target {

@@ -19,6 +19,9 @@ pub mod engine;
 pub mod flags;
 pub mod flows;
 pub mod keyfile;
+/// Pairing two partners: rules in `pairing`, its queries in
+/// `pairing::queries`, Discord's `/pair` in `discord::pairing`.
+pub mod pairing;
 pub mod referrals;
 pub mod retention;
 pub mod safety;

@@ -47,6 +47,11 @@ pub async fn sweep(store: &Store, retention: Retention, now: Timestamp) -> Vec<E
     if let Err(err) = store.prune_processed(now - PROCESSED_KEPT).await {
         warn!(error = %err, "could not prune applied-event ids");
     }
+    match store.prune_pairing(now).await {
+        Ok(0) => {}
+        Ok(gone) => info!(gone, "erased pairing data past its retention"),
+        Err(err) => warn!(error = %err, "could not erase old pairing data"),
+    }
     let Some(inactive) = retention.inactive else {
         return Vec::new();
     };

@@ -83,7 +83,9 @@ where
             false
         }
     };
-    let greeting = if offered {
+    // What a partner sent since the last chat comes first, as a check-in would.
+    let mut greeting = from_partner(store, &options.person).await;
+    greeting.extend(if offered {
         vec![Reply::new(
             OFFER,
             vec![
@@ -99,7 +101,7 @@ where
         )]
     } else {
         chat.turn(Input::Start, None).await
-    };
+    });
     write_replies(&mut output, &greeting, options).await?;
     // The ids of the choices last shown, which a typed number stands for.
     let mut shown = shown_choices(&greeting).unwrap_or_default();
@@ -129,7 +131,17 @@ where
         // Only a number is a press; everything else typed is words, and
         // screened, however much it looks like a button id.
         let mut before = Vec::new();
-        let input = match chosen(text, &shown).or_else(|| offer_words(text, &shown)) {
+        let picked = chosen(text, &shown).or_else(|| offer_words(text, &shown));
+        if let Some(act) = picked.and_then(crate::pairing::pressed) {
+            pending.retry(store).await;
+            let replies = chat.pair(act).await;
+            write_replies(&mut output, &replies, options).await?;
+            if let Some(ids) = shown_choices(&replies) {
+                shown = ids;
+            }
+            continue;
+        }
+        let input = match picked {
             Some(OFFER_NOW) => Input::Begin(crate::store::DAILY.to_owned()),
             Some(OFFER_LATER) => {
                 before.push(Reply::new(LATER, Vec::new()));
@@ -196,6 +208,48 @@ struct Chat<'a> {
 }
 
 impl Chat<'_> {
+    /// One of pairing's buttons, in its own transaction; then the pairing
+    /// choices again, unless the answer asks something itself.
+    async fn pair(&self, act: crate::pairing::Act) -> Vec<Reply> {
+        let now = self.clock.now();
+        let done = crate::pairing::run::act(
+            self.companion,
+            self.store,
+            Edge::Terminal,
+            self.person,
+            &act,
+            now,
+        );
+        let mut replies = match contained(done).await {
+            Some(Ok(acted)) => {
+                if let Some(hit) = acted.unflagged {
+                    self.pending.push(PendingFlag {
+                        person: self.person.to_owned(),
+                        hit,
+                        asked: false,
+                        at: now,
+                    });
+                }
+                if let Some(flag) = acted.flag {
+                    tracing::info!(flag = flag.id, new = flag.new, "crisis flag raised");
+                }
+                acted.replies
+            }
+            Some(Err(err)) => {
+                tracing::error!(error = %err, "could not carry out a pairing choice");
+                vec![Reply::new(TROUBLE, Vec::new())]
+            }
+            None => {
+                tracing::error!("a pairing choice stopped short");
+                vec![Reply::new(TROUBLE, Vec::new())]
+            }
+        };
+        if replies.iter().all(|r| r.choices().is_empty()) {
+            replies.extend(self.turn(Input::Begin(PARTNER_FLOW.to_owned()), None).await);
+        }
+        replies
+    }
+
     /// Applies one input; a storage failure or a bug becomes a kind message,
     /// never an error text or an end to the chat.
     async fn turn(&self, input: Input, hit: Option<Hit>) -> Vec<Reply> {
@@ -298,8 +352,56 @@ async fn applied(
         };
         replies.push(Reply::new(text, Vec::new()));
     }
+    // Pairing's answers speak first too, but one that asks something (a
+    // confirmation, a preview) comes last: its choices are what the numbers pick.
+    let (asking, said): (Vec<Reply>, Vec<Reply>) = applied
+        .pairing
+        .iter()
+        .map(|carried| crate::pairing::told(&carried.done, Edge::Terminal))
+        .partition(|reply| !reply.choices().is_empty());
+    replies.extend(said);
     replies.extend(applied.outcome.replies);
+    replies.extend(asking);
+    if applied.offer_end {
+        replies.push(crate::pairing::offer_end());
+    }
     Ok(replies)
+}
+
+/// The flow that holds pairing's choices in the menu.
+const PARTNER_FLOW: &str = "partner";
+
+/// What a partner sent (or mend said about pairing) since this person's
+/// last chat, taken from their outbox as they open it. Answers to them are
+/// in the menu, under pairing, so their buttons are not offered here.
+async fn from_partner(store: &Store, person: &str) -> Vec<Reply> {
+    let unsent = match store.unsent(person).await {
+        Ok(unsent) => unsent,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not read what waits from a partner");
+            return Vec::new();
+        }
+    };
+    let mut replies = Vec::new();
+    let mut keys = Vec::new();
+    for item in unsent {
+        let answer = if item.reply.choices().is_empty() {
+            ""
+        } else {
+            "\n(You can answer this under pairing in the menu.)"
+        };
+        replies.push(Reply::new(
+            format!("{}{answer}", item.reply.text()),
+            Vec::new(),
+        ));
+        if !keys.contains(&item.event_key) {
+            keys.push(item.event_key);
+        }
+    }
+    if let Err(err) = store.sent_all(&keys).await {
+        tracing::warn!(error = %err, "could not mark a partner's messages as seen");
+    }
+    replies
 }
 
 async fn write_replies<W: AsyncWrite + Unpin>(

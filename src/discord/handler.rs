@@ -18,6 +18,7 @@ use super::commands::{self, Command};
 use super::delivery::{Delivery, Discord, Outgoing, Sent, classify, deliver};
 use super::inbox::Inbox;
 use super::moderation::{self, Moderators};
+use super::pairing;
 use super::privacy;
 use super::render;
 use super::send;
@@ -76,6 +77,10 @@ enum Action {
     Export(Box<CommandInteraction>),
     /// A press on the erasure confirmation's buttons.
     Privacy(Box<ComponentInteraction>),
+    /// `/pair`.
+    Pair(Box<CommandInteraction>),
+    /// A press of one of pairing's buttons.
+    PairPress(Box<ComponentInteraction>),
 }
 
 impl Job {
@@ -86,10 +91,14 @@ impl Job {
             Job::Command { interaction, .. } => Some(interaction.channel_id),
             // An action that stops short (a bug) is still answered kindly
             // in the channel it came from, never left "thinking".
-            Job::Action(Action::Checkin(interaction) | Action::Export(interaction)) => {
-                Some(interaction.channel_id)
+            Job::Action(
+                Action::Checkin(interaction)
+                | Action::Export(interaction)
+                | Action::Pair(interaction),
+            ) => Some(interaction.channel_id),
+            Job::Action(Action::Privacy(press) | Action::PairPress(press)) => {
+                Some(press.channel_id)
             }
-            Job::Action(Action::Privacy(press)) => Some(press.channel_id),
             Job::Flush => None,
         }
     }
@@ -262,6 +271,7 @@ impl EventHandler for Handler {
             let mut definitions = commands::definitions();
             definitions.extend(checkins::commands());
             definitions.extend(privacy::commands());
+            definitions.extend(pairing::commands());
             match serenity::all::Command::set_global_commands(&ctx.http, definitions).await {
                 Ok(registered) => info!(count = registered.len(), "slash commands registered"),
                 Err(err) => error!(error = %err, "could not register the slash commands"),
@@ -320,6 +330,10 @@ impl EventHandler for Handler {
                     Action::Checkin(Box::new(command)),
                 );
             }
+            Interaction::Command(command) if pairing::is_command(&command.data.name) => {
+                let queued = pairing::acknowledge(&ctx.http, &command).await;
+                queue_action(&self.0, ctx.http, queued, Action::Pair(Box::new(command)));
+            }
             Interaction::Command(command) if privacy::is_command(&command.data.name) => {
                 let queued = privacy::acknowledge(&ctx.http, &command).await;
                 queue_action(&self.0, ctx.http, queued, Action::Export(Box::new(command)));
@@ -348,6 +362,11 @@ async fn pressed(bot: &Arc<Bot>, ctx: Context, press: ComponentInteraction) {
         buttons::Kind::Privacy => {
             let queued = privacy::acknowledge_press(&ctx.http, &press).await;
             queue_action(bot, ctx.http, queued, Action::Privacy(Box::new(press)));
+            return;
+        }
+        buttons::Kind::Pair => {
+            let queued = pairing::acknowledge_press(&ctx.http, &press).await;
+            queue_action(bot, ctx.http, queued, Action::PairPress(Box::new(press)));
             return;
         }
         buttons::Kind::Conversation => {}
@@ -431,10 +450,10 @@ fn queue_action(bot: &Arc<Bot>, http: Arc<Http>, wanted: bool, action: Action) {
         return;
     }
     let (user, id) = match &action {
-        Action::Checkin(interaction) | Action::Export(interaction) => {
+        Action::Checkin(interaction) | Action::Export(interaction) | Action::Pair(interaction) => {
             (interaction.user.id, interaction.id.get())
         }
-        Action::Privacy(press) => (press.user.id, press.id.get()),
+        Action::Privacy(press) | Action::PairPress(press) => (press.user.id, press.id.get()),
     };
     let queued = Queued {
         key: format!("interaction:{id}"),
@@ -487,7 +506,7 @@ async fn isolated(job: impl std::future::Future<Output = ()> + Send + 'static) -
     }
 }
 
-async fn process(bot: &Bot, http: &Http, user: UserId, queued: Queued) {
+async fn process(bot: &Arc<Bot>, http: &Arc<Http>, user: UserId, queued: Queued) {
     let input = match &queued.job {
         Job::Message { text, .. } => Input::Text(text.clone()),
         Job::Press { custom_id, .. } => Input::Choice(custom_id.clone()),
@@ -507,6 +526,15 @@ async fn process(bot: &Bot, http: &Http, user: UserId, queued: Queued) {
                 }
                 Action::Privacy(press) => {
                     privacy::carry_out_press(http, &bot.store, now, press).await;
+                }
+                Action::Pair(interaction) => {
+                    let acted =
+                        pairing::command(http, &bot.companion, &bot.store, now, interaction).await;
+                    after_pairing(bot, http, user, acted, now).await;
+                }
+                Action::PairPress(press) => {
+                    let acted = pairing::press(http, &bot.companion, &bot.store, now, press).await;
+                    after_pairing(bot, http, user, acted, now).await;
                 }
             }
             return;
@@ -549,6 +577,7 @@ async fn process(bot: &Bot, http: &Http, user: UserId, queued: Queued) {
     let mut kept = false;
     let mut raised = None;
     let mut waiting = false;
+    let mut partners: Vec<String> = Vec::new();
     match result {
         Ok(Some(applied)) => {
             for event in &applied.outcome.events {
@@ -591,9 +620,27 @@ async fn process(bot: &Bot, http: &Http, user: UserId, queued: Queued) {
                 item.chart = report.chart;
                 outgoing.push(item);
             }
+            // Pairing's answers speak first too, but one that asks
+            // something (a confirmation, a preview) comes last.
+            let (asking, said): (Vec<Reply>, Vec<Reply>) = applied
+                .pairing
+                .iter()
+                .map(|carried| crate::pairing::told(&carried.done, Edge::Discord))
+                .partition(|reply| !reply.choices().is_empty());
+            for reply in said {
+                outgoing.push(Outgoing::new(reply, &extra_key, outgoing.len()));
+            }
             for (position, reply) in applied.outcome.replies.into_iter().enumerate() {
                 outgoing.push(Outgoing::new(reply, &queued.key, position));
             }
+            let mut asking = asking;
+            if applied.offer_end {
+                asking.push(crate::pairing::offer_end());
+            }
+            for reply in asking {
+                outgoing.push(Outgoing::new(reply, &extra_key, outgoing.len()));
+            }
+            partners.extend(applied.pairing.iter().filter_map(|c| c.deliver.clone()));
             kept = true;
         }
         Ok(None) => {
@@ -631,6 +678,10 @@ async fn process(bot: &Bot, http: &Http, user: UserId, queued: Queued) {
             .unwrap_or_else(|e| e.into_inner())
             .push(queued.key.clone());
     }
+    // What a partner was sent goes to their queue, once this turn is kept.
+    for partner in partners {
+        bot.deliver_waiting(Arc::clone(http), &partner);
+    }
     // The person's reply goes first; the notice follows at once.
     announce(bot, http, raised).await;
     if waiting {
@@ -644,6 +695,34 @@ async fn process(bot: &Bot, http: &Http, user: UserId, queued: Queued) {
         replies = outgoing.len(),
         "answered"
     );
+}
+
+/// What a pairing act leaves to do once answered: the partner's outbox
+/// delivered through their queue, the moderators told of a flag, and a
+/// flag the store could not take kept waiting.
+async fn after_pairing(
+    bot: &Arc<Bot>,
+    http: &Arc<Http>,
+    user: UserId,
+    acted: Option<crate::pairing::run::Acted>,
+    now: jiff::Timestamp,
+) {
+    let Some(acted) = acted else {
+        return;
+    };
+    if let Some(partner) = &acted.deliver {
+        bot.deliver_waiting(Arc::clone(http), partner);
+    }
+    if let Some(hit) = acted.unflagged {
+        bot.pending.push(PendingFlag {
+            person: format!("discord:{user}"),
+            hit,
+            asked: false,
+            at: now,
+        });
+        bot.raise_pending(http).await;
+    }
+    announce(bot, http, acted.flag).await;
 }
 
 /// Tells the moderators about a flag this turn raised or updated. Awaited

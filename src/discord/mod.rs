@@ -8,6 +8,7 @@ mod delivery;
 mod handler;
 mod inbox;
 mod moderation;
+mod pairing;
 mod privacy;
 mod render;
 mod send;

@@ -177,7 +177,7 @@ pub fn split(text: &str, max: usize) -> Vec<&str> {
 }
 
 /// `text` cut to one message, marked where cut.
-fn fit(text: &str) -> String {
+pub fn fit(text: &str) -> String {
     if text.chars().count() <= CONTENT_CHARS {
         return text.to_owned();
     }

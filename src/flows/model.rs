@@ -289,6 +289,22 @@ pub enum Tool {
     CheckinPause { days: i64 },
     /// Turn check-ins on at the time and zone the person writes.
     CheckinOn,
+    /// Where pairing stands for them.
+    PairStatus,
+    /// A new invite code for their partner.
+    PairInvite,
+    /// End their pairing, silently.
+    PairEnd,
+    /// Answer a request to talk with "not yet".
+    PairNotYet,
+    /// Enter the invite code they write (an `ask` step).
+    PairJoin,
+    /// Write something of this kind to send (an `ask` step): shown first.
+    PairWrite(crate::pairing::Kind),
+    /// Propose "our one thing this week" in the words they write (an `ask` step).
+    PairPropose,
+    /// Accept, or not, the one thing their partner proposed.
+    PairAnswer { accept: bool },
 }
 
 impl Tool {
@@ -300,7 +316,71 @@ impl Tool {
             Tool::CheckinOff => "checkin-off",
             Tool::CheckinPause { .. } => "checkin-pause",
             Tool::CheckinOn => "checkin-on",
+            Tool::PairStatus => "pair-status",
+            Tool::PairInvite => "pair-invite",
+            Tool::PairEnd => "pair-end",
+            Tool::PairNotYet => "pair-not-yet",
+            Tool::PairJoin => "pair-join",
+            Tool::PairWrite(crate::pairing::Kind::Appreciation) => "pair-appreciation",
+            Tool::PairWrite(crate::pairing::Kind::Action) => "pair-action",
+            Tool::PairWrite(crate::pairing::Kind::Talk) => "pair-talk",
+            Tool::PairWrite(crate::pairing::Kind::Answer) => "pair-answer",
+            // Not a written kind; validation never makes it.
+            Tool::PairWrite(crate::pairing::Kind::NotYet) => "pair-not-yet",
+            Tool::PairPropose => "pair-propose",
+            Tool::PairAnswer { accept: true } => "pair-accept",
+            Tool::PairAnswer { accept: false } => "pair-refuse",
         }
+    }
+
+    /// The tools that take the person's written words, so they go on an
+    /// `ask` step, never on a choice.
+    pub const WRITTEN: [Tool; 7] = [
+        Tool::CheckinOn,
+        Tool::PairJoin,
+        Tool::PairWrite(crate::pairing::Kind::Appreciation),
+        Tool::PairWrite(crate::pairing::Kind::Action),
+        Tool::PairWrite(crate::pairing::Kind::Talk),
+        Tool::PairWrite(crate::pairing::Kind::Answer),
+        Tool::PairPropose,
+    ];
+
+    /// The tools a choice may carry, by name (`checkin-pause` needs `days`).
+    pub const CHOSEN: [Tool; 10] = [
+        Tool::Progress,
+        Tool::CheckinShow,
+        Tool::CheckinOff,
+        Tool::CheckinPause { days: 7 },
+        Tool::PairStatus,
+        Tool::PairInvite,
+        Tool::PairEnd,
+        Tool::PairNotYet,
+        Tool::PairAnswer { accept: true },
+        Tool::PairAnswer { accept: false },
+    ];
+
+    /// What pairing is asked to do when this is chosen, or (for a tool that
+    /// takes words) given `text`.
+    pub fn pairing(self, text: &str) -> Option<crate::pairing::Act> {
+        use crate::pairing::Act;
+        Some(match self {
+            Tool::PairStatus => Act::Status,
+            Tool::PairInvite => Act::Invite,
+            Tool::PairEnd => Act::End,
+            Tool::PairNotYet => Act::NotYet,
+            Tool::PairJoin => Act::Join {
+                code: text.to_owned(),
+            },
+            Tool::PairWrite(kind) => Act::Draft {
+                kind: Some(kind),
+                text: text.to_owned(),
+            },
+            Tool::PairPropose => Act::Propose {
+                text: text.to_owned(),
+            },
+            Tool::PairAnswer { accept } => Act::Answer { accept },
+            _ => return None,
+        })
     }
 }
 

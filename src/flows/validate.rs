@@ -65,6 +65,16 @@ fn facts_kept(raw: &[RawFlow]) -> Facts {
             );
         }
     }
+    // Accepting a partner's "one thing this week" keeps it, as written, as
+    // a fact of each partner's (see `pairing::OUR_THING`).
+    let accepts = raw
+        .iter()
+        .flat_map(|f| &f.steps)
+        .flat_map(|s| &s.choices)
+        .any(|c| c.tool.as_deref() == Some("pair-accept"));
+    if accepts {
+        facts.insert(crate::pairing::OUR_THING.to_owned(), None);
+    }
     facts
 }
 
@@ -600,21 +610,24 @@ fn check_step(
     }
     let tool = match step.tool.as_deref() {
         None => None,
-        Some("checkin-on") if step.ask.is_some() => Some(Tool::CheckinOn),
-        Some("checkin-on") => {
-            messages.push(
-                "`tool = \"checkin-on\"` takes the person's written answer, so the step needs an `ask`"
-                    .into(),
-            );
-            None
-        }
-        Some(other) => {
-            messages.push(format!(
-                "a step's `tool` can only be `checkin-on`, not `{other}`; \
-                 the other tools go on a choice"
-            ));
-            None
-        }
+        Some(name) => match Tool::WRITTEN.into_iter().find(|t| t.name() == name) {
+            Some(tool) if step.ask.is_some() => Some(tool),
+            Some(_) => {
+                messages.push(format!(
+                    "`tool = \"{name}\"` takes the person's written answer, so the step needs an `ask`"
+                ));
+                None
+            }
+            None => {
+                let pairing: Vec<&str> = Tool::WRITTEN[1..].iter().map(|t| t.name()).collect();
+                messages.push(format!(
+                    "a step's `tool` can only be `checkin-on`, not `{name}`; \
+                     the other tools go on a choice (pairing's written ones, {}, go on a step too)",
+                    pairing.join(", ")
+                ));
+                None
+            }
+        },
     };
     let next = step.next.as_ref().map(|default| Next {
         default: default.clone(),
@@ -805,19 +818,32 @@ fn check_tool(choice: &RawChoice, label: &str, messages: &mut Vec<String>) -> Op
                 return None;
             }
         },
-        "checkin-on" => {
-            messages.push(format!(
-                "the choice \"{label}\" uses `checkin-on`, which needs a written time and zone; \
-                 put it on an `ask` step instead"
-            ));
-            return None;
-        }
         other => {
-            messages.push(format!(
-                "the choice \"{label}\" uses the unknown tool `{other}`; expected one of: \
-                 progress, checkin-show, checkin-off, checkin-pause"
-            ));
-            return None;
+            if let Some(tool) = Tool::CHOSEN
+                .into_iter()
+                .find(|t| t.name() == other && !matches!(t, Tool::CheckinPause { .. }))
+            {
+                tool
+            } else if other == "checkin-on" {
+                messages.push(format!(
+                    "the choice \"{label}\" uses `checkin-on`, which needs a written time and \
+                     zone; put it on an `ask` step instead"
+                ));
+                return None;
+            } else if Tool::WRITTEN.iter().any(|t| t.name() == other) {
+                messages.push(format!(
+                    "the choice \"{label}\" uses `{other}`, which needs the person's written \
+                     words; put it on an `ask` step instead"
+                ));
+                return None;
+            } else {
+                let chosen: Vec<&str> = Tool::CHOSEN.iter().map(|t| t.name()).collect();
+                messages.push(format!(
+                    "the choice \"{label}\" uses the unknown tool `{other}`; expected one of: {}",
+                    chosen.join(", ")
+                ));
+                return None;
+            }
         }
     };
     if choice.days.is_some() && !matches!(tool, Tool::CheckinPause { .. }) {

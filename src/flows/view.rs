@@ -396,6 +396,18 @@ pub fn tool_words(tool: Tool) -> String {
         Tool::CheckinOff => "stops daily check-ins".into(),
         Tool::CheckinPause { days } => format!("pauses check-ins for {days} days"),
         Tool::CheckinOn => "turns check-ins on at the time written".into(),
+        Tool::PairStatus => "says where pairing stands".into(),
+        Tool::PairInvite => "makes an invite code for their partner".into(),
+        Tool::PairEnd => "ends pairing, without telling the partner".into(),
+        Tool::PairNotYet => "answers a request to talk with not yet".into(),
+        Tool::PairJoin => "enters the partner's invite code written".into(),
+        Tool::PairWrite(kind) => format!(
+            "shows what was written as {} to the partner, to confirm before it goes",
+            kind.label().to_lowercase()
+        ),
+        Tool::PairPropose => "proposes what was written as our one thing this week".into(),
+        Tool::PairAnswer { accept: true } => "accepts the partner's one thing this week".into(),
+        Tool::PairAnswer { accept: false } => "turns down the partner's one thing this week".into(),
     }
 }
 

@@ -224,6 +224,9 @@ pub async fn carry_out(
             None => ToolDone::Unchanged(NotDone::NotTimeAndZone),
         },
         Task::CheckinPause { days } => pause_for(conn, person, *days, now).await?,
+        // Pairing's tasks are carried out by pairing (see the store's turn),
+        // never handed here; were one to be, it changes nothing.
+        Task::Pair(_) => ToolDone::Unchanged(NotDone::NotOn),
     })
 }
 

@@ -3,16 +3,16 @@
 //! crash never leaves half a step. One async function per query lives in the
 //! submodules, each taking a connection so it can run inside a transaction.
 
-mod answers;
+pub(crate) mod answers;
 pub mod checkins;
 mod conversations;
 mod events;
 pub mod files;
 pub mod flags;
 pub mod journal;
-mod outbox;
+pub(crate) mod outbox;
 pub mod pending;
-mod people;
+pub(crate) mod people;
 pub mod privacy;
 mod processed;
 mod sealing;
@@ -204,8 +204,13 @@ pub struct Applied {
     /// from another row) and were set aside in this turn: say so, once.
     pub set_aside: usize,
     /// What the turn's check-in tools did, in its transaction, one for each
-    /// of the outcome's tasks, in order.
+    /// of the outcome's check-in tasks, in order.
     pub tools: Vec<checkins::ToolDone>,
+    /// What the turn's pairing tools did, in its transaction, in order.
+    pub pairing: Vec<crate::pairing::Carried>,
+    /// The turn raised a crisis flag while the person is paired: offer them,
+    /// privately, to end pairing.
+    pub offer_end: bool,
 }
 
 /// A due check-in to claim in the transaction that starts it.
@@ -539,10 +544,37 @@ impl Store {
         // Discord sends check-ins as messages, and `mend chat` offers the
         // day's as the person opens it (see [`Store::offer_checkin`]).
         let consent_given = outcome.state.consent == Consent::Given;
-        let mut tools = Vec::new();
-        for task in &outcome.tasks {
-            tools.push(checkins::carry_out(&mut tx, person, consent_given, task, now).await?);
+        if before.consent == Consent::Given && !consent_given {
+            crate::pairing::queries::consent_withdrawn(&mut tx, person, now).await?;
         }
+        let mut tools = Vec::new();
+        let mut pairing = Vec::new();
+        let who = crate::pairing::queries::Who {
+            person,
+            external: external_id,
+            consent: consent_given,
+        };
+        for task in &outcome.tasks {
+            match task {
+                // Written words reach here only screened clean: the turn's
+                // screen ran before the engine, which withholds the rest.
+                crate::engine::Task::Pair(act) => pairing.push(
+                    crate::pairing::queries::carry_out(
+                        &mut tx,
+                        &self.cipher,
+                        who,
+                        act,
+                        &|_| None,
+                        now,
+                    )
+                    .await?,
+                ),
+                task => tools
+                    .push(checkins::carry_out(&mut tx, person, consent_given, task, now).await?),
+            }
+        }
+        let offer_end = (outcome.flag.is_some() || outcome.flag_asked)
+            && crate::pairing::queries::is_paired(&mut tx, person).await?;
         let checkins_paused = if entered.pause_notice {
             checkins::take_pause_notice(&mut tx, person).await?
         } else {
@@ -556,7 +588,44 @@ impl Store {
             unsent_before: entered.unsent,
             set_aside,
             tools,
+            pairing,
+            offer_end,
         }))
+    }
+
+    /// Carries out a pairing act outside a conversation turn (a slash
+    /// command, one of pairing's buttons), in one write transaction of its
+    /// own, in the writers' turn. Every word it would send passes `screen`.
+    pub async fn pair(
+        &self,
+        external_id: &str,
+        act: &crate::pairing::Act,
+        screen: crate::pairing::queries::Screening<'_>,
+        now: Timestamp,
+    ) -> Result<crate::pairing::Carried, StoreError> {
+        let _turn = self.writer.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let person = people::find_or_create(&mut tx, external_id, now).await?;
+        let consent = people::profile(&mut tx, person).await?.consent == Consent::Given;
+        let who = crate::pairing::queries::Who {
+            person,
+            external: external_id,
+            consent,
+        };
+        let carried =
+            crate::pairing::queries::carry_out(&mut tx, &self.cipher, who, act, screen, now)
+                .await?;
+        tx.commit().await?;
+        Ok(carried)
+    }
+
+    /// Erases pairing data past its time (see [`crate::pairing::queries::prune`]).
+    pub async fn prune_pairing(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let _turn = self.writer.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let gone = crate::pairing::queries::prune(&mut tx, now).await?;
+        tx.commit().await?;
+        Ok(gone)
     }
 
     /// Raises a crisis flag in its own short write transaction, for a hit

@@ -23,6 +23,7 @@ pub struct Export {
     pub checkin_days: Vec<CheckinDay>,
     pub flags: Vec<FlagRecord>,
     pub events: Vec<EventRecord>,
+    pub pairing: crate::pairing::queries::Exported,
 }
 
 impl Export {
@@ -50,9 +51,17 @@ impl Export {
             .iter()
             .flat_map(|f| [f.excerpt.as_ref(), f.moderator_note.as_ref()]);
         let question = self.person.pending_question.as_ref().map(|q| &q.excerpt);
+        let pairing = self
+            .pairing
+            .sent
+            .iter()
+            .chain(&self.pairing.received)
+            .chain(&self.pairing.proposed)
+            .map(|m| Some(&m.text));
         answers
             .chain(days)
             .chain(flags)
+            .chain(pairing)
             .chain(std::iter::once(question))
             .filter(|value| *value == Some(&Opened::NotOpened))
             .count()
@@ -94,7 +103,12 @@ pub enum Opened {
 }
 
 impl Opened {
-    fn open(cipher: &Cipher, field: Field<'_>, sealed: &str, column: &'static str) -> Opened {
+    pub(crate) fn open(
+        cipher: &Cipher,
+        field: Field<'_>,
+        sealed: &str,
+        column: &'static str,
+    ) -> Opened {
         match cipher.open(field, sealed) {
             Ok(text) => Opened::Text(text),
             Err(_) => {
@@ -194,7 +208,7 @@ pub struct EventRecord {
 
 /// What each part of the export means, in plain words. It travels inside
 /// the file, so the file explains itself.
-const README: [(&str, &str); 12] = [
+const README: [(&str, &str); 13] = [
     (
         "exported_at",
         "When this copy was made (UTC). It is everything mend held about you at that moment.",
@@ -243,6 +257,14 @@ const README: [(&str, &str); 12] = [
         "events",
         "A log of what happened when (a conversation started, an answer was saved), without any \
          of your words.",
+    ),
+    (
+        "pairing",
+        "Pairing with a partner: when each pairing began, whether it ended (and when, if you \
+         ended it), what you sent your partner \
+         and what they sent you (with when), any \"one thing this week\" you proposed, and how \
+         many people you stopped from pairing with you again. Nothing else of yours was ever \
+         shared with them.",
     ),
     (
         "times",
@@ -489,6 +511,7 @@ pub async fn export(
             paused,
             updated_at: at(updated_at),
         }),
+        pairing: crate::pairing::queries::export(conn, cipher, person).await?,
         answers: answer_records,
         facts: fact_records,
         journal,
@@ -560,6 +583,7 @@ pub async fn erase(
     .bind(person)
     .fetch_all(&mut *conn)
     .await?;
+    crate::pairing::queries::before_erasure(conn, person, now).await?;
     sqlx::query("DELETE FROM people WHERE id = ?")
         .bind(person)
         .execute(&mut *conn)

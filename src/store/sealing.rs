@@ -23,7 +23,7 @@ struct Sealed {
 /// A sealed value with the key of its row.
 type Row = (i64, i64, i64, String, String, String);
 
-const SEALED: [Sealed; 7] = [
+const SEALED: [Sealed; 10] = [
     Sealed {
         table: "answers",
         column: "value",
@@ -94,6 +94,36 @@ const SEALED: [Sealed; 7] = [
             at_ms: *at_ms,
         },
         update: "UPDATE journal SET text = ? WHERE rowid = ?",
+    },
+    Sealed {
+        table: "pair_messages",
+        column: "body",
+        select: "SELECT rowid, sender_id, id, '', '', body FROM pair_messages",
+        field: |(_, sender, message, _, _, _)| Field::PairMessage {
+            sender: *sender,
+            message: *message,
+        },
+        update: "UPDATE pair_messages SET body = ? WHERE rowid = ?",
+    },
+    Sealed {
+        table: "pair_drafts",
+        column: "body",
+        select: "SELECT rowid, person_id, created_at, '', '', body FROM pair_drafts",
+        field: |(_, person, at_ms, _, _, _)| Field::PairDraft {
+            person: *person,
+            at_ms: *at_ms,
+        },
+        update: "UPDATE pair_drafts SET body = ? WHERE rowid = ?",
+    },
+    Sealed {
+        table: "pair_actions",
+        column: "body",
+        select: "SELECT rowid, proposer_id, id, '', '', body FROM pair_actions",
+        field: |(_, proposer, action, _, _, _)| Field::PairAction {
+            proposer: *proposer,
+            action: *action,
+        },
+        update: "UPDATE pair_actions SET body = ? WHERE rowid = ?",
     },
 ];
 

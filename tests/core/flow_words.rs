@@ -45,6 +45,8 @@ fn seen_by(script: &Script, situation: Situation, skip: &[&str]) -> Vec<Seen> {
         .flows()
         .flat_map(|f| &f.steps)
         .filter_map(|s| s.fact.clone())
+        // Kept by a tool, not a step: a partner's agreed one thing.
+        .chain(std::iter::once(mend::pairing::OUR_THING.to_owned()))
         .map(|name| (name, ANSWER.to_owned()))
         .collect();
     let mut out = Vec::new();

@@ -20,6 +20,7 @@ mod graph;
 mod heard;
 mod logs;
 mod moderation;
+mod pairing;
 mod privacy;
 mod scheduler;
 mod sealing;

@@ -16,6 +16,7 @@ mod conversation;
 mod crash;
 mod faults;
 mod moderation;
+mod pairing;
 mod privacy;
 mod safety;
 mod store_faults;

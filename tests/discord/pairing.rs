@@ -297,7 +297,7 @@ async fn nothing_of_one_partners_state_is_in_anything_sent_to_the_other() {
         "1",
         "quetzal day note",
         "menu",
-        "I keep thinking about the walrus and it hurts",
+        "the walrus film made us both laugh at dinner",
         "keep it",
         "I want to end my life narwhal",
         "he hits me and I am scared of him, okapi",

@@ -31,6 +31,7 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r4.tsv", include_str!("blind_r4.tsv")),
     ("train_r5_answers.tsv", include_str!("train_r5_answers.tsv")),
     ("blind_r5.tsv", include_str!("blind_r5.tsv")),
+    ("blind_r6.tsv", include_str!("blind_r6.tsv")),
 ];
 
 type Row = Example;

@@ -466,6 +466,36 @@ async fn confirm(
     })
 }
 
+/// What words must pass before they can go towards a partner: consent, an
+/// active pairing, the length and shape rules, and the crisis screen. The
+/// pairing and the cleaned words, or what to answer instead.
+async fn may_go(
+    conn: &mut SqliteConnection,
+    who: Who<'_>,
+    text: &str,
+    screen: Screening<'_>,
+) -> Result<Result<(Active, String), Carried>, StoreError> {
+    let refused = |why| Ok(Err(Carried::just(Done::Refused(why))));
+    if !who.consent {
+        return refused(Refusal::NoConsent);
+    }
+    let Some(pairing) = active(conn, who.person).await? else {
+        return refused(Refusal::NotActive);
+    };
+    let text = match clean_text(text) {
+        Ok(text) => text,
+        Err(why) => return refused(why),
+    };
+    if let Some(hit) = screen(&text) {
+        return Ok(Err(Carried {
+            done: Done::Withheld,
+            deliver: None,
+            withheld: Some(hit),
+        }));
+    }
+    Ok(Ok((pairing, text)))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn draft(
     conn: &mut SqliteConnection,
@@ -477,23 +507,10 @@ async fn draft(
     now: Timestamp,
 ) -> Result<Carried, StoreError> {
     let refused = |why| Ok(Carried::just(Done::Refused(why)));
-    if !who.consent {
-        return refused(Refusal::NoConsent);
-    }
-    if active(conn, who.person).await?.is_none() {
-        return refused(Refusal::NotActive);
-    }
-    let text = match clean_text(text) {
-        Ok(text) => text,
-        Err(why) => return refused(why),
+    let text = match may_go(conn, who, text, screen).await? {
+        Ok((_, text)) => text,
+        Err(stop) => return Ok(stop),
     };
-    if let Some(hit) = screen(&text) {
-        return Ok(Carried {
-            done: Done::Withheld,
-            deliver: None,
-            withheld: Some(hit),
-        });
-    }
     if sent_today(conn, who.person, now).await? >= SENDS_PER_DAY {
         return refused(Refusal::TooManySends);
     }
@@ -716,23 +733,10 @@ async fn propose(
     now: Timestamp,
 ) -> Result<Carried, StoreError> {
     let refused = |why| Ok(Carried::just(Done::Refused(why)));
-    if !who.consent {
-        return refused(Refusal::NoConsent);
-    }
-    let Some(pairing) = active(conn, who.person).await? else {
-        return refused(Refusal::NotActive);
+    let (pairing, text) = match may_go(conn, who, text, screen).await? {
+        Ok(ready) => ready,
+        Err(stop) => return Ok(stop),
     };
-    let text = match clean_text(text) {
-        Ok(text) => text,
-        Err(why) => return refused(why),
-    };
-    if let Some(hit) = screen(&text) {
-        return Ok(Carried {
-            done: Done::Withheld,
-            deliver: None,
-            withheld: Some(hit),
-        });
-    }
     // Proposals are held to the day's limit on their own, so they cannot
     // become a way around it.
     let proposed: i64 = sqlx::query_scalar(

@@ -14,7 +14,7 @@ use super::model::{Flow, Situation, Step};
 use super::view::{self, Person, To, Via};
 
 /// The most paths written for one flow and one situation.
-pub const MAX_PATHS: usize = 200;
+pub const MAX_PATHS: usize = 500;
 
 /// The transcripts of each flow, one after another.
 pub fn render(flows: &[&Flow]) -> String {

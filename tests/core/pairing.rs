@@ -650,7 +650,25 @@ fn one_thing_together_is_proposed_accepted_and_asked_about_privately() {
     at_pairing(&mut alex);
     alex.press("Our one thing this week");
     assert!(alex.press("How my part").contains("a walk on Sunday"));
+    // And Alex's daily check-in asks about it, after Alex's own small action.
+    alex.line("menu");
+    alex.press("Today's check-in");
+    alex.press("4");
+    alex.press("Not today");
+    let asked = alex.text();
+    assert!(
+        asked.contains("agreed on this week: a walk on Sunday"),
+        "{asked}"
+    );
+    alex.press("Partly");
+    assert!(
+        alex.text().contains("one line about today") || alex.text().contains("one line you'd like")
+    );
     alex.close();
+    assert!(
+        !opens(dir.path(), "sam", T0).contains("Partly"),
+        "Alex's answer reached Sam"
+    );
 }
 
 #[test]

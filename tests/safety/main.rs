@@ -32,6 +32,7 @@ const SETS: &[(&str, &str)] = &[
     ("train_r5_answers.tsv", include_str!("train_r5_answers.tsv")),
     ("blind_r5.tsv", include_str!("blind_r5.tsv")),
     ("blind_r6.tsv", include_str!("blind_r6.tsv")),
+    ("train_r6_pain.tsv", include_str!("train_r6_pain.tsv")),
 ];
 
 type Row = Example;

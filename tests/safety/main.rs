@@ -33,6 +33,7 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r5.tsv", include_str!("blind_r5.tsv")),
     ("blind_r6.tsv", include_str!("blind_r6.tsv")),
     ("train_r6_pain.tsv", include_str!("train_r6_pain.tsv")),
+    ("blind_r7.tsv", include_str!("blind_r7.tsv")),
 ];
 
 type Row = Example;

@@ -42,6 +42,8 @@ struct Tally {
     right_category: usize,
     urgent: usize,
     urgent_crisis: usize,
+    /// Ordinary messages given the full crisis reply, not a question.
+    ok_as_crisis: usize,
 }
 
 impl Tally {
@@ -53,6 +55,7 @@ impl Tally {
             right_category: 0,
             urgent: 0,
             urgent_crisis: 0,
+            ok_as_crisis: 0,
         }
     }
 
@@ -71,7 +74,12 @@ impl Tally {
                 }
             }
             (Some(_), None) => self.fneg += 1,
-            (None, Some(_)) => self.fp += 1,
+            (None, Some((_, action))) => {
+                self.fp += 1;
+                if action == Action::Crisis {
+                    self.ok_as_crisis += 1;
+                }
+            }
             (None, None) => {}
         }
     }
@@ -79,12 +87,13 @@ impl Tally {
     fn line(&self) -> String {
         let ratio = |a: usize, b: usize| a as f64 / b.max(1) as f64;
         format!(
-            "recall {:.3}  precision {:.3}  category {:.3}  urgent as crisis {}/{}",
+            "recall {:.3}  precision {:.3}  category {:.3}  urgent as crisis {}/{}  ordinary as crisis {}",
             ratio(self.tp, self.tp + self.fneg),
             ratio(self.tp, self.tp + self.fp),
             ratio(self.right_category, self.tp),
             self.urgent_crisis,
             self.urgent,
+            self.ok_as_crisis,
         )
     }
 }

@@ -218,7 +218,7 @@ impl Default for Policy {
     fn default() -> Policy {
         Policy {
             ask_at: 0.5,
-            urgent_at: 0.7,
+            urgent_at: 0.5,
             category_at: 0.9,
         }
     }

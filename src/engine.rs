@@ -422,6 +422,7 @@ fn respond_screened(
                 ask_buttons(hit.category),
             ));
             turn.state.pending_ask = Some(hit);
+            turn.hold_back_from_partner();
             return turn.outcome(None);
         }
         // Asked a moment ago and told they were safe: not asked again on
@@ -432,6 +433,7 @@ fn respond_screened(
         return turn.outcome(None);
     }
     turn.crisis(companion, &hit, now);
+    turn.hold_back_from_partner();
     turn.outcome(Some(hit))
 }
 
@@ -761,6 +763,22 @@ impl<'a> Turn<'a> {
             }
             Input::Begin(_) => self.place_lost(),
             Input::Text(text) => self.typed(&place.flow, step, &clean(text)),
+        }
+    }
+
+    /// Words the screen stopped, written where they would have gone to a
+    /// partner: they were never applied, so nothing goes; the person hears
+    /// so first.
+    fn hold_back_from_partner(&mut self) {
+        let for_partner = self
+            .state
+            .place
+            .as_ref()
+            .and_then(|p| self.script.step(&p.flow, &p.step))
+            .is_some_and(|step| matches!(step.tool, Some(Tool::PairWrite(_) | Tool::PairPropose)));
+        if for_partner {
+            let withheld = crate::pairing::told(&crate::pairing::Done::Withheld, self.edge);
+            self.replies.insert(0, withheld);
         }
     }
 

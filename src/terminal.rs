@@ -363,7 +363,15 @@ async fn applied(
     replies.extend(applied.outcome.replies);
     replies.extend(asking);
     if applied.offer_end {
-        replies.push(crate::pairing::offer_end());
+        // Only the last message's choices are live here, so the offer to end
+        // carries the ones it would hide ("Carry on where we were") too.
+        let offer = crate::pairing::offer_end();
+        let mut choices = offer.choices().to_vec();
+        if let Some(last) = replies.iter_mut().rev().find(|r| !r.choices().is_empty()) {
+            choices.extend_from_slice(last.choices());
+            *last = Reply::new(last.text(), Vec::new());
+        }
+        replies.push(Reply::new(offer.text(), choices));
     }
     Ok(replies)
 }
@@ -414,7 +422,21 @@ async fn write_replies<W: AsyncWrite + Unpin>(
         line.push('\n');
         line
     } else {
-        replies.iter().map(render).collect()
+        // Numbers pick among the last choices shown, so only those are
+        // numbered; earlier ones in the same answer are left out rather
+        // than shown as a second list that no number reaches.
+        let live = replies.iter().rposition(|r| !r.choices().is_empty());
+        replies
+            .iter()
+            .enumerate()
+            .map(|(i, reply)| {
+                if Some(i) == live || reply.choices().is_empty() {
+                    render(reply)
+                } else {
+                    render(&Reply::new(reply.text(), Vec::new()))
+                }
+            })
+            .collect()
     };
     output.write_all(text.as_bytes()).await?;
     output.flush().await
@@ -443,6 +465,39 @@ pub fn render(reply: &Reply) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn only_the_choices_a_number_can_pick_are_numbered() {
+        let button = |id: &str, label: &str| ChoiceButton {
+            id: id.into(),
+            label: label.into(),
+        };
+        let replies = [
+            Reply::new("Anything else?", vec![button("a", "Something else")]),
+            Reply::new(
+                "Send it?",
+                vec![button("s", "Send"), button("d", "Don't send")],
+            ),
+        ];
+        let mut out = Vec::new();
+        write_replies(&mut out, &replies, &ChatOptions::new("you", false))
+            .await
+            .unwrap();
+        let shown = String::from_utf8(out).unwrap();
+        assert!(
+            shown.contains("Anything else?") && shown.contains("Send it?"),
+            "{shown}"
+        );
+        assert!(!shown.contains("Something else"), "a dead list: {shown}");
+        assert!(shown.contains("   1. Send\n   2. Don't send\n"), "{shown}");
+        assert_eq!(shown.matches("   1. ").count(), 1, "{shown}");
+        // For scripts, every message keeps its choices.
+        let mut out = Vec::new();
+        write_replies(&mut out, &replies, &ChatOptions::new("you", true))
+            .await
+            .unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("Something else"));
+    }
 
     #[tokio::test]
     async fn a_panic_in_a_turn_ends_that_turn_only() {

@@ -125,11 +125,11 @@ impl Kind {
     /// How the partner's message begins.
     fn heading(self) -> &'static str {
         match self {
-            Kind::Appreciation => "Your partner sent you an appreciation:",
-            Kind::Action => "Your partner shared their small action for today:",
-            Kind::Talk => "Your partner asked whether you could talk this week:",
-            Kind::Answer => "Your partner answered your request to talk with a time:",
-            Kind::NotYet => "Your partner answered your request to talk: not yet.",
+            Kind::Appreciation => "They sent you an appreciation:",
+            Kind::Action => "They shared their small action for today:",
+            Kind::Talk => "They asked whether the two of you could talk this week:",
+            Kind::Answer => "They answered your request to talk with a time:",
+            Kind::NotYet => "They answered your request to talk: not yet.",
         }
     }
 
@@ -509,7 +509,7 @@ fn refusal_text(why: &Refusal, edge: Edge) -> String {
         Refusal::AlreadyPaired => "You're already paired. You can be paired with one person \
             at a time; ending the pairing you have comes first."
             .to_owned(),
-        Refusal::NotActive => "This connection isn't active.".to_owned(),
+        Refusal::NotActive => "This connection isn't active, so nothing was sent.".to_owned(),
         Refusal::CodeDidNotWork => "That code didn't work. Codes work once, for a day; check \
             it with your partner, or ask them for a new one."
             .to_owned(),
@@ -608,8 +608,8 @@ pub fn notice_for_partner(done: &Done, text: Option<&str>) -> Option<String> {
         ),
         Done::Proposed => {
             let mut out = String::from(
-                "**From your partner, through mend.** Your partner proposed our one thing this \
-                 week:\n",
+                "**From your partner, through mend.** They proposed a one thing for the two of you \
+                 this week:\n",
             );
             for line in text.unwrap_or_default().lines() {
                 out.push_str("> ");
@@ -622,10 +622,10 @@ pub fn notice_for_partner(done: &Done, text: Option<&str>) -> Option<String> {
             Some(out)
         }
         Done::Answered { accept } => Some(if *accept {
-            "**From your partner, through mend.** Your partner accepted our one thing this week."
+            "**From your partner, through mend.** They accepted your one thing for this week."
                 .to_owned()
         } else {
-            "**From your partner, through mend.** Your partner would rather not take up that one \
+            "**From your partner, through mend.** They would rather not take up that one \
              thing this week."
                 .to_owned()
         }),
@@ -754,7 +754,7 @@ mod tests {
             refusal_text(&Refusal::InviterUnavailable, Edge::Discord)
         );
         let ended = refusal_text(&Refusal::NotActive, Edge::Discord);
-        assert_eq!(ended, "This connection isn't active.");
+        assert_eq!(ended, "This connection isn't active, so nothing was sent.");
     }
 
     #[test]

@@ -270,7 +270,7 @@ fn two_people_on_one_file_invite_confirm_send_and_end_silently() {
     // Sam's next send is refused kindly, with no reason and no time.
     let refused = send(dir.path(), "sam", T0, "My small action", "Cook on Friday");
     assert!(
-        refused.contains("This connection isn't active."),
+        refused.contains("This connection isn't active, so nothing was sent."),
         "{refused}"
     );
     assert!(
@@ -392,8 +392,24 @@ fn words_for_a_partner_that_raise_a_crisis_are_not_delivered() {
     assert!(!said.contains("This is exactly what your partner would receive"));
     assert!(said.contains("116 123"), "the crisis reply: {said}");
     assert!(
+        said.contains("I haven't passed that on to your partner"),
+        "told it did not go: {said}"
+    );
+    assert!(
         said.contains("you can end pairing now"),
         "the private offer to end: {said}"
+    );
+    // The offer holds the way back to the conversation too, since only the
+    // last message's choices can be picked by number.
+    let offered: Vec<String> = sam.last.last().unwrap()["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        offered.len() >= 2 && offered.iter().any(|l| l.starts_with("Carry on")),
+        "{offered:?}"
     );
     // The private offer ends it in one step.
     assert!(sam.press("End pairing now").contains("Pairing has ended"));
@@ -522,7 +538,7 @@ fn export_and_forget_on_both_sides() {
     );
     let refused = send(dir.path(), "alex", T0, "My small action", "anyone there");
     assert!(
-        refused.contains("This connection isn't active."),
+        refused.contains("This connection isn't active, so nothing was sent."),
         "{refused}"
     );
 }
@@ -609,7 +625,7 @@ fn one_thing_together_is_proposed_accepted_and_asked_about_privately() {
 
     let sam = opens(dir.path(), "sam", T0);
     assert!(
-        sam.contains("proposed our one thing this week:\n> a walk on Sunday"),
+        sam.contains("proposed a one thing for the two of you this week:\n> a walk on Sunday"),
         "{sam}"
     );
     let mut sam = Live::open(dir.path(), "sam", T0);
@@ -630,7 +646,7 @@ fn one_thing_together_is_proposed_accepted_and_asked_about_privately() {
 
     let alex = opens(dir.path(), "alex", T0);
     assert!(
-        alex.contains("Your partner accepted our one thing this week."),
+        alex.contains("They accepted your one thing for this week."),
         "{alex}"
     );
     assert!(

@@ -207,7 +207,10 @@ async fn partners_pair_send_and_end_without_the_other_being_told() {
     // then anything queued for Sam would have gone first.
     let sam_before = bot_messages(&fake, fake.dm_channel_id(SAM)).len();
     let refused = send(&fake, SAM, "action", "Cook on Friday").await;
-    assert_eq!(refused, "This connection isn't active.");
+    assert_eq!(
+        refused,
+        "This connection isn't active, so nothing was sent."
+    );
     let sam_dm = bot_messages(&fake, fake.dm_channel_id(SAM));
     for message in &sam_dm[..sam_before] {
         let content = message["content"].as_str().unwrap_or_default();
@@ -425,7 +428,10 @@ async fn export_and_forget_on_both_sides() {
         "no time for Alex"
     );
     let refused = send(&fake, ALEX, "action", "anyone there").await;
-    assert_eq!(refused, "This connection isn't active.");
+    assert_eq!(
+        refused,
+        "This connection isn't active, so nothing was sent."
+    );
     mend.stop().await.unwrap();
 }
 
@@ -614,7 +620,7 @@ async fn a_partner_answers_by_button_and_hears_nothing_more_than_that() {
     until("Alex hears it was accepted", || {
         partner_messages(&fake, ALEX)
             .iter()
-            .any(|m| m.contains("Your partner accepted our one thing this week."))
+            .any(|m| m.contains("They accepted your one thing for this week."))
     })
     .await;
     assert_every_message_is_safe(&fake);

@@ -380,6 +380,22 @@ fn pairing_needs_consent_and_says_how_to_give_it() {
 }
 
 #[test]
+fn someone_pushed_to_pair_hears_they_need_not_and_what_stays_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = consenting(dir.path(), "kit", T0);
+    at_pairing(&mut live);
+    let said = live.press("I'm being pushed to pair");
+    assert!(said.contains("You don't have to pair, ever"), "{said}");
+    assert!(said.contains("your partner isn't told anything"), "{said}");
+    // The way on leads to the safety conversation, with nothing shared.
+    let safe = live.press("Talk about whether this relationship is safe");
+    assert!(!safe.is_empty());
+    live.close();
+    let kit: Value = serde_json::from_str(&export(dir.path(), "kit")).unwrap();
+    assert_eq!(kit["pairing"]["pairings"], serde_json::json!([]), "{kit}");
+}
+
+#[test]
 fn words_for_a_partner_that_raise_a_crisis_are_not_delivered() {
     let dir = tempfile::tempdir().unwrap();
     paired(dir.path());

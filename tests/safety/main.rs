@@ -34,6 +34,7 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r6.tsv", include_str!("blind_r6.tsv")),
     ("train_r6_pain.tsv", include_str!("train_r6_pain.tsv")),
     ("blind_r7.tsv", include_str!("blind_r7.tsv")),
+    ("train_r8_pairing.tsv", include_str!("train_r8_pairing.tsv")),
 ];
 
 type Row = Example;

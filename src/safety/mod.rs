@@ -398,7 +398,7 @@ impl Screen {
     /// What the rules find, joined with what the learned layer reads (see
     /// [`Policy`]).
     fn screen_with(&self, text: &str, s: &mut Scratch) -> Option<Hit> {
-        let (rules, set_aside) = self.rules_with(text, s);
+        let (rules, denied) = self.rules_with(text, s);
         let Some((model, policy)) = &self.learned else {
             return rules;
         };
@@ -412,7 +412,7 @@ impl Screen {
             reading.category,
             Category::Suicide | Category::SelfHarm | Category::HarmOthers
         );
-        if rules.is_none() && set_aside && denial_stands {
+        if rules.is_none() && denied && denial_stands {
             return None;
         }
         let now = reading.urgent >= policy.urgent_at && reading.risk >= policy.ask_at;
@@ -458,7 +458,8 @@ impl Screen {
         }
     }
 
-    /// What the rules find, and whether they set a found danger aside.
+    /// What the rules find, and whether a negation or idiom cancelled a
+    /// danger frame they found.
     fn rules_with(&self, text: &str, s: &mut Scratch) -> (Option<Hit>, bool) {
         let mut message = MessageScope {
             joke: LAUGHS.iter().any(|l| text.contains(l)),
@@ -477,7 +478,7 @@ impl Screen {
             }
         }
         let tense = |i: usize| message.clauses.get(i).copied().unwrap_or_default();
-        let set_aside = message.set_aside;
+        let denied = message.denied;
         let best = hits
             .into_iter()
             .filter_map(|(mut best, clause)| {
@@ -520,7 +521,7 @@ impl Screen {
                 matched: self.rules.frames[best.frame as usize].text.to_string(),
                 excerpt: best.excerpt,
             });
-        (best, set_aside)
+        (best, denied)
     }
 
     /// Reads the clause normalised in `s.norm`: its words, then every frame
@@ -744,7 +745,7 @@ impl Screen {
             // suicidal", not "...since he left me for my best mate".
             let about_another = clause.not_me_at.is_some_and(|at| at < f.start);
             if covered || (about_another && !f.names_me) {
-                message.set_aside |= covered;
+                message.denied |= covered;
                 continue;
             }
             let best = Best {
@@ -790,9 +791,9 @@ struct MessageScope {
     clauses: Vec<Tense>,
     joke: bool,
     raise: bool,
-    /// A danger frame was found and then set aside by scope (negation,
-    /// someone else, the past, an accident, a joke).
-    set_aside: bool,
+    /// A danger frame was found and then cancelled by a negation or an
+    /// idiom covering it ("I would never kill myself").
+    denied: bool,
 }
 
 /// Scope that holds for one clause.

@@ -234,15 +234,28 @@ async fn sent_today(
     person: PersonId,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
-    Ok(
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pair_messages WHERE sender_id = ? AND sent_at > ?",
-        )
+    in_last_day(
+        conn,
+        "SELECT COUNT(*) FROM pair_messages WHERE sender_id = ? AND sent_at > ?",
+        person,
+        now,
+    )
+    .await
+}
+
+/// How many of a person's rows `count` finds in the day before `now`:
+/// `count` takes the person, then the start of that day.
+async fn in_last_day(
+    conn: &mut SqliteConnection,
+    count: &'static str,
+    person: PersonId,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(count)
         .bind(person)
         .bind((now - DAY).as_millisecond())
         .fetch_one(&mut *conn)
-        .await?,
-    )
+        .await?)
 }
 
 async fn invite(
@@ -258,12 +271,12 @@ async fn invite(
     if active(conn, who.person).await?.is_some() {
         return refused(Refusal::AlreadyPaired);
     }
-    let made: i64 = sqlx::query_scalar(
+    let made = in_last_day(
+        conn,
         "SELECT COUNT(*) FROM pair_invites WHERE inviter_id = ? AND created_at > ?",
+        who.person,
+        now,
     )
-    .bind(who.person)
-    .bind((now - DAY).as_millisecond())
-    .fetch_one(&mut *conn)
     .await?;
     if made >= INVITES_PER_DAY {
         return refused(Refusal::TooManyInvites);
@@ -739,12 +752,12 @@ async fn propose(
     };
     // Proposals are held to the day's limit on their own, so they cannot
     // become a way around it.
-    let proposed: i64 = sqlx::query_scalar(
+    let proposed = in_last_day(
+        conn,
         "SELECT COUNT(*) FROM pair_actions WHERE proposer_id = ? AND proposed_at > ?",
+        who.person,
+        now,
     )
-    .bind(who.person)
-    .bind((now - DAY).as_millisecond())
-    .fetch_one(&mut *conn)
     .await?;
     if proposed >= SENDS_PER_DAY {
         return refused(Refusal::TooManySends);

@@ -13,7 +13,8 @@
 //! every set but NAME and scores NAME with the rules alone, the model alone
 //! and both together, at several thresholds: a first-contact figure for the
 //! model, though the rules may have been tuned on NAME. `score FILE` scores a
-//! set with the screen as built, writing nothing.
+//! set with the screen as built, writing nothing; with `SHOW=1` it also
+//! lists the ordinary messages given the full crisis reply.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -144,6 +145,7 @@ fn holdout(name: &str) -> Result<(), String> {
         ask_at: env("ASK_AT").unwrap_or(base.ask_at),
         urgent_at: env("URGENT_AT").unwrap_or(base.urgent_at),
         category_at: env("CATEGORY_AT").unwrap_or(base.category_at),
+        lower_below: env("LOWER_BELOW").unwrap_or(base.lower_below),
     };
     let both = rules.with_learned(model, policy);
     println!(
@@ -179,11 +181,20 @@ fn score(file: &Path) -> Result<(), String> {
     let screen = Screen::embedded();
     let rules = screen.without_learned();
     let (mut with, mut without) = (Tally::new(), Tally::new());
+    let show = std::env::var("SHOW").is_ok();
     for row in &rows {
-        with.add(
-            row,
-            screen.screen(&row.message).map(|h| (h.category, h.action)),
-        );
+        let hit = screen.screen(&row.message);
+        if show
+            && row.category.is_none()
+            && matches!(hit, Some(ref h) if h.action == Action::Crisis)
+        {
+            println!(
+                "    ordinary as crisis {:?}: {}",
+                hit.as_ref().map(|h| (h.category, &h.matched)),
+                row.message
+            );
+        }
+        with.add(row, hit.map(|h| (h.category, h.action)));
         without.add(
             row,
             rules.screen(&row.message).map(|h| (h.category, h.action)),

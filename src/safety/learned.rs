@@ -439,7 +439,15 @@ pub fn train(examples: &[Example], training: Training, trained_on: u64) -> Model
         (n / 2.0 / yes, n / 2.0 / (n - yes).max(1.0))
     };
     let (crisis_weight, clear_weight) = balance(data.iter().filter(|r| r.class != 0).count());
-    let (urgent_weight, calm_weight) = balance(data.iter().filter(|r| r.urgent).count());
+    // "Now" is learnt among crisis messages only: whether a danger is
+    // happening now, not whether a message is a danger at all, which the
+    // classes already say.
+    let crises = data.iter().filter(|r| r.class != 0).count() as f32;
+    let urgent = (data.iter().filter(|r| r.urgent).count() as f32).max(1.0);
+    let (urgent_weight, calm_weight) = (
+        crises / 2.0 / urgent,
+        crises / 2.0 / (crises - urgent).max(1.0),
+    );
 
     let mut w = vec![0.0f32; BUCKETS * OUTPUTS];
     let mut g2 = vec![1e-6f32; BUCKETS * OUTPUTS];
@@ -483,8 +491,11 @@ pub fn train(examples: &[Example], training: Training, trained_on: u64) -> Model
             } else {
                 calm_weight
             };
-            grads[URGENT] =
-                (sigmoid(z[URGENT]) - if row.urgent { 1.0 } else { 0.0 }) * urgent_weight;
+            grads[URGENT] = if row.class == 0 {
+                0.0
+            } else {
+                (sigmoid(z[URGENT]) - if row.urgent { 1.0 } else { 0.0 }) * urgent_weight
+            };
             for k in 0..OUTPUTS {
                 let grad = grads[k];
                 bg2[k] += grad * grad;

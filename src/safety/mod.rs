@@ -212,6 +212,12 @@ pub struct Policy {
     /// Where a rule and the model disagree on the category, the model's
     /// stands when it gives its category at least this share of its weight.
     pub category_at: f32,
+    /// A rule's full reply becomes a question when the model puts less than
+    /// this on the message being a crisis of any kind, in the whole or in
+    /// any sentence of it; never when the rule reads a life in danger right
+    /// now (`critical`). The model never silences a rule: its question
+    /// still opens the way to the full reply.
+    pub lower_below: f32,
 }
 
 impl Default for Policy {
@@ -220,6 +226,7 @@ impl Default for Policy {
             ask_at: 0.5,
             urgent_at: 0.5,
             category_at: 0.9,
+            lower_below: 0.05,
         }
     }
 }
@@ -398,7 +405,11 @@ impl Screen {
     /// What the rules find, joined with what the learned layer reads (see
     /// [`Policy`]).
     fn screen_with(&self, text: &str, s: &mut Scratch) -> Option<Hit> {
-        let (rules, denied) = self.rules_with(text, s);
+        let RulesReading {
+            hit: rules,
+            denied,
+            now: said_now,
+        } = self.rules_with(text, s);
         let Some((model, policy)) = &self.learned else {
             return rules;
         };
@@ -415,7 +426,7 @@ impl Screen {
         if rules.is_none() && denied && denial_stands {
             return None;
         }
-        let now = reading.urgent >= policy.urgent_at && reading.risk >= policy.ask_at;
+        let now = reading.risk >= policy.ask_at && (reading.urgent >= policy.urgent_at || said_now);
         match rules {
             Some(mut hit) => {
                 if hit.category != reading.category
@@ -432,6 +443,15 @@ impl Screen {
                     hit.action = Action::Crisis;
                     hit.severity = hit.severity.max(Severity::High);
                     hit.matched = format!("{} (raised by the learned layer)", hit.matched);
+                } else if hit.action == Action::Crisis
+                    && reading.risk < policy.lower_below
+                    && hit.severity != Severity::Critical
+                {
+                    hit.action = Action::Ask;
+                    hit.matched = format!(
+                        "{} (asked, not answered: the learned layer reads it as clear)",
+                        hit.matched
+                    );
                 }
                 Some(hit)
             }
@@ -444,10 +464,15 @@ impl Screen {
                 },
                 action: if now { Action::Crisis } else { Action::Ask },
                 matched: format!(
-                    "learned layer: {} {:.0}%, now {:.0}%",
+                    "learned layer: {} {:.0}%, now {:.0}%{}",
                     reading.category,
                     reading.risk * 100.0,
-                    reading.urgent * 100.0
+                    reading.urgent * 100.0,
+                    if now && reading.urgent < policy.urgent_at {
+                        " (raised: the message says it is happening now)"
+                    } else {
+                        ""
+                    }
                 ),
                 excerpt: {
                     let said = normalise(text.get(reading.span.clone()).unwrap_or(text));
@@ -458,9 +483,8 @@ impl Screen {
         }
     }
 
-    /// What the rules find, and whether a negation or idiom cancelled a
-    /// danger frame they found.
-    fn rules_with(&self, text: &str, s: &mut Scratch) -> (Option<Hit>, bool) {
+    /// What the rules find, and what else they read in the message.
+    fn rules_with(&self, text: &str, s: &mut Scratch) -> RulesReading {
         let mut message = MessageScope {
             joke: LAUGHS.iter().any(|l| text.contains(l)),
             ..MessageScope::default()
@@ -479,6 +503,7 @@ impl Screen {
         }
         let tense = |i: usize| message.clauses.get(i).copied().unwrap_or_default();
         let denied = message.denied;
+        let now = message.now;
         let best = hits
             .into_iter()
             .filter_map(|(mut best, clause)| {
@@ -521,7 +546,11 @@ impl Screen {
                 matched: self.rules.frames[best.frame as usize].text.to_string(),
                 excerpt: best.excerpt,
             });
-        (best, denied)
+        RulesReading {
+            hit: best,
+            denied,
+            now,
+        }
     }
 
     /// Reads the clause normalised in `s.norm`: its words, then every frame
@@ -712,6 +741,10 @@ impl Screen {
                 Class::Present => tense.present = true,
                 Class::Joke => message.joke = true,
                 Class::Raise => message.raise = true,
+                Class::Now => {
+                    message.raise = true;
+                    message.now = true;
+                }
                 Class::Hit { .. } | Class::Negation | Class::Idiom => {}
             }
         }
@@ -784,6 +817,16 @@ impl Present {
     }
 }
 
+/// What the rules read in one message.
+struct RulesReading {
+    hit: Option<Hit>,
+    /// A danger frame was found and then cancelled by a negation or an
+    /// idiom covering it ("I would never kill myself").
+    denied: bool,
+    /// Something in it says the danger is happening now.
+    now: bool,
+}
+
 /// Scope that holds for the whole message.
 #[derive(Debug, Default, Clone)]
 struct MessageScope {
@@ -791,6 +834,8 @@ struct MessageScope {
     clauses: Vec<Tense>,
     joke: bool,
     raise: bool,
+    /// Something in it says the danger is happening now.
+    now: bool,
     /// A danger frame was found and then cancelled by a negation or an
     /// idiom covering it ("I would never kill myself").
     denied: bool,

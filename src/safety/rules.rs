@@ -86,6 +86,9 @@ struct ScopeDe {
     present: Vec<Spanned<String>>,
     joke: Vec<Spanned<String>>,
     raise: Vec<Spanned<String>>,
+    /// Optional, so a file written before it still loads.
+    #[serde(default)]
+    now: Vec<Spanned<String>>,
     idioms: Vec<Spanned<String>>,
 }
 
@@ -155,6 +158,9 @@ pub(crate) enum Class {
     Present,
     Joke,
     Raise,
+    /// The danger is happening now: raises like `Raise`, and raises the
+    /// learned layer's question too.
+    Now,
     Idiom,
 }
 
@@ -739,13 +745,14 @@ pub(crate) fn compile(source: &str, file: &Path) -> Result<Rules, SafetyError> {
         ("present", Class::Present, scope.present),
         ("joke", Class::Joke, scope.joke),
         ("raise", Class::Raise, scope.raise),
+        ("now", Class::Now, scope.now),
         ("idioms", Class::Idiom, scope.idioms),
     ] {
         let key = format!("scope.{name}");
         // Scope words are matched as written: stemmed, "gardening" would
         // read as "garden" and "shows" as "show". Only raising cues, which
         // can never flag a message by themselves, meet other word forms.
-        c.exact = class != Class::Raise;
+        c.exact = !matches!(class, Class::Raise | Class::Now);
         for f in list {
             let line = c.lines.of(f.span().start);
             let parts = c.frame(f.get_ref(), line, &key)?;

@@ -618,3 +618,73 @@ fn where_rule_and_model_disagree_on_the_category_a_sure_model_stands() {
     assert_eq!(read(text).map(|(_, c)| c), Some(Category::Suicide));
     assert_eq!(read_both(text).map(|(_, c)| c), Some(Category::HarmOthers));
 }
+
+#[test]
+fn everyday_kitchen_words_are_not_poisoning_but_a_harmful_thing_is() {
+    for ordinary in [
+        "i put some milk in his tea",
+        "i made her a cup of tea and put a note in her lunch",
+        "i added some sugar to his coffee",
+        "i slipped a note into her lunch",
+    ] {
+        assert_eq!(read(ordinary), None, "{ordinary}");
+    }
+    for spiking in [
+        "put bleach in her shampoo when i was round at theirs",
+        "i slipped something in his drink",
+        "i crushed up my sleeping tablets into his tea",
+    ] {
+        assert_eq!(read(spiking), crisis(Category::HarmOthers), "{spiking}");
+    }
+}
+
+#[test]
+fn medicine_kept_at_home_is_asked_about_and_hidden_or_counted_is_not() {
+    assert_eq!(read("i keep my meds by the bed"), ask(Category::Suicide));
+    assert_eq!(
+        read("ive hidden my tablets in the drawer"),
+        crisis(Category::Suicide)
+    );
+    assert_eq!(
+        read("ive got a whole box of paracetamol in my drawer"),
+        crisis(Category::Suicide)
+    );
+}
+
+#[test]
+fn words_that_say_now_raise_the_learned_layers_question() {
+    // The rules find nothing here; the model asks; "about to do it" says now.
+    let calm = "the lighter is calling to me again, my arm still stings from last week";
+    let now = format!("{calm}, about to do it");
+    assert_eq!(read(calm), None, "the rules alone find nothing");
+    assert_eq!(read(&now), None, "the rules alone find nothing");
+    assert_eq!(read_both(calm), ask(Category::SelfHarm));
+    let hit = Screen::embedded().screen(&now).unwrap();
+    assert_eq!(
+        (hit.action, hit.category),
+        (Action::Crisis, Category::SelfHarm)
+    );
+    assert!(
+        hit.matched.contains("says it is happening now"),
+        "{}",
+        hit.matched
+    );
+}
+
+#[test]
+fn a_rule_s_full_reply_is_asked_instead_where_the_model_reads_it_as_clear() {
+    // The rules read a goodbye; the model reads a weekend away.
+    let text = "night! wont be around tomorrow, were off to center parcs for the weekend";
+    assert_eq!(read(text).map(|(a, _)| a), Some(Action::Crisis));
+    let hit = Screen::embedded().screen(text).expect("still asked about");
+    assert_eq!(hit.action, Action::Ask, "{}", hit.matched);
+    assert!(hit.matched.contains("the learned layer reads it as clear"));
+    // Never a life in danger right now.
+    let critical = "took all of them with vodka";
+    assert_eq!(hit_severity(critical), Some(Severity::Critical));
+    assert_eq!(read_both(critical).map(|(a, _)| a), Some(Action::Crisis));
+}
+
+fn hit_severity(text: &str) -> Option<Severity> {
+    hit(text).map(|h| h.severity)
+}

@@ -6,8 +6,8 @@ pub mod app;
 pub mod buttons;
 /// Daily check-ins, in one folder: when they fall due (`checkins`), the
 /// loop that starts them (`scheduler`), and how they have gone
-/// (`progress`, drawn by `chart`). Their table is `store::checkins`, and
-/// Discord's `/checkin` is `discord::checkins`.
+/// (`progress`, drawn by `chart`). Their tables are `checkins::queries`,
+/// and Discord's `/checkin` and `/progress` are `checkins::discord`.
 pub mod checkins;
 pub use checkins::{chart, progress, scheduler};
 pub mod clock;

@@ -2,15 +2,14 @@
 //! commands, and a configurable API base so the real client can talk to a
 //! Discord-compatible server on loopback.
 
-mod checkins;
 mod commands;
 mod delivery;
-mod handler;
+pub(crate) mod handler;
 mod inbox;
 mod moderation;
 mod pairing;
 mod privacy;
-mod render;
+pub(crate) mod render;
 mod send;
 
 use std::future::Future;
@@ -149,7 +148,7 @@ pub async fn serve(
         Arc::clone(&companion_for_checkins),
         clock,
         config.checkins.scheduler(),
-        Arc::new(checkins::DiscordDeliver {
+        Arc::new(crate::checkins::discord::DiscordDeliver {
             bot: Arc::clone(&bot),
             http: Arc::clone(&client.http),
         }),

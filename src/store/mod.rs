@@ -1,10 +1,11 @@
 //! SQLite through sqlx: opening (WAL, foreign keys, busy timeout, embedded
 //! migrations) and applying one input to one person in one transaction, so a
 //! crash never leaves half a step. One async function per query lives in the
-//! submodules, each taking a connection so it can run inside a transaction.
+//! submodules for what every feature shares, and in each feature's own
+//! `queries` (check-ins, pairing) for the rest, each taking a connection so
+//! it can run inside a transaction.
 
 pub(crate) mod answers;
-pub mod checkins;
 mod conversations;
 mod events;
 pub mod files;
@@ -25,6 +26,7 @@ use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
 
+use crate::checkins::queries as checkins;
 use crate::crypto::{Cipher, DataKey};
 use crate::engine::{Consent, Event, Outcome, State};
 
@@ -813,7 +815,7 @@ impl Store {
         &self,
         external_id: &str,
         since: jiff::civil::Date,
-    ) -> Result<Vec<checkins::Day>, StoreError> {
+    ) -> Result<Vec<crate::checkins::Day>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         match people::find(&mut conn, external_id).await? {
             Some(person) => checkins::days(&mut conn, person, since).await,

@@ -20,7 +20,7 @@ pub mod flags;
 pub mod flows;
 pub mod keyfile;
 /// Pairing two partners: rules in `pairing`, its queries in
-/// `pairing::queries`, Discord's `/pair` in `discord::pairing`.
+/// `pairing::queries`, Discord's `/pair` in `pairing::discord`.
 pub mod pairing;
 pub mod referrals;
 pub mod retention;

@@ -7,7 +7,6 @@ mod delivery;
 pub(crate) mod handler;
 mod inbox;
 mod moderation;
-mod pairing;
 mod privacy;
 pub(crate) mod render;
 mod send;

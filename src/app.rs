@@ -10,13 +10,13 @@ use crate::config::{Config, ConfigError, TOKEN_VAR};
 use crate::crypto::{DataKey, KEY_VAR, KeyError};
 use crate::discord;
 use crate::engine::Companion;
+use crate::flags::pending::{self, PendingFlags};
 use crate::flows::{self, LoadError, Script};
 use crate::keyfile;
 use crate::retention::{self, Retention};
 use crate::safety::{CrisisError, CrisisReplies, SafetyError, Screen};
 use crate::secret::Secret;
 use crate::store::files::DbLock;
-use crate::store::pending::{self, PendingFlags};
 use crate::store::{Store, StoreError};
 use crate::terminal::{self, ChatOptions};
 

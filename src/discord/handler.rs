@@ -16,7 +16,6 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use super::commands::{self, Command};
 use super::delivery::{Delivery, Discord, Outgoing, Sent, classify, deliver};
 use super::inbox::Inbox;
-use super::moderation::{self, Moderators};
 use super::privacy;
 use super::render;
 use super::send;
@@ -26,11 +25,12 @@ use crate::checkins::queries::{self as checkin_rows, PauseReason};
 use crate::clock::Clock;
 use crate::edge::Edge;
 use crate::engine::{self, Companion, Input};
+use crate::flags::discord::{self as moderation, Moderators};
+use crate::flags::pending::{PendingFlag, PendingFlags};
+use crate::flags::queries::Raised;
 use crate::pairing::discord as pairing;
 use crate::progress;
 use crate::referrals::Reply;
-use crate::store::flags::Raised;
-use crate::store::pending::{PendingFlag, PendingFlags};
 use crate::store::{self, Store};
 
 /// Discord's error code for "Cannot send messages to this user".

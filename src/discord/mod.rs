@@ -6,7 +6,6 @@ mod commands;
 mod delivery;
 pub(crate) mod handler;
 mod inbox;
-mod moderation;
 mod privacy;
 pub(crate) mod render;
 mod send;
@@ -20,11 +19,11 @@ use tracing::{info, warn};
 
 pub use commands::Command;
 pub use handler::{Bot, Handler, Unrecognised, discord_code};
-pub use moderation::Moderators;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::Companion;
+use crate::flags::discord::Moderators;
 use crate::retention::{self, Retention};
 use crate::scheduler;
 use crate::secret::Secret;
@@ -129,7 +128,7 @@ pub async fn serve(
     ));
     // Crisis flags a failing store kept at the last stop: written (and
     // announced) by the first sweep for notices owed, at once.
-    let kept = crate::store::pending::file_for(&config.database.path);
+    let kept = crate::flags::pending::file_for(&config.database.path);
     bot.pending().load(&kept, store.cipher());
     let mut client = ClientBuilder::new_with_http(http, intents())
         .event_handler(Handler(Arc::clone(&bot)))

@@ -9,10 +9,8 @@ pub(crate) mod answers;
 mod conversations;
 mod events;
 pub mod files;
-pub mod flags;
 pub mod journal;
 pub(crate) mod outbox;
-pub mod pending;
 pub(crate) mod people;
 pub mod privacy;
 mod processed;
@@ -29,6 +27,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 use crate::checkins::queries as checkins;
 use crate::crypto::{Cipher, DataKey};
 use crate::engine::{Consent, Event, Outcome, State};
+use crate::flags::queries as flags;
 
 pub use outbox::{DIRECT, Unsent};
 pub use people::PersonId;
@@ -311,17 +310,17 @@ impl Store {
     }
 
     /// One flag, opened; None if there is no such flag.
-    pub async fn flag(&self, id: i64) -> Result<Option<flags::Flag>, StoreError> {
+    pub async fn flag(&self, id: i64) -> Result<Option<crate::flags::Flag>, StoreError> {
         flags::get(&self.pool, &self.cipher, id).await
     }
 
     /// Flags still open or claimed, opened, for the moderators' list.
-    pub async fn active_flags(&self) -> Result<Vec<flags::Flag>, StoreError> {
+    pub async fn active_flags(&self) -> Result<Vec<crate::flags::Flag>, StoreError> {
         flags::active(&self.pool, &self.cipher).await
     }
 
     /// Flags whose channel notice is still owed to the moderators.
-    pub async fn owed_notices(&self) -> Result<Vec<flags::Flag>, StoreError> {
+    pub async fn owed_notices(&self) -> Result<Vec<crate::flags::Flag>, StoreError> {
         flags::owed_notices(&self.pool, &self.cipher).await
     }
 
@@ -885,11 +884,11 @@ impl Store {
     pub async fn act_on_flag(
         &self,
         id: i64,
-        action: flags::Action,
+        action: crate::flags::Action,
         moderator: &str,
         note: Option<&str>,
         now: Timestamp,
-    ) -> Result<Result<flags::Flag, flags::Refusal>, StoreError> {
+    ) -> Result<Result<crate::flags::Flag, flags::Refusal>, StoreError> {
         let _turn = self.writer.lock().await;
         flags::act(&self.pool, &self.cipher, id, action, moderator, note, now).await
     }

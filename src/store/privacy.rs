@@ -6,8 +6,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 use sqlx::SqliteConnection;
 
-use super::{StoreError, flags, people};
+use super::{StoreError, people};
 use crate::crypto::{Cipher, Field};
+use crate::flags::queries as flags;
 
 /// Everything mend holds about one person, opened, as the export file.
 #[derive(Debug, Clone, Serialize)]

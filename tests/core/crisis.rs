@@ -3,8 +3,9 @@
 
 use jiff::{SignedDuration, Timestamp};
 use mend::engine::{Companion, Consent, Input, State};
+use mend::flags::queries::{self as flags, Refusal};
+use mend::flags::{Action, Status};
 use mend::safety::{CrisisReplies, Screen};
-use mend::store::flags::{self, Action, Refusal, Status};
 
 use crate::helpers::{assert_links, inputs_at, shipped, temp_store};
 

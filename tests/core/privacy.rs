@@ -107,7 +107,7 @@ async fn what_people_type_is_never_on_disk_in_the_clear() {
     person_with_everything(&store, "discord:1", at(0)).await;
     let state = store.state("discord:1").await.unwrap();
     assert!(state.answers.values().any(|v| v == ANSWER), "opened again");
-    let flag = &mend::store::flags::active(&crate::helpers::raw(&store).await, store.cipher())
+    let flag = &mend::flags::queries::active(&crate::helpers::raw(&store).await, store.cipher())
         .await
         .unwrap()[0];
     assert!(flag.excerpt.as_deref().unwrap().contains("kill myself"));

@@ -176,7 +176,7 @@ async fn values_swapped_between_rows_do_not_open_and_export_and_the_conversation
     assert!(json["readme"]["not_opened"].is_string());
 
     // The moderators still get both flags, the excerpts marked.
-    let active = mend::store::flags::active(&pool, store.cipher())
+    let active = mend::flags::queries::active(&pool, store.cipher())
         .await
         .unwrap();
     assert_eq!(active.len(), 2);

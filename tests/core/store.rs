@@ -325,7 +325,7 @@ async fn replies_waiting_to_be_sent_survive_a_key_rotation() {
 
 #[tokio::test]
 async fn a_kept_crisis_flag_is_written_once_and_keeps_the_time_it_was_raised() {
-    use mend::store::pending::{PendingFlag, PendingFlags};
+    use mend::flags::pending::{PendingFlag, PendingFlags};
     let (_dir, store) = temp_store().await;
     let hit = mend::safety::Screen::embedded()
         .screen("I want to kill myself")
@@ -343,7 +343,7 @@ async fn a_kept_crisis_flag_is_written_once_and_keeps_the_time_it_was_raised() {
     assert!(written[0].new);
     assert!(pending.is_empty());
     assert!(pending.retry(&store).await.is_empty(), "written once");
-    let active = mend::store::flags::active(&crate::helpers::raw(&store).await, store.cipher())
+    let active = mend::flags::queries::active(&crate::helpers::raw(&store).await, store.cipher())
         .await
         .unwrap();
     assert_eq!(active.len(), 1);

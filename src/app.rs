@@ -13,7 +13,7 @@ use crate::engine::Companion;
 use crate::flags::pending::{self, PendingFlags};
 use crate::flows::{self, LoadError, Script};
 use crate::keyfile;
-use crate::retention::{self, Retention};
+use crate::privacy::retention::{self, Retention};
 use crate::safety::{CrisisError, CrisisReplies, SafetyError, Screen};
 use crate::secret::Secret;
 use crate::store::files::DbLock;
@@ -479,8 +479,8 @@ pub async fn forget(
     db: Option<&Path>,
     key: Option<DataKey>,
     user: &str,
-) -> Result<Option<crate::store::privacy::Erased>, AppError> {
-    use crate::store::privacy::ErasedBy;
+) -> Result<Option<crate::privacy::queries::Erased>, AppError> {
+    use crate::privacy::queries::ErasedBy;
     let person = person_id(user)?;
     let (store, _) = open_existing(config, db, key).await?;
     let erased = store

@@ -22,8 +22,8 @@ pub mod keyfile;
 /// Pairing two partners: rules in `pairing`, its queries in
 /// `pairing::queries`, Discord's `/pair` in `pairing::discord`.
 pub mod pairing;
+pub mod privacy;
 pub mod referrals;
-pub mod retention;
 pub mod safety;
 pub mod secret;
 pub mod store;

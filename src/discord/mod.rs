@@ -6,7 +6,6 @@ mod commands;
 mod delivery;
 pub(crate) mod handler;
 mod inbox;
-mod privacy;
 pub(crate) mod render;
 mod send;
 
@@ -24,7 +23,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::Companion;
 use crate::flags::discord::Moderators;
-use crate::retention::{self, Retention};
+use crate::privacy::discord as privacy;
+use crate::privacy::retention::{self, Retention};
 use crate::scheduler;
 use crate::secret::Secret;
 use crate::store::Store;

@@ -12,7 +12,6 @@ pub mod files;
 pub mod journal;
 pub(crate) mod outbox;
 pub(crate) mod people;
-pub mod privacy;
 mod processed;
 mod sealing;
 
@@ -28,6 +27,7 @@ use crate::checkins::queries as checkins;
 use crate::crypto::{Cipher, DataKey};
 use crate::engine::{Consent, Event, Outcome, State};
 use crate::flags::queries as flags;
+use crate::privacy::queries as privacy;
 
 pub use outbox::{DIRECT, Unsent};
 pub use people::PersonId;

@@ -3,8 +3,8 @@
 
 use jiff::Timestamp;
 use mend::engine::{Consent, Input, Outcome};
+use mend::privacy::queries::ErasedBy;
 use mend::store::Store;
-use mend::store::privacy::ErasedBy;
 
 use crate::helpers::{route, temp_store};
 use crate::privacy::{at, companion, send};

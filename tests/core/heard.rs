@@ -3,8 +3,8 @@
 
 use jiff::Timestamp;
 use mend::engine::{self, Consent, Event, Input, Place, State};
+use mend::privacy::queries::ErasedBy;
 use mend::store::Store;
-use mend::store::privacy::ErasedBy;
 
 use crate::helpers::{at_menu, shipped, temp_store, texts};
 

@@ -6,9 +6,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 use sqlx::SqliteConnection;
 
-use super::{StoreError, people};
 use crate::crypto::{Cipher, Field};
 use crate::flags::queries as flags;
+use crate::store::{StoreError, people};
 
 /// Everything mend holds about one person, opened, as the export file.
 #[derive(Debug, Clone, Serialize)]
@@ -413,7 +413,7 @@ pub async fn export(
             name: &name,
         };
         let value = Opened::open(cipher, field, &value, "answers.value");
-        if flow == super::FACTS {
+        if flow == crate::store::FACTS {
             fact_records.push(Fact {
                 name,
                 value,

@@ -479,8 +479,8 @@ pub async fn forget(
     db: Option<&Path>,
     key: Option<DataKey>,
     user: &str,
-) -> Result<Option<crate::privacy::queries::Erased>, AppError> {
-    use crate::privacy::queries::ErasedBy;
+) -> Result<Option<crate::privacy::Erased>, AppError> {
+    use crate::privacy::ErasedBy;
     let person = person_id(user)?;
     let (store, _) = open_existing(config, db, key).await?;
     let erased = store

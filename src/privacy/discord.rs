@@ -10,7 +10,7 @@ use serenity::all::{
 };
 use tracing::{error, info, warn};
 
-use super::queries::{Erased, ErasedBy};
+use super::{Erased, ErasedBy};
 use crate::discord::render;
 use crate::referrals::{ChoiceButton, Reply};
 use crate::store::Store;

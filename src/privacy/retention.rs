@@ -6,7 +6,7 @@
 use jiff::{SignedDuration, Timestamp};
 use tracing::{info, warn};
 
-use super::queries::Erased;
+use super::Erased;
 use crate::config::Config;
 use crate::store::Store;
 

@@ -856,7 +856,7 @@ impl Store {
         &self,
         external_id: &str,
         now: Timestamp,
-    ) -> Result<Option<privacy::Export>, StoreError> {
+    ) -> Result<Option<crate::privacy::Export>, StoreError> {
         // One read transaction, so the copy is of a single moment.
         let mut tx = self.pool.begin().await?;
         let export = privacy::export(&mut tx, &self.cipher, external_id, now).await?;
@@ -869,9 +869,9 @@ impl Store {
     pub async fn forget(
         &self,
         external_id: &str,
-        by: privacy::ErasedBy,
+        by: crate::privacy::ErasedBy,
         now: Timestamp,
-    ) -> Result<Option<privacy::Erased>, StoreError> {
+    ) -> Result<Option<crate::privacy::Erased>, StoreError> {
         let _turn = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let erased = privacy::erase(&mut tx, &self.cipher, external_id, by, now).await?;
@@ -932,7 +932,7 @@ impl Store {
         &self,
         cutoff: Timestamp,
         now: Timestamp,
-    ) -> Result<Vec<privacy::Erased>, StoreError> {
+    ) -> Result<Vec<crate::privacy::Erased>, StoreError> {
         const BATCH: i64 = 100;
         let mut all = Vec::new();
         loop {
@@ -940,7 +940,7 @@ impl Store {
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let ids = privacy::inactive(&mut tx, cutoff, BATCH).await?;
             for id in &ids {
-                let by = privacy::ErasedBy::Retention;
+                let by = crate::privacy::ErasedBy::Retention;
                 if let Some(erased) = privacy::erase(&mut tx, &self.cipher, id, by, now).await? {
                     all.push(erased);
                 }

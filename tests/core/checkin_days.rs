@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 use mend::engine::{Consent, Input, Outcome};
-use mend::privacy::queries::ErasedBy;
+use mend::privacy::ErasedBy;
 use mend::store::Store;
 
 use crate::helpers::{route, temp_store};

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use mend::engine::{self, Consent, Input, State};
 use mend::flows::{self, Script};
-use mend::privacy::queries::ErasedBy;
+use mend::privacy::ErasedBy;
 use mend::store::Store;
 
 use crate::helpers::{at_menu, open_in, prompts_with, temp_store, texts};

@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 use mend::engine::{self, Consent, Event, Input, Place, State};
-use mend::privacy::queries::ErasedBy;
+use mend::privacy::ErasedBy;
 use mend::store::Store;
 
 use crate::helpers::{at_menu, shipped, temp_store, texts};

@@ -5,7 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 use mend::crypto::{Cipher, DataKey};
 use mend::engine::{Companion, Consent, Input, Outcome};
-use mend::privacy::queries::ErasedBy;
+use mend::privacy::ErasedBy;
 use mend::safety::{CrisisReplies, Screen};
 use mend::store::{Store, StoreError, StoreOptions};
 
@@ -350,7 +350,7 @@ async fn rotating_the_key_reseals_everything_in_one_go() {
         .await
         .unwrap();
     let after = store.export("discord:1", at(1)).await.unwrap().unwrap();
-    let strip = |e: &mend::privacy::queries::Export| {
+    let strip = |e: &mend::privacy::Export| {
         let mut json = serde_json::to_value(e).unwrap();
         json["exported_at"] = serde_json::Value::Null;
         json

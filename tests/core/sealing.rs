@@ -13,7 +13,7 @@ use sqlx::{AssertSqlSafe, SqlitePool};
 
 use mend::crypto::{Cipher, DataKey};
 use mend::engine::Input;
-use mend::privacy::queries::ErasedBy;
+use mend::privacy::ErasedBy;
 use mend::store::{Store, StoreOptions};
 
 use crate::helpers::{mend, run_mend, temp_store, test_key};

@@ -275,7 +275,7 @@ async fn replies_wait_in_the_outbox_sealed_until_sent_and_go_with_the_person() {
 
     // Erasing the person erases what waits for them.
     store
-        .forget(person, mend::privacy::queries::ErasedBy::Person, now)
+        .forget(person, mend::privacy::ErasedBy::Person, now)
         .await
         .unwrap();
     assert!(store.waiting().await.unwrap().is_empty());

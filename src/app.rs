@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, TOKEN_VAR};
+use crate::conversation::engine::Companion;
 use crate::crypto::{DataKey, KEY_VAR, KeyError};
 use crate::discord;
-use crate::engine::Companion;
 use crate::flags::pending::{self, PendingFlags};
 use crate::flows::{self, LoadError, Script};
 use crate::keyfile;

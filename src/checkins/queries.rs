@@ -210,10 +210,10 @@ pub async fn carry_out(
     conn: &mut SqliteConnection,
     person: PersonId,
     consent_given: bool,
-    task: &crate::engine::Task,
+    task: &crate::conversation::engine::Task,
     now: Timestamp,
 ) -> Result<ToolDone, StoreError> {
-    use crate::engine::Task;
+    use crate::conversation::engine::Task;
     Ok(match task {
         Task::Progress => ToolDone::Progress,
         Task::CheckinShow => ToolDone::Show,

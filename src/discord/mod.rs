@@ -21,7 +21,7 @@ pub use handler::{Bot, Handler, Unrecognised, discord_code};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::engine::Companion;
+use crate::conversation::engine::Companion;
 use crate::flags::discord::Moderators;
 use crate::privacy::discord as privacy;
 use crate::privacy::retention::{self, Retention};

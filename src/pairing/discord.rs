@@ -12,9 +12,9 @@ use serenity::all::{
 };
 use tracing::{error, warn};
 
+use crate::conversation::engine::Companion;
 use crate::discord::render;
 use crate::edge::Edge;
-use crate::engine::Companion;
 use crate::pairing::run::Acted;
 use crate::pairing::{Act, MAX_SEND_CHARS};
 use crate::referrals::Reply;

@@ -5,8 +5,8 @@
 use jiff::Timestamp;
 
 use super::{Act, Carried, told};
+use crate::conversation::engine::Companion;
 use crate::edge::Edge;
-use crate::engine::Companion;
 use crate::flags::queries::Raised;
 use crate::referrals::Reply;
 use crate::store::{Store, StoreError};

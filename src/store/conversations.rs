@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use sqlx::SqliteConnection;
 
 use super::{PersonId, StoreError};
-use crate::engine::Place;
+use crate::conversation::engine::Place;
 
 #[derive(sqlx::FromRow)]
 struct Row {

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use sqlx::SqliteConnection;
 
 use super::{PersonId, StoreError};
-use crate::engine::Event;
+use crate::conversation::engine::Event;
 
 /// Logs a turn's events in one statement.
 pub async fn insert_all(

@@ -24,8 +24,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::checkins::queries as checkins;
+use crate::conversation::engine::{Consent, Event, Outcome, State};
 use crate::crypto::{Cipher, DataKey};
-use crate::engine::{Consent, Event, Outcome, State};
 use crate::flags::queries as flags;
 use crate::privacy::queries as privacy;
 
@@ -559,7 +559,7 @@ impl Store {
             match task {
                 // Written words reach here only screened clean: the turn's
                 // screen ran before the engine, which withholds the rest.
-                crate::engine::Task::Pair(act) => pairing.push(
+                crate::conversation::engine::Task::Pair(act) => pairing.push(
                     crate::pairing::queries::carry_out(
                         &mut tx,
                         &self.cipher,
@@ -1001,7 +1001,7 @@ async fn load(
 fn assemble(
     person: PersonId,
     profile: people::Profile,
-    place: Option<(crate::engine::Place, bool)>,
+    place: Option<(crate::conversation::engine::Place, bool)>,
     mut answers: std::collections::BTreeMap<(String, String), String>,
     pending_ask: Option<crate::safety::Hit>,
 ) -> State {

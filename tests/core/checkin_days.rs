@@ -2,7 +2,7 @@
 //! on a real SQLite file.
 
 use jiff::Timestamp;
-use mend::engine::{Consent, Input, Outcome};
+use mend::conversation::engine::{Consent, Input, Outcome};
 use mend::privacy::ErasedBy;
 use mend::store::Store;
 

@@ -2,7 +2,7 @@
 //! real SQLite file; exported and erased; never kept before consent.
 
 use jiff::Timestamp;
-use mend::engine::{self, Consent, Input, State};
+use mend::conversation::engine::{self, Consent, Input, State};
 use mend::flows::{self, Script};
 use mend::privacy::ErasedBy;
 use mend::store::Store;

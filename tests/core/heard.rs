@@ -2,7 +2,7 @@
 //! kept in the person's journal (with consent), and the choices again.
 
 use jiff::Timestamp;
-use mend::engine::{self, Consent, Event, Input, Place, State};
+use mend::conversation::engine::{self, Consent, Event, Input, Place, State};
 use mend::privacy::ErasedBy;
 use mend::store::Store;
 

@@ -3,8 +3,8 @@
 //! go, retention expires the long silent, and keys rotate.
 
 use jiff::{SignedDuration, Timestamp};
+use mend::conversation::engine::{Companion, Consent, Input, Outcome};
 use mend::crypto::{Cipher, DataKey};
-use mend::engine::{Companion, Consent, Input, Outcome};
 use mend::privacy::ErasedBy;
 use mend::safety::{CrisisReplies, Screen};
 use mend::store::{Store, StoreError, StoreOptions};

@@ -6,7 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use mend::checkins::Schedule;
 use mend::checkins::queries::PauseReason;
 use mend::clock::{Clock, ManualClock};
-use mend::engine::{Companion, Consent, Input, Outcome};
+use mend::conversation::engine::{Companion, Consent, Input, Outcome};
 use mend::referrals::Reply;
 use mend::safety::{CrisisReplies, Screen};
 use mend::scheduler::{self, Deliver, Outgoing, Settings};
@@ -316,7 +316,7 @@ async fn answer_daily(store: &Store, at: Timestamp) {
     follow(store, "discord:1", at, "we talked", |o: &Outcome| {
         o.events
             .iter()
-            .any(|e| matches!(e, mend::engine::Event::FlowFinished { .. }))
+            .any(|e| matches!(e, mend::conversation::engine::Event::FlowFinished { .. }))
     })
     .await;
 }

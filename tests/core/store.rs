@@ -1,7 +1,7 @@
 //! Storage on real SQLite files: every query, consent, atomicity, resuming.
 
 use jiff::Timestamp;
-use mend::engine::{self, Consent, Input, State};
+use mend::conversation::engine::{self, Consent, Input, State};
 use mend::flows::Situation;
 use mend::store::{Store, StoreOptions};
 

@@ -1,6 +1,14 @@
 //! mend: a companion for people rebuilding trust around intimacy after a
 //! betrayal or a long rupture. The core (flows, engine, referrals) is pure;
 //! the edges (store, terminal, Discord) do the I/O.
+//!
+//! Each feature has one folder holding its pure decisions (`mod.rs`), its
+//! queries (`queries`) and its thin Discord adapter (`discord`):
+//! `conversation`, `checkins`, `flags` (crisis flags and moderation),
+//! `pairing` and `privacy` (export, erasure and retention). What they share
+//! stays apart: `store` (the pool, the writers' turn and the transaction
+//! each input is applied in), `discord` (the client, command registry,
+//! handler and delivery), `flows`, `referrals`, `buttons` and `edge`.
 
 pub mod app;
 pub mod buttons;

@@ -2,14 +2,11 @@
 //! migrations) and applying one input to one person in one transaction, so a
 //! crash never leaves half a step. One async function per query lives in the
 //! submodules for what every feature shares, and in each feature's own
-//! `queries` (check-ins, pairing) for the rest, each taking a connection so
+//! `queries` (conversation, check-ins, flags, pairing, privacy) for the rest, each taking a connection so
 //! it can run inside a transaction.
 
 pub(crate) mod answers;
-mod conversations;
-mod events;
 pub mod files;
-pub mod journal;
 pub(crate) mod outbox;
 pub(crate) mod people;
 mod processed;
@@ -25,6 +22,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::checkins::queries as checkins;
 use crate::conversation::engine::{Consent, Event, Outcome, State};
+use crate::conversation::queries::{conversations, events, journal};
 use crate::crypto::{Cipher, DataKey};
 use crate::flags::queries as flags;
 use crate::privacy::queries as privacy;

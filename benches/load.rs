@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use fake::FakeDiscord;
-use mend::engine::{self, Input, State};
+use mend::conversation::engine::{self, Input, State};
 
 const LINES: [&str; 10] = [
     "hello",

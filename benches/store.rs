@@ -13,8 +13,8 @@
 use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
+use mend::conversation::engine::{Companion, Input};
 use mend::crypto::DataKey;
-use mend::engine::{Companion, Input};
 use mend::safety::{CrisisReplies, Screen};
 use mend::store::{Store, StoreOptions};
 

@@ -7,16 +7,16 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, TOKEN_VAR};
+use crate::conversation::engine::Companion;
 use crate::crypto::{DataKey, KEY_VAR, KeyError};
 use crate::discord;
-use crate::engine::Companion;
+use crate::flags::pending::{self, PendingFlags};
 use crate::flows::{self, LoadError, Script};
 use crate::keyfile;
-use crate::retention::{self, Retention};
+use crate::privacy::retention::{self, Retention};
 use crate::safety::{CrisisError, CrisisReplies, SafetyError, Screen};
 use crate::secret::Secret;
 use crate::store::files::DbLock;
-use crate::store::pending::{self, PendingFlags};
 use crate::store::{Store, StoreError};
 use crate::terminal::{self, ChatOptions};
 
@@ -479,8 +479,8 @@ pub async fn forget(
     db: Option<&Path>,
     key: Option<DataKey>,
     user: &str,
-) -> Result<Option<crate::store::privacy::Erased>, AppError> {
-    use crate::store::privacy::ErasedBy;
+) -> Result<Option<crate::privacy::Erased>, AppError> {
+    use crate::privacy::ErasedBy;
     let person = person_id(user)?;
     let (store, _) = open_existing(config, db, key).await?;
     let erased = store

@@ -1,29 +1,37 @@
 //! mend: a companion for people rebuilding trust around intimacy after a
 //! betrayal or a long rupture. The core (flows, engine, referrals) is pure;
 //! the edges (store, terminal, Discord) do the I/O.
+//!
+//! Each feature has one folder holding its pure decisions (`mod.rs`), its
+//! queries (`queries`) and its thin Discord adapter (`discord`):
+//! `conversation`, `checkins`, `flags` (crisis flags and moderation),
+//! `pairing` and `privacy` (export, erasure and retention). What they share
+//! stays apart: `store` (the pool, the writers' turn and the transaction
+//! each input is applied in), `discord` (the client, command registry,
+//! handler and delivery), `flows`, `referrals`, `buttons` and `edge`.
 
 pub mod app;
 pub mod buttons;
 /// Daily check-ins, in one folder: when they fall due (`checkins`), the
 /// loop that starts them (`scheduler`), and how they have gone
-/// (`progress`, drawn by `chart`). Their table is `store::checkins`, and
-/// Discord's `/checkin` is `discord::checkins`.
+/// (`progress`, drawn by `chart`). Their tables are `checkins::queries`,
+/// and Discord's `/checkin` and `/progress` are `checkins::discord`.
 pub mod checkins;
 pub use checkins::{chart, progress, scheduler};
 pub mod clock;
 pub mod config;
+pub mod conversation;
 pub mod crypto;
 pub mod discord;
 pub mod edge;
-pub mod engine;
 pub mod flags;
 pub mod flows;
 pub mod keyfile;
 /// Pairing two partners: rules in `pairing`, its queries in
-/// `pairing::queries`, Discord's `/pair` in `discord::pairing`.
+/// `pairing::queries`, Discord's `/pair` in `pairing::discord`.
 pub mod pairing;
+pub mod privacy;
 pub mod referrals;
-pub mod retention;
 pub mod safety;
 pub mod secret;
 pub mod store;

@@ -9,11 +9,11 @@ use jiff::Timestamp;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::clock::Clock;
+use crate::conversation::engine::{Companion, Input};
 use crate::edge::Edge;
-use crate::engine::{Companion, Input};
+use crate::flags::pending::{PendingFlag, PendingFlags};
 use crate::referrals::{ChoiceButton, Reply};
 use crate::safety::Hit;
-use crate::store::pending::{PendingFlag, PendingFlags};
 use crate::store::{Store, StoreError};
 
 /// How the session talks.

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use jiff::{SignedDuration, Timestamp};
 use libfuzzer_sys::fuzz_target;
 use mend::checkins::Schedule;
-use mend::engine::{Companion, Consent, Input, Place, State};
+use mend::conversation::engine::{Companion, Consent, Input, Place, State};
 use mend::flows::{self, MAX_CHOICES, MAX_MESSAGE_CHARS};
 use mend::safety::{CrisisReplies, Screen};
 

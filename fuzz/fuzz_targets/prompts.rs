@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mend::engine::{self, Input, State};
+use mend::conversation::engine::{self, Input, State};
 use mend::flows::{self, LoadError};
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,9 @@
 //! local time that happens twice (autumn back) is sent once, at the first.
 
 pub mod chart;
+pub(crate) mod discord;
 pub mod progress;
+pub mod queries;
 pub mod scheduler;
 
 use jiff::Timestamp;
@@ -14,7 +16,7 @@ use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 
 /// One local day's check-in answers, the day counted once however many
-/// check-ins it held (see `store::checkins::days` for how they combine).
+/// check-ins it held (see `queries::days` for how they combine).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Day {
     pub day: Date,

@@ -7,8 +7,8 @@ use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 
 use crate::checkins::Day;
+use crate::checkins::queries::{NotDone, Note, PauseReason, ToolDone};
 use crate::edge::Edge;
-use crate::store::checkins::{NotDone, Note, PauseReason, ToolDone};
 use crate::store::{Store, StoreError};
 
 pub use crate::checkins::MAX_PAUSE_DAYS;
@@ -285,7 +285,7 @@ pub const NOTES_SHOWN: i64 = 3;
 const NOTE_CHARS: usize = 120;
 
 /// A day is steady when its check-in said 4 or 5 (with two check-ins, both
-/// did: a day counts at its lowest, see `store::checkins::days`).
+/// did: a day counts at its lowest, see `queries::days`).
 const STEADY: u8 = 4;
 
 /// The fewest days with a score in each fortnight before they are compared:

@@ -16,9 +16,9 @@ use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
 use crate::checkins::Schedule;
+use crate::checkins::queries::{Due, PauseReason};
 use crate::clock::Clock;
-use crate::engine::{Companion, Input};
-use crate::store::checkins::{Due, PauseReason};
+use crate::conversation::engine::{Companion, Input};
 use crate::store::{DAILY, Store, StoreError};
 
 /// How the scheduler behaves; from `[checkins]` in the config.

@@ -4,7 +4,7 @@
 
 use serenity::all::{CreateCommand, InstallationContext, InteractionContext};
 
-use crate::engine::Input;
+use crate::conversation::engine::Input;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {

@@ -13,24 +13,24 @@ use serenity::all::{
 use serenity::async_trait;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
-use super::checkins;
 use super::commands::{self, Command};
 use super::delivery::{Delivery, Discord, Outgoing, Sent, classify, deliver};
 use super::inbox::Inbox;
-use super::moderation::{self, Moderators};
-use super::pairing;
-use super::privacy;
 use super::render;
 use super::send;
 use crate::buttons;
+use crate::checkins::discord as checkins;
+use crate::checkins::queries::{self as checkin_rows, PauseReason};
 use crate::clock::Clock;
+use crate::conversation::engine::{self, Companion, Input};
 use crate::edge::Edge;
-use crate::engine::{self, Companion, Input};
+use crate::flags::discord::{self as moderation, Moderators};
+use crate::flags::pending::{PendingFlag, PendingFlags};
+use crate::flags::queries::Raised;
+use crate::pairing::discord as pairing;
+use crate::privacy::discord as privacy;
 use crate::progress;
 use crate::referrals::Reply;
-use crate::store::checkins::{self as checkin_rows, PauseReason};
-use crate::store::flags::Raised;
-use crate::store::pending::{PendingFlag, PendingFlags};
 use crate::store::{self, Store};
 
 /// Discord's error code for "Cannot send messages to this user".

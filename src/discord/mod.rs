@@ -2,15 +2,11 @@
 //! commands, and a configurable API base so the real client can talk to a
 //! Discord-compatible server on loopback.
 
-mod checkins;
 mod commands;
 mod delivery;
-mod handler;
+pub(crate) mod handler;
 mod inbox;
-mod moderation;
-mod pairing;
-mod privacy;
-mod render;
+pub(crate) mod render;
 mod send;
 
 use std::future::Future;
@@ -22,12 +18,13 @@ use tracing::{info, warn};
 
 pub use commands::Command;
 pub use handler::{Bot, Handler, Unrecognised, discord_code};
-pub use moderation::Moderators;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::engine::Companion;
-use crate::retention::{self, Retention};
+use crate::conversation::engine::Companion;
+use crate::flags::discord::Moderators;
+use crate::privacy::discord as privacy;
+use crate::privacy::retention::{self, Retention};
 use crate::scheduler;
 use crate::secret::Secret;
 use crate::store::Store;
@@ -131,7 +128,7 @@ pub async fn serve(
     ));
     // Crisis flags a failing store kept at the last stop: written (and
     // announced) by the first sweep for notices owed, at once.
-    let kept = crate::store::pending::file_for(&config.database.path);
+    let kept = crate::flags::pending::file_for(&config.database.path);
     bot.pending().load(&kept, store.cipher());
     let mut client = ClientBuilder::new_with_http(http, intents())
         .event_handler(Handler(Arc::clone(&bot)))
@@ -149,7 +146,7 @@ pub async fn serve(
         Arc::clone(&companion_for_checkins),
         clock,
         config.checkins.scheduler(),
-        Arc::new(checkins::DiscordDeliver {
+        Arc::new(crate::checkins::discord::DiscordDeliver {
             bot: Arc::clone(&bot),
             http: Arc::clone(&client.http),
         }),

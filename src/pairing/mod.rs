@@ -1,10 +1,11 @@
 //! Pairing two partners, in one folder: the pure rules here (what a code
 //! looks like, how long it lasts, how many sends a day, what each may do
 //! and what a partner sees, and the words for every outcome), the queries
-//! in [`queries`], and the Discord adapter in `discord::pairing` (the
+//! in [`queries`], and the Discord adapter in `discord` (the
 //! terminal's is part of `terminal`). Built first against monitoring:
 //! nothing of one person reaches the other unless they chose to send it.
 
+pub(crate) mod discord;
 pub mod queries;
 pub mod run;
 

@@ -913,7 +913,7 @@ pub struct ExportedPairing {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ExportedMessage {
     pub kind: String,
-    pub text: crate::store::privacy::Opened,
+    pub text: crate::privacy::Opened,
     pub at: String,
 }
 
@@ -922,7 +922,7 @@ pub async fn export(
     cipher: &Cipher,
     person: PersonId,
 ) -> Result<Exported, StoreError> {
-    use crate::store::privacy::Opened;
+    use crate::privacy::Opened;
     let at = |ms: i64| ts(ms).to_string();
     let pairings: Vec<(i64, Option<i64>, bool)> = sqlx::query_as(
         "SELECT started_at, ended_at, ended_by IS ?1 FROM pairings

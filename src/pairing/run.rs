@@ -5,10 +5,10 @@
 use jiff::Timestamp;
 
 use super::{Act, Carried, told};
+use crate::conversation::engine::Companion;
 use crate::edge::Edge;
-use crate::engine::Companion;
+use crate::flags::queries::Raised;
 use crate::referrals::Reply;
-use crate::store::flags::Raised;
 use crate::store::{Store, StoreError};
 
 /// What an act came to, for the edge to say and do.

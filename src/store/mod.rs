@@ -1,19 +1,14 @@
 //! SQLite through sqlx: opening (WAL, foreign keys, busy timeout, embedded
 //! migrations) and applying one input to one person in one transaction, so a
 //! crash never leaves half a step. One async function per query lives in the
-//! submodules, each taking a connection so it can run inside a transaction.
+//! submodules for what every feature shares, and in each feature's own
+//! `queries` (conversation, check-ins, flags, pairing, privacy) for the rest, each taking a connection so
+//! it can run inside a transaction.
 
 pub(crate) mod answers;
-pub mod checkins;
-mod conversations;
-mod events;
 pub mod files;
-pub mod flags;
-pub mod journal;
 pub(crate) mod outbox;
-pub mod pending;
 pub(crate) mod people;
-pub mod privacy;
 mod processed;
 mod sealing;
 
@@ -25,8 +20,12 @@ use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
 
+use crate::checkins::queries as checkins;
+use crate::conversation::engine::{Consent, Event, Outcome, State};
+use crate::conversation::queries::{conversations, events, journal};
 use crate::crypto::{Cipher, DataKey};
-use crate::engine::{Consent, Event, Outcome, State};
+use crate::flags::queries as flags;
+use crate::privacy::queries as privacy;
 
 pub use outbox::{DIRECT, Unsent};
 pub use people::PersonId;
@@ -309,17 +308,17 @@ impl Store {
     }
 
     /// One flag, opened; None if there is no such flag.
-    pub async fn flag(&self, id: i64) -> Result<Option<flags::Flag>, StoreError> {
+    pub async fn flag(&self, id: i64) -> Result<Option<crate::flags::Flag>, StoreError> {
         flags::get(&self.pool, &self.cipher, id).await
     }
 
     /// Flags still open or claimed, opened, for the moderators' list.
-    pub async fn active_flags(&self) -> Result<Vec<flags::Flag>, StoreError> {
+    pub async fn active_flags(&self) -> Result<Vec<crate::flags::Flag>, StoreError> {
         flags::active(&self.pool, &self.cipher).await
     }
 
     /// Flags whose channel notice is still owed to the moderators.
-    pub async fn owed_notices(&self) -> Result<Vec<flags::Flag>, StoreError> {
+    pub async fn owed_notices(&self) -> Result<Vec<crate::flags::Flag>, StoreError> {
         flags::owed_notices(&self.pool, &self.cipher).await
     }
 
@@ -558,7 +557,7 @@ impl Store {
             match task {
                 // Written words reach here only screened clean: the turn's
                 // screen ran before the engine, which withholds the rest.
-                crate::engine::Task::Pair(act) => pairing.push(
+                crate::conversation::engine::Task::Pair(act) => pairing.push(
                     crate::pairing::queries::carry_out(
                         &mut tx,
                         &self.cipher,
@@ -813,7 +812,7 @@ impl Store {
         &self,
         external_id: &str,
         since: jiff::civil::Date,
-    ) -> Result<Vec<checkins::Day>, StoreError> {
+    ) -> Result<Vec<crate::checkins::Day>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         match people::find(&mut conn, external_id).await? {
             Some(person) => checkins::days(&mut conn, person, since).await,
@@ -855,7 +854,7 @@ impl Store {
         &self,
         external_id: &str,
         now: Timestamp,
-    ) -> Result<Option<privacy::Export>, StoreError> {
+    ) -> Result<Option<crate::privacy::Export>, StoreError> {
         // One read transaction, so the copy is of a single moment.
         let mut tx = self.pool.begin().await?;
         let export = privacy::export(&mut tx, &self.cipher, external_id, now).await?;
@@ -868,9 +867,9 @@ impl Store {
     pub async fn forget(
         &self,
         external_id: &str,
-        by: privacy::ErasedBy,
+        by: crate::privacy::ErasedBy,
         now: Timestamp,
-    ) -> Result<Option<privacy::Erased>, StoreError> {
+    ) -> Result<Option<crate::privacy::Erased>, StoreError> {
         let _turn = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let erased = privacy::erase(&mut tx, &self.cipher, external_id, by, now).await?;
@@ -883,11 +882,11 @@ impl Store {
     pub async fn act_on_flag(
         &self,
         id: i64,
-        action: flags::Action,
+        action: crate::flags::Action,
         moderator: &str,
         note: Option<&str>,
         now: Timestamp,
-    ) -> Result<Result<flags::Flag, flags::Refusal>, StoreError> {
+    ) -> Result<Result<crate::flags::Flag, flags::Refusal>, StoreError> {
         let _turn = self.writer.lock().await;
         flags::act(&self.pool, &self.cipher, id, action, moderator, note, now).await
     }
@@ -931,7 +930,7 @@ impl Store {
         &self,
         cutoff: Timestamp,
         now: Timestamp,
-    ) -> Result<Vec<privacy::Erased>, StoreError> {
+    ) -> Result<Vec<crate::privacy::Erased>, StoreError> {
         const BATCH: i64 = 100;
         let mut all = Vec::new();
         loop {
@@ -939,7 +938,7 @@ impl Store {
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let ids = privacy::inactive(&mut tx, cutoff, BATCH).await?;
             for id in &ids {
-                let by = privacy::ErasedBy::Retention;
+                let by = crate::privacy::ErasedBy::Retention;
                 if let Some(erased) = privacy::erase(&mut tx, &self.cipher, id, by, now).await? {
                     all.push(erased);
                 }
@@ -1000,7 +999,7 @@ async fn load(
 fn assemble(
     person: PersonId,
     profile: people::Profile,
-    place: Option<(crate::engine::Place, bool)>,
+    place: Option<(crate::conversation::engine::Place, bool)>,
     mut answers: std::collections::BTreeMap<(String, String), String>,
     pending_ask: Option<crate::safety::Hit>,
 ) -> State {

@@ -152,7 +152,7 @@ pub async fn sent_all(
 ) -> Result<(), StoreError> {
     let (checkins, turns): (Vec<&String>, Vec<&String>) = event_keys
         .iter()
-        .partition(|key| super::checkins::key_person(key).is_some());
+        .partition(|key| crate::checkins::queries::key_person(key).is_some());
     for chunk in turns.chunks(500) {
         let mut delete = sqlx::QueryBuilder::new("DELETE FROM outbox WHERE event_key IN (");
         let mut keys = delete.separated(", ");
@@ -168,9 +168,9 @@ pub async fn sent_all(
             .execute(&mut *conn)
             .await?;
         if done.rows_affected() > 0
-            && let Some(person) = super::checkins::key_person(key)
+            && let Some(person) = crate::checkins::queries::key_person(key)
         {
-            super::checkins::delivered(&mut *conn, person).await?;
+            crate::checkins::queries::delivered(&mut *conn, person).await?;
         }
     }
     Ok(())

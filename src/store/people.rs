@@ -5,8 +5,8 @@ use jiff::Timestamp;
 use sqlx::SqliteConnection;
 
 use super::StoreError;
+use crate::conversation::engine::{Consent, Place};
 use crate::crypto::{Cipher, Field};
-use crate::engine::{Consent, Place};
 use crate::flows::Situation;
 use crate::safety::{Action, Category, Hit, Severity};
 

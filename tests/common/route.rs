@@ -10,14 +10,14 @@ use mend::flows::Script;
 /// engine. Panics if no route exists.
 pub fn route(
     script: &Script,
-    start: &mend::engine::State,
+    start: &mend::conversation::engine::State,
     answer: &str,
-    goal: impl Fn(&mend::engine::Outcome) -> bool,
+    goal: impl Fn(&mend::conversation::engine::Outcome) -> bool,
 ) -> Vec<String> {
-    use mend::engine::{self, Input};
+    use mend::conversation::engine::{self, Input};
     use std::collections::{HashSet, VecDeque};
 
-    let key = |s: &mend::engine::State| {
+    let key = |s: &mend::conversation::engine::State| {
         s.place
             .as_ref()
             .map(|p| format!("{}:{}:{:?}:{:?}", p.flow, p.step, s.consent, s.situation))
@@ -47,7 +47,11 @@ pub fn route(
 }
 
 /// What a person can do where `state` rests: press each button, or write `answer`.
-pub fn inputs_at(script: &Script, state: &mend::engine::State, answer: &str) -> Vec<String> {
+pub fn inputs_at(
+    script: &Script,
+    state: &mend::conversation::engine::State,
+    answer: &str,
+) -> Vec<String> {
     use mend::flows::Action;
     let Some(place) = &state.place else {
         return vec![answer.to_owned()];

@@ -2,7 +2,7 @@
 //! and the person's place intact.
 
 use jiff::Timestamp;
-use mend::engine::{self, Consent, Input, Place, State};
+use mend::conversation::engine::{self, Consent, Input, Place, State};
 use mend::flows::{Action, Script};
 use proptest::prelude::*;
 

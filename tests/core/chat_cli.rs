@@ -1,7 +1,7 @@
 //! The real `mend chat --json` binary, driven turn by turn over a temporary
 //! SQLite file, checked line for line against the engine.
 
-use mend::engine::{self, Consent, Input, Outcome, State};
+use mend::conversation::engine::{self, Consent, Input, Outcome, State};
 use mend::flows::{MENU, Situation};
 
 use crate::helpers::{mend, route, run_mend, shipped, typed};

@@ -2,9 +2,9 @@
 //! on a real SQLite file.
 
 use jiff::Timestamp;
-use mend::engine::{Consent, Input, Outcome};
+use mend::conversation::engine::{Consent, Input, Outcome};
+use mend::privacy::ErasedBy;
 use mend::store::Store;
-use mend::store::privacy::ErasedBy;
 
 use crate::helpers::{route, temp_store};
 use crate::privacy::{at, companion, send};

@@ -2,9 +2,10 @@
 //! place, and one flag per person while it is open.
 
 use jiff::{SignedDuration, Timestamp};
-use mend::engine::{Companion, Consent, Input, State};
+use mend::conversation::engine::{Companion, Consent, Input, State};
+use mend::flags::queries::{self as flags, Refusal};
+use mend::flags::{Action, Status};
 use mend::safety::{CrisisReplies, Screen};
-use mend::store::flags::{self, Action, Refusal, Status};
 
 use crate::helpers::{assert_links, inputs_at, shipped, temp_store};
 

@@ -2,10 +2,10 @@
 //! real SQLite file; exported and erased; never kept before consent.
 
 use jiff::Timestamp;
-use mend::engine::{self, Consent, Input, State};
+use mend::conversation::engine::{self, Consent, Input, State};
 use mend::flows::{self, Script};
+use mend::privacy::ErasedBy;
 use mend::store::Store;
-use mend::store::privacy::ErasedBy;
 
 use crate::helpers::{at_menu, open_in, prompts_with, temp_store, texts};
 

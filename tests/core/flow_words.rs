@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
-use mend::engine::{self, Consent, Input, Outcome, State};
+use mend::conversation::engine::{self, Consent, Input, Outcome, State};
 use mend::flows::{Action, MENU, Script, Situation, WELCOME};
 
 use crate::helpers::{inputs_at, route, shipped};
@@ -58,7 +58,7 @@ fn seen_by(script: &Script, situation: Situation, skip: &[&str]) -> Vec<Seen> {
         let state = State {
             consent: Consent::Given,
             situation: Some(situation),
-            place: Some(mend::engine::Place {
+            place: Some(mend::conversation::engine::Place {
                 flow: MENU.into(),
                 step: "pick".into(),
             }),
@@ -204,7 +204,7 @@ fn at_menu(consent: Consent, situation: Option<Situation>) -> State {
     State {
         consent,
         situation,
-        place: Some(mend::engine::Place {
+        place: Some(mend::conversation::engine::Place {
             flow: MENU.into(),
             step: "pick".into(),
         }),

@@ -2,9 +2,9 @@
 //! kept in the person's journal (with consent), and the choices again.
 
 use jiff::Timestamp;
-use mend::engine::{self, Consent, Event, Input, Place, State};
+use mend::conversation::engine::{self, Consent, Event, Input, Place, State};
+use mend::privacy::ErasedBy;
 use mend::store::Store;
-use mend::store::privacy::ErasedBy;
 
 use crate::helpers::{at_menu, shipped, temp_store, texts};
 

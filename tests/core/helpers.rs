@@ -141,7 +141,7 @@ pub use crate::route::{inputs_at, route};
 /// words) from a first visit: each button id becomes its number among the
 /// choices last shown, since the terminal takes only a number as a press.
 pub fn typed(script: &Script, lines: &[String]) -> Vec<String> {
-    use mend::engine::{self, Input, State};
+    use mend::conversation::engine::{self, Input, State};
     fn see(replies: &[Reply], shown: &mut Vec<String>) {
         if let Some(last) = replies.iter().rev().find(|r| !r.choices().is_empty()) {
             *shown = last.choices().iter().map(|c| c.id.clone()).collect();
@@ -181,19 +181,19 @@ pub async fn raw(store: &Store) -> sqlx::SqlitePool {
 }
 
 /// Someone resting at the menu, with `consent`, as after the welcome.
-pub fn at_menu(consent: mend::engine::Consent) -> mend::engine::State {
-    mend::engine::State {
+pub fn at_menu(consent: mend::conversation::engine::Consent) -> mend::conversation::engine::State {
+    mend::conversation::engine::State {
         consent,
-        place: Some(mend::engine::Place {
+        place: Some(mend::conversation::engine::Place {
             flow: "menu".into(),
             step: "pick".into(),
         }),
-        ..mend::engine::State::default()
+        ..mend::conversation::engine::State::default()
     }
 }
 
 /// The words of each reply of a turn.
-pub fn texts(outcome: &mend::engine::Outcome) -> Vec<String> {
+pub fn texts(outcome: &mend::conversation::engine::Outcome) -> Vec<String> {
     outcome
         .replies
         .iter()

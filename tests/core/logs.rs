@@ -1,7 +1,7 @@
 //! Nothing a person types reaches the log, at any level.
 
 use crate::helpers::{mend, route, run_mend, shipped, typed};
-use mend::engine::{self, Input, Outcome, State};
+use mend::conversation::engine::{self, Input, Outcome, State};
 
 const SENTINEL: &str = "zebra-violet-lighthouse";
 

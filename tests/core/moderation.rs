@@ -1,8 +1,9 @@
 //! The moderators' queries on a real SQLite file.
 
 use jiff::Timestamp;
-use mend::store::flags::{self, Action};
-use mend::store::pending::{PendingFlag, PendingFlags};
+use mend::flags::Action;
+use mend::flags::pending::{PendingFlag, PendingFlags};
+use mend::flags::queries as flags;
 
 use crate::helpers::temp_store;
 

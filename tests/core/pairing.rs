@@ -560,8 +560,8 @@ fn export_and_forget_on_both_sides() {
 }
 
 /// The engine, as `mend chat` builds it.
-fn companion() -> mend::engine::Companion {
-    mend::engine::Companion {
+fn companion() -> mend::conversation::engine::Companion {
+    mend::conversation::engine::Companion {
         script: crate::helpers::shipped(),
         screen: mend::safety::Screen::embedded(),
         crisis: mend::safety::CrisisReplies::embedded(),
@@ -581,7 +581,7 @@ fn worry() -> mend::safety::Hit {
 
 #[test]
 fn words_asked_about_a_moment_ago_are_still_not_sent() {
-    use mend::engine::{Consent, Input, Place, Task};
+    use mend::conversation::engine::{Consent, Input, Place, Task};
     let companion = companion();
     let now: jiff::Timestamp = T0.parse().unwrap();
     let mut state = crate::helpers::at_menu(Consent::Given);
@@ -607,8 +607,8 @@ fn words_asked_about_a_moment_ago_are_still_not_sent() {
 
 #[test]
 fn words_withheld_from_a_send_meet_the_crisis_path() {
+    use mend::conversation::engine::Consent;
     use mend::edge::Edge;
-    use mend::engine::Consent;
     let companion = companion();
     let now: jiff::Timestamp = T0.parse().unwrap();
     let state = crate::helpers::at_menu(Consent::Given);

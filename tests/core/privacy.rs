@@ -3,10 +3,10 @@
 //! go, retention expires the long silent, and keys rotate.
 
 use jiff::{SignedDuration, Timestamp};
+use mend::conversation::engine::{Companion, Consent, Input, Outcome};
 use mend::crypto::{Cipher, DataKey};
-use mend::engine::{Companion, Consent, Input, Outcome};
+use mend::privacy::ErasedBy;
 use mend::safety::{CrisisReplies, Screen};
-use mend::store::privacy::ErasedBy;
 use mend::store::{Store, StoreError, StoreOptions};
 
 use crate::helpers::{mend, open_in, route, run_mend, shipped, temp_store, test_key};
@@ -107,7 +107,7 @@ async fn what_people_type_is_never_on_disk_in_the_clear() {
     person_with_everything(&store, "discord:1", at(0)).await;
     let state = store.state("discord:1").await.unwrap();
     assert!(state.answers.values().any(|v| v == ANSWER), "opened again");
-    let flag = &mend::store::flags::active(&crate::helpers::raw(&store).await, store.cipher())
+    let flag = &mend::flags::queries::active(&crate::helpers::raw(&store).await, store.cipher())
         .await
         .unwrap()[0];
     assert!(flag.excerpt.as_deref().unwrap().contains("kill myself"));
@@ -350,7 +350,7 @@ async fn rotating_the_key_reseals_everything_in_one_go() {
         .await
         .unwrap();
     let after = store.export("discord:1", at(1)).await.unwrap().unwrap();
-    let strip = |e: &mend::store::privacy::Export| {
+    let strip = |e: &mend::privacy::Export| {
         let mut json = serde_json::to_value(e).unwrap();
         json["exported_at"] = serde_json::Value::Null;
         json

@@ -4,13 +4,13 @@ use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 use mend::checkins::Schedule;
+use mend::checkins::queries::PauseReason;
 use mend::clock::{Clock, ManualClock};
-use mend::engine::{Companion, Consent, Input, Outcome};
+use mend::conversation::engine::{Companion, Consent, Input, Outcome};
 use mend::referrals::Reply;
 use mend::safety::{CrisisReplies, Screen};
 use mend::scheduler::{self, Deliver, Outgoing, Settings};
 use mend::store::Store;
-use mend::store::checkins::PauseReason;
 use tokio::sync::mpsc;
 
 use crate::helpers::{route, shipped, temp_store};
@@ -59,7 +59,7 @@ impl Deliver for Recorder {
         );
         assert_eq!(first.address, mend::store::DIRECT);
         if self.unreachable.lock().unwrap().iter().any(|p| p == person) {
-            let id = mend::store::checkins::key_person(&key).unwrap();
+            let id = mend::checkins::queries::key_person(&key).unwrap();
             self.store
                 .pause_checkins(id, PauseReason::Undeliverable, Timestamp::now())
                 .await
@@ -316,7 +316,7 @@ async fn answer_daily(store: &Store, at: Timestamp) {
     follow(store, "discord:1", at, "we talked", |o: &Outcome| {
         o.events
             .iter()
-            .any(|e| matches!(e, mend::engine::Event::FlowFinished { .. }))
+            .any(|e| matches!(e, mend::conversation::engine::Event::FlowFinished { .. }))
     })
     .await;
 }

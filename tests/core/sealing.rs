@@ -11,9 +11,9 @@ use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, SqlitePool};
 
+use mend::conversation::engine::Input;
 use mend::crypto::{Cipher, DataKey};
-use mend::engine::Input;
-use mend::store::privacy::ErasedBy;
+use mend::privacy::ErasedBy;
 use mend::store::{Store, StoreOptions};
 
 use crate::helpers::{mend, run_mend, temp_store, test_key};
@@ -176,7 +176,7 @@ async fn values_swapped_between_rows_do_not_open_and_export_and_the_conversation
     assert!(json["readme"]["not_opened"].is_string());
 
     // The moderators still get both flags, the excerpts marked.
-    let active = mend::store::flags::active(&pool, store.cipher())
+    let active = mend::flags::queries::active(&pool, store.cipher())
         .await
         .unwrap();
     assert_eq!(active.len(), 2);
@@ -201,7 +201,7 @@ async fn values_swapped_between_rows_do_not_open_and_export_and_the_conversation
 
     // The conversation goes on: the person is told once, and what did not
     // open is set aside.
-    let menu = mend::engine::Input::Begin("menu".into());
+    let menu = mend::conversation::engine::Input::Begin("menu".into());
     let companion = crate::privacy::companion();
     let applied = store
         .apply("discord:1", at(2), |s| companion.respond(s, &menu, at(2)))

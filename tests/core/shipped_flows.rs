@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use mend::engine::{self, Consent, Input, Outcome, Place, State, Task};
+use mend::conversation::engine::{self, Consent, Input, Outcome, Place, State, Task};
 use mend::flows::{Action, MENU, Script, Situation, Target, Tool, WELCOME};
 use mend::referrals::Reply;
 

@@ -1,7 +1,7 @@
 //! Storage on real SQLite files: every query, consent, atomicity, resuming.
 
 use jiff::Timestamp;
-use mend::engine::{self, Consent, Input, State};
+use mend::conversation::engine::{self, Consent, Input, State};
 use mend::flows::Situation;
 use mend::store::{Store, StoreOptions};
 
@@ -275,7 +275,7 @@ async fn replies_wait_in_the_outbox_sealed_until_sent_and_go_with_the_person() {
 
     // Erasing the person erases what waits for them.
     store
-        .forget(person, mend::store::privacy::ErasedBy::Person, now)
+        .forget(person, mend::privacy::ErasedBy::Person, now)
         .await
         .unwrap();
     assert!(store.waiting().await.unwrap().is_empty());
@@ -325,7 +325,7 @@ async fn replies_waiting_to_be_sent_survive_a_key_rotation() {
 
 #[tokio::test]
 async fn a_kept_crisis_flag_is_written_once_and_keeps_the_time_it_was_raised() {
-    use mend::store::pending::{PendingFlag, PendingFlags};
+    use mend::flags::pending::{PendingFlag, PendingFlags};
     let (_dir, store) = temp_store().await;
     let hit = mend::safety::Screen::embedded()
         .screen("I want to kill myself")
@@ -343,7 +343,7 @@ async fn a_kept_crisis_flag_is_written_once_and_keeps_the_time_it_was_raised() {
     assert!(written[0].new);
     assert!(pending.is_empty());
     assert!(pending.retry(&store).await.is_empty(), "written once");
-    let active = mend::store::flags::active(&crate::helpers::raw(&store).await, store.cipher())
+    let active = mend::flags::queries::active(&crate::helpers::raw(&store).await, store.cipher())
         .await
         .unwrap();
     assert_eq!(active.len(), 1);
@@ -390,7 +390,7 @@ async fn a_menu_setting_commits_with_the_turn_that_chose_it() {
     let applied = last.unwrap();
     assert_eq!(
         applied.tools,
-        [mend::store::checkins::ToolDone::Off { was_on: true }]
+        [mend::checkins::queries::ToolDone::Off { was_on: true }]
     );
     let setting = store.checkin(person).await.unwrap().unwrap();
     assert!(!setting.active, "off as soon as the turn is applied");

@@ -13,7 +13,7 @@ use sqlx::{Connection, SqliteConnection};
 
 use crate::helpers::{mend, run_mend, shipped, typed};
 use crate::lock::Lock;
-use mend::engine::{self, Consent, Input, Outcome, State};
+use mend::conversation::engine::{self, Consent, Input, Outcome, State};
 
 const DANGER: &str = "I want to kill myself";
 /// Worrying but unclear: mend would ask whether they are safe.

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout};
 
-use mend::engine::{self, Consent, Input, Outcome, State};
+use mend::conversation::engine::{self, Consent, Input, Outcome, State};
 use mend::flows::Script;
 use serde_json::Value;
 

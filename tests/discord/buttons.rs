@@ -8,7 +8,7 @@ use serenity::all::{
 
 use crate::fake::FakeDiscord;
 use crate::helpers::{Mend, Person, T, assert_every_message_is_safe, buttons, config, temp_db};
-use mend::engine::{self, Input};
+use mend::conversation::engine::{self, Input};
 
 const ALEX: u64 = 460_000_000_000_000_001;
 

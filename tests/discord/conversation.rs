@@ -1,7 +1,7 @@
 //! A person's conversation on Discord: buttons, typed answers, stale and
 //! double presses, slash commands, bots, 50007, restarts and shutdown.
 
-use mend::engine::{Consent, Outcome};
+use mend::conversation::engine::{Consent, Outcome};
 use mend::flows::{MENU, Situation};
 use serde_json::json;
 
@@ -116,15 +116,15 @@ async fn stale_and_double_presses_are_handled_gently_and_applied_once() {
     // other is recognised as from an earlier message.
     let before = sam.sent().len();
     let moved = sam.expected.clone();
-    let applied = mend::engine::handle(
+    let applied = mend::conversation::engine::handle(
         sam.script(),
         &moved,
-        &mend::engine::Input::Choice(first.clone()),
+        &mend::conversation::engine::Input::Choice(first.clone()),
     );
-    let stale = mend::engine::handle(
+    let stale = mend::conversation::engine::handle(
         sam.script(),
         &applied.state,
-        &mend::engine::Input::Choice(first.clone()),
+        &mend::conversation::engine::Input::Choice(first.clone()),
     );
     fake.press_button(SAM, message_id, &first);
     let second = fake.try_press_button(SAM, message_id, &first);
@@ -164,10 +164,10 @@ async fn stale_and_double_presses_are_handled_gently_and_applied_once() {
     let now_at = sam.expected.place.clone();
     if now_at != moved.place {
         let before = sam.sent().len();
-        let expected = mend::engine::handle(
+        let expected = mend::conversation::engine::handle(
             sam.script(),
             &sam.expected,
-            &mend::engine::Input::Choice(old_buttons[0].clone()),
+            &mend::conversation::engine::Input::Choice(old_buttons[0].clone()),
         );
         fake.press_button(SAM, old_id, &old_buttons[0]);
         let got = sam.wait_messages(before, expected.replies.len()).await;
@@ -277,7 +277,7 @@ async fn bots_are_ignored_and_50007_does_not_stop_the_bot() {
         .await;
 
     // mend is still there for the next message, and for others.
-    sam.expected = mend::engine::State::default();
+    sam.expected = mend::conversation::engine::State::default();
     let retry_state = {
         let pool = crate::helpers::open_db(&db).await;
         let places: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversations")
@@ -461,10 +461,10 @@ async fn a_burst_from_each_person_is_applied_in_order_while_people_are_served_to
         let mut state = person.expected.clone();
         let mut replies = Vec::new();
         for line in lines {
-            let outcome = mend::engine::handle(
+            let outcome = mend::conversation::engine::handle(
                 person.script(),
                 &state,
-                &mend::engine::Input::Text(line.into()),
+                &mend::conversation::engine::Input::Text(line.into()),
             );
             state = outcome.state;
             replies.extend(outcome.replies);

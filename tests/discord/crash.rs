@@ -6,7 +6,7 @@
 
 use std::process::{Child, Command, Stdio};
 
-use mend::engine::{self, Input, State};
+use mend::conversation::engine::{self, Input, State};
 use mend::store::{Store, StoreOptions};
 
 use crate::fake::FakeDiscord;
@@ -191,7 +191,7 @@ async fn a_sigkill_mid_burst_loses_nothing_and_applies_nothing_twice() {
 /// unanswered only once delivered, and arrive once each after the restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_ins_claimed_before_a_sigkill_arrive_once_after_the_restart() {
-    use mend::engine::{Companion, Consent};
+    use mend::conversation::engine::{Companion, Consent};
     use mend::safety::{CrisisReplies, Screen};
 
     const DUE: u64 = 471_000_000_000_000_001;

@@ -3,7 +3,7 @@
 //! work, and refusing with 403. mend reconnects or resumes, retries what is
 //! safe to retry, never retries a refusal, and a person gets each reply once.
 
-use mend::engine::{self, Input};
+use mend::conversation::engine::{self, Input};
 use serde_json::Value;
 
 use crate::fake::{FakeDiscord, Fault};

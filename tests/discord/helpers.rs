@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mend::app::{self, AppError};
 use mend::config::{Config, Moderation};
-use mend::engine::{self, Input, State};
+use mend::conversation::engine::{self, Input, State};
 use mend::flows::Script;
 use mend::referrals::Reply;
 use mend::secret::Secret;

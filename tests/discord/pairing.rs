@@ -6,7 +6,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use mend::clock::ManualClock;
-use mend::engine::Consent;
+use mend::conversation::engine::Consent;
 use serde_json::{Value, json};
 
 use crate::fake::FakeDiscord;

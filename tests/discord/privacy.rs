@@ -196,8 +196,11 @@ async fn a_person_gets_their_data_and_can_erase_it_after_confirming() {
     fake.send_dm(SAM, "hello again");
     let greeted = new_messages(&again, before).await;
     again.expected = Default::default();
-    let expected =
-        mend::engine::handle(again.script(), &again.expected, &mend::engine::Input::Start);
+    let expected = mend::conversation::engine::handle(
+        again.script(),
+        &again.expected,
+        &mend::conversation::engine::Input::Start,
+    );
     assert_eq!(
         greeted[0]["content"].as_str(),
         Some(expected.replies[0].text())
@@ -251,7 +254,7 @@ async fn retention_runs_on_the_bots_clock() {
         )
         .await
         .unwrap();
-        let companion = mend::engine::Companion {
+        let companion = mend::conversation::engine::Companion {
             script: crate::helpers::shipped(),
             screen: mend::safety::Screen::embedded(),
             crisis: mend::safety::CrisisReplies::embedded(),
@@ -263,7 +266,7 @@ async fn retention_runs_on_the_bots_clock() {
         ] {
             store
                 .apply(person, at, |s| {
-                    companion.respond(s, &mend::engine::Input::Start, at)
+                    companion.respond(s, &mend::conversation::engine::Input::Start, at)
                 })
                 .await
                 .unwrap();

@@ -225,7 +225,11 @@ async fn a_crisis_dm_is_answered_first_and_moderators_handle_the_flag() {
     let message_id: u64 = got[0]["id"].as_str().unwrap().parse().unwrap();
     fake.press_button(ALEX, message_id, &carry_on);
     let resumed = alex.wait_messages(resumed_before, 1).await;
-    let expected = mend::engine::handle(alex.script(), &alex.expected, &mend::engine::Input::Start);
+    let expected = mend::conversation::engine::handle(
+        alex.script(),
+        &alex.expected,
+        &mend::conversation::engine::Input::Start,
+    );
     assert_eq!(
         resumed.last().unwrap()["content"],
         expected.replies.last().unwrap().text()

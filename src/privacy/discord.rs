@@ -10,10 +10,10 @@ use serenity::all::{
 };
 use tracing::{error, info, warn};
 
-use super::render;
+use super::{Erased, ErasedBy};
+use crate::discord::render;
 use crate::referrals::{ChoiceButton, Reply};
 use crate::store::Store;
-use crate::store::privacy::{Erased, ErasedBy};
 
 /// The name of the file a person receives.
 pub const EXPORT_FILE: &str = "mend-data.json";
@@ -89,7 +89,7 @@ fn confirm() -> Reply {
 pub async fn acknowledge(http: &Http, interaction: &CommandInteraction) -> bool {
     let (response, queued) = if interaction.guild_id.is_some() {
         // Never a person's data, or talk of it, in a server channel.
-        let reply = Reply::new(super::handler::PRIVATE_ONLY, Vec::new());
+        let reply = Reply::new(crate::discord::handler::PRIVATE_ONLY, Vec::new());
         let message = render::interaction_message(&reply, true);
         (CreateInteractionResponse::Message(message), false)
     } else if interaction.data.name == "forget" {

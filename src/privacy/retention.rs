@@ -6,9 +6,9 @@
 use jiff::{SignedDuration, Timestamp};
 use tracing::{info, warn};
 
+use super::Erased;
 use crate::config::Config;
 use crate::store::Store;
-use crate::store::privacy::Erased;
 
 /// How long the ids of applied events (and replies that could never be
 /// sent) are kept: Discord redelivers within minutes, so a week is generous.

@@ -12,10 +12,10 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tracing::{error, info, warn};
 
-use super::Store;
-use super::flags::Raised;
+use super::queries::Raised;
 use crate::crypto::{Cipher, Field};
 use crate::safety::{self, Category, Hit, Severity};
+use crate::store::Store;
 
 /// A flag a turn raised that is not in the database yet.
 #[derive(Debug, Clone, PartialEq, Eq)]

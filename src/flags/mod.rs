@@ -1,6 +1,12 @@
 //! Crisis flags as moderators handle them: a flag's statuses, the actions
-//! that move it, and which moves are allowed. Pure; the store keeps flags
-//! (`store::flags`) and the Discord adapter shows them (`discord::moderation`).
+//! that move it, and which moves are allowed. Pure, in one folder with
+//! what keeps flags (`queries`, and `pending` for flags raised while the
+//! database was failing) and the Discord adapter that shows them to
+//! moderators (`discord`).
+
+pub mod discord;
+pub mod pending;
+pub mod queries;
 
 use jiff::Timestamp;
 

@@ -3,8 +3,8 @@
 use jiff::Timestamp;
 use sqlx::SqliteConnection;
 
-use super::{PersonId, StoreError};
-use crate::engine::Event;
+use crate::conversation::engine::Event;
+use crate::store::{PersonId, StoreError};
 
 /// Logs a turn's events in one statement.
 pub async fn insert_all(

@@ -3,8 +3,8 @@
 use jiff::Timestamp;
 use sqlx::SqliteConnection;
 
-use super::{PersonId, StoreError};
-use crate::engine::Place;
+use crate::conversation::engine::Place;
+use crate::store::{PersonId, StoreError};
 
 #[derive(sqlx::FromRow)]
 struct Row {

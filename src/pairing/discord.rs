@@ -12,9 +12,9 @@ use serenity::all::{
 };
 use tracing::{error, warn};
 
-use super::render;
+use crate::conversation::engine::Companion;
+use crate::discord::render;
 use crate::edge::Edge;
-use crate::engine::Companion;
 use crate::pairing::run::Acted;
 use crate::pairing::{Act, MAX_SEND_CHARS};
 use crate::referrals::Reply;
@@ -132,7 +132,7 @@ pub async fn command(
     let acted = carry(companion, store, &person, &act, now).await;
     let replies = match &acted {
         Some(acted) => acted.replies.clone(),
-        None => vec![Reply::new(super::handler::NOT_DONE, Vec::new())],
+        None => vec![Reply::new(crate::discord::handler::NOT_DONE, Vec::new())],
     };
     answer(http, interaction, &replies, ephemeral).await;
     acted
@@ -164,7 +164,7 @@ pub async fn press(
     };
     let replies = match &acted {
         Some(acted) => acted.replies.clone(),
-        None => vec![Reply::new(super::handler::NOT_DONE, Vec::new())],
+        None => vec![Reply::new(crate::discord::handler::NOT_DONE, Vec::new())],
     };
     for reply in &replies {
         if let Err(err) = press

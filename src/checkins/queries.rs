@@ -5,8 +5,9 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::{PersonId, StoreError};
+use super::Day;
 use crate::crypto::{Cipher, Field};
+use crate::store::{PersonId, StoreError};
 
 /// Why check-ins stopped by themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,10 +210,10 @@ pub async fn carry_out(
     conn: &mut SqliteConnection,
     person: PersonId,
     consent_given: bool,
-    task: &crate::engine::Task,
+    task: &crate::conversation::engine::Task,
     now: Timestamp,
 ) -> Result<ToolDone, StoreError> {
-    use crate::engine::Task;
+    use crate::conversation::engine::Task;
     Ok(match task {
         Task::Progress => ToolDone::Progress,
         Task::CheckinShow => ToolDone::Show,
@@ -607,8 +608,6 @@ pub fn answer_day(sent: Option<&str>, zone: Option<&str>, now: Timestamp) -> Dat
         _ => today,
     }
 }
-
-pub use crate::checkins::Day;
 
 /// Answers from `since` on, one [`Day`] a day, oldest first. A day with
 /// several check-ins counts once: its lowest scale (a hard moment is not

@@ -11,8 +11,8 @@ use serenity::all::{
 };
 use tracing::{error, warn};
 
-use super::handler::Bot;
-use super::render;
+use crate::discord::Bot;
+use crate::discord::render;
 use crate::progress;
 use crate::referrals::Reply;
 use crate::scheduler::Deliver;
@@ -153,7 +153,7 @@ async fn checkin(
 pub async fn acknowledge(http: &Http, interaction: &CommandInteraction) -> bool {
     let in_server = interaction.guild_id.is_some();
     let response = if in_server {
-        let reply = Reply::new(super::handler::PRIVATE_ONLY, Vec::new());
+        let reply = Reply::new(crate::discord::handler::PRIVATE_ONLY, Vec::new());
         CreateInteractionResponse::Message(render::interaction_message(&reply, true))
     } else {
         CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new())
@@ -177,7 +177,7 @@ pub async fn carry_out(
         Err(err) => {
             error!(error = %err, "could not answer a check-in command");
             progress::Report {
-                text: super::handler::NOT_DONE.to_owned(),
+                text: crate::discord::handler::NOT_DONE.to_owned(),
                 chart: None,
             }
         }

@@ -1,15 +1,14 @@
 //! The `flags` and `audit` tables: crisis flags as moderators see and handle
 //! them, and an append-only record of every moderator action. The life of
-//! a flag (its statuses and what moves it) is the pure `crate::flags`.
+//! a flag (its statuses and what moves it) is the pure [`crate::flags`].
 
 use jiff::Timestamp;
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::{NOT_OPENED, PersonId, StoreError};
+use super::{Action, Flag, Status};
 use crate::crypto::{Cipher, Field};
 use crate::safety::Hit;
-
-pub use crate::flags::{Action, Flag, Status};
+use crate::store::{NOT_OPENED, PersonId, StoreError};
 
 #[derive(sqlx::FromRow)]
 struct Row {

@@ -13,11 +13,12 @@ use serenity::all::{
 };
 use tracing::{error, info, warn};
 
-use super::render::{link_row, no_mentions};
+use super::queries::Refusal;
+use super::{Action, Flag};
 use crate::buttons::FLAG;
 use crate::config::Moderation as Settings;
+use crate::discord::render::{link_row, no_mentions};
 use crate::store::Store;
-use crate::store::flags::{Action, Flag, Refusal};
 
 /// Where flags go and who may handle them; only built when config names all three.
 #[derive(Debug, Clone, Copy)]

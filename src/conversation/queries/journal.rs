@@ -4,8 +4,8 @@
 use jiff::Timestamp;
 use sqlx::SqliteConnection;
 
-use super::{PersonId, StoreError};
 use crate::crypto::{Cipher, Field};
+use crate::store::{PersonId, StoreError};
 
 /// One kept note, opened (or `None` when it did not open).
 #[derive(Debug, Clone, PartialEq, Eq)]

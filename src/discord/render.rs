@@ -149,6 +149,25 @@ pub fn edit_piece(reply: &Reply, piece: &str, last: bool) -> EditInteractionResp
     }
 }
 
+/// `text` shown as written: every character Discord would read as
+/// formatting, a mention, an emoji or a link (`*`, `_`, `|`, `<@…>`,
+/// `@everyone`, `:name:`, `https://…`)
+/// is escaped, so a person's words quoted to moderators cannot restyle the
+/// notice or look like a mention.
+pub fn as_written(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '|' | '`' | '>' | '<' | '@' | '#' | '[' | ']' | ':' | '-'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `text` in pieces of at most `max` characters, each cut at the last
 /// paragraph break, line break or space in its second half (mid-word only
 /// when there is none), so a long reply reads as several whole messages.
@@ -225,6 +244,15 @@ mod tests {
 
     fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
         serde_json::to_value(value).unwrap()
+    }
+
+    #[test]
+    fn words_quoted_as_written_cannot_format_mention_or_link() {
+        assert_eq!(
+            as_written("**help** <@42> @everyone ||x|| :skull: https://a.example"),
+            "\\*\\*help\\*\\* \\<\\@42\\> \\@everyone \\|\\|x\\|\\| \\:skull\\: https\\://a.example"
+        );
+        assert_eq!(as_written("I can't go on"), "I can't go on");
     }
 
     #[test]

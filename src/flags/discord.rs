@@ -17,7 +17,7 @@ use super::queries::Refusal;
 use super::{Action, Flag};
 use crate::buttons::FLAG;
 use crate::config::Moderation as Settings;
-use crate::discord::render::{link_row, no_mentions};
+use crate::discord::render::{self, link_row, no_mentions};
 use crate::store::Store;
 
 /// Where flags go and who may handle them; only built when config names all three.
@@ -92,7 +92,10 @@ pub fn notice_text(flag: &Flag) -> String {
         text.push_str("_mend asked whether they were safe, and they answered yes or not sure._\n");
     }
     match &flag.excerpt {
-        Some(excerpt) => text.push_str(&format!("> {}\n", excerpt.replace('\n', " "))),
+        Some(excerpt) => text.push_str(&format!(
+            "> {}\n",
+            render::as_written(&excerpt.replace('\n', " "))
+        )),
         None => text.push_str("_The excerpt has been erased._\n"),
     }
     if let Some(by) = &flag.handled_by {

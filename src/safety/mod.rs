@@ -24,6 +24,7 @@ mod rules;
 
 use std::cell::RefCell;
 use std::fmt;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -143,11 +144,12 @@ pub struct Hit {
     pub action: Action,
     /// The frame as written in `safety.toml`.
     pub matched: String,
-    /// At most [`EXCERPT_MAX`] bytes of the normalised text around the match.
+    /// At most [`EXCERPT_MAX`] bytes of the person's own words around the
+    /// match, on one line: what the moderators read.
     pub excerpt: String,
 }
 
-/// Longest excerpt, in bytes of normalised text.
+/// Longest excerpt, in bytes.
 pub const EXCERPT_MAX: usize = 120;
 
 /// Counts for `mend check` to print.
@@ -314,7 +316,11 @@ struct Best {
     action: Action,
     frame: u32,
     own: u32,
-    excerpt: String,
+    /// Where the match is in the normalised clause, and that clause's
+    /// length, to find the person's own words again.
+    at: Range<usize>,
+    of: usize,
+    first: String,
 }
 
 impl Best {
@@ -475,7 +481,7 @@ impl Screen {
                     }
                 ),
                 excerpt: {
-                    let said = normalise(text.get(reading.span.clone()).unwrap_or(text));
+                    let said = one_line(text.get(reading.span.clone()).unwrap_or(text));
                     excerpt(&said, 0, said.len())
                 },
             }),
@@ -536,15 +542,15 @@ impl Screen {
                     best.action = Action::Crisis;
                     best.severity = best.severity.max(Severity::High);
                 }
-                Some(best)
+                Some((best, clause.clause))
             })
-            .max_by_key(Best::rank)
-            .map(|best| Hit {
+            .max_by_key(|(best, _)| best.rank())
+            .map(|(best, clause)| Hit {
                 category: best.category,
                 severity: best.severity,
                 action: best.action,
                 matched: self.rules.frames[best.frame as usize].text.to_string(),
-                excerpt: best.excerpt,
+                excerpt: own_words(text, clause, &best.at, best.of, &best.first),
             });
         RulesReading {
             hit: best,
@@ -787,11 +793,9 @@ impl Screen {
                 action,
                 frame: f.frame,
                 own: f.taken.count_ones(),
-                excerpt: excerpt(
-                    text,
-                    words[f.start].start as usize,
-                    words[f.end - 1].end as usize,
-                ),
+                at: words[f.start].start as usize..words[f.end - 1].end as usize,
+                of: text.len(),
+                first: text[words[f.start].start as usize..words[f.start].end as usize].to_owned(),
             };
             hits.push((best, clause));
         }
@@ -1014,6 +1018,57 @@ impl Rules {
         matches!(piece, "i" | "im" | "me" | "my" | "myself" | "ive")
             && self.vocab.contains_key(piece)
     }
+}
+
+/// The person's own words around a match found at `at` in the normalised
+/// text of clause `clause`, `of` bytes long, whose first word is `first`.
+/// The match starts in the written word whose normalised form holds
+/// `first`, nearest where it sits in the normalised clause; if none does
+/// (letters spaced out), at that place as a share of the clause.
+fn own_words(text: &str, clause: usize, at: &Range<usize>, of: usize, first: &str) -> String {
+    let said = one_line(clauses(text).nth(clause).unwrap_or(text));
+    let guess = at.start * said.len() / of.max(1);
+    let mut words: Vec<usize> = said
+        .char_indices()
+        .filter(|&(i, _)| i == 0 || said.as_bytes()[i - 1] == b' ')
+        .map(|(i, _)| i)
+        .collect();
+    words.sort_by_key(|&i| i.abs_diff(guess));
+    // Within a written word that hides several ("…!!su1c1dal"), as a share.
+    let start = words
+        .into_iter()
+        .find_map(|i| {
+            let word = said[i..].split(' ').next().unwrap_or("");
+            let tidy = normalise(word);
+            tidy.find(first)
+                .map(|inside| i + inside * word.len() / tidy.len().max(1))
+        })
+        .unwrap_or(guess);
+    let boundary = |mut i: usize| {
+        i = i.min(said.len());
+        while !said.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = boundary(start);
+    let end = boundary(start + at.len()).max(start);
+    excerpt(&said, start, end)
+}
+
+/// `text` on one line: every run of white space or control characters
+/// becomes one space.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split(|c: char| c.is_whitespace() || c.is_control()) {
+        if !word.is_empty() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+    }
+    out
 }
 
 /// Up to [`EXCERPT_MAX`] bytes of `text` around `start..end`, cut at word

@@ -440,7 +440,22 @@ fn excerpt_is_short_and_around_the_match() {
     assert!(h.excerpt.len() <= EXCERPT_MAX, "{}", h.excerpt.len());
     assert!(h.excerpt.contains("he hit me"), "{}", h.excerpt);
     let short = hit("He hit me.").expect("hit");
-    assert_eq!(short.excerpt, "he hit me");
+    assert_eq!(short.excerpt, "He hit me.");
+}
+
+#[test]
+fn the_excerpt_is_the_persons_own_words_on_one_line() {
+    let filler = "We talked about the garden, and the weekend's plans. ".repeat(10);
+    let text = format!("{filler}Honestly?\n\nI  DON'T want to be here anymore, sorry. {filler}");
+    let h = hit(&text).expect("hit");
+    assert!(
+        h.excerpt.contains("I DON'T want to be here anymore"),
+        "{:?}",
+        h.excerpt
+    );
+    assert!(h.excerpt.len() <= EXCERPT_MAX, "{}", h.excerpt.len());
+    let leet = hit("feeling su1c1dal again tonight").expect("hit");
+    assert_eq!(leet.excerpt, "feeling su1c1dal again tonight");
 }
 
 #[test]
@@ -492,7 +507,7 @@ fn a_hit_from_the_first_reading_keeps_its_own_text() {
     let text = String::from_utf8_lossy(bytes);
     let hit = hit(&text).expect("\"su1c1dal\" reads as suicidal");
     assert!(hit.excerpt.len() <= EXCERPT_MAX);
-    assert!(hit.excerpt.contains("suicidal"), "{:?}", hit.excerpt);
+    assert!(hit.excerpt.contains("su1c1dal"), "{:?}", hit.excerpt);
 }
 
 mod prop {
@@ -599,7 +614,7 @@ fn a_learned_hit_shows_the_sentence_that_worried_it() {
     let hit = Screen::embedded()
         .screen(&text)
         .expect("the one sentence is read");
-    assert_eq!(hit.excerpt, "platform 2 next trains not stopping here");
+    assert_eq!(hit.excerpt, "Platform 2, next train's not stopping here.");
 }
 
 #[test]

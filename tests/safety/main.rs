@@ -37,6 +37,7 @@ const SETS: &[(&str, &str)] = &[
     ("train_r8_pairing.tsv", include_str!("train_r8_pairing.tsv")),
     ("blind_r8.tsv", include_str!("blind_r8.tsv")),
     ("train_r9_now.tsv", include_str!("train_r9_now.tsv")),
+    ("blind_r9.tsv", include_str!("blind_r9.tsv")),
 ];
 
 type Row = Example;

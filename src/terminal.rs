@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::clock::Clock;
-use crate::conversation::engine::{Companion, Input};
+use crate::conversation::engine::{Companion, Consent, Input};
 use crate::edge::Edge;
 use crate::flags::pending::{PendingFlag, PendingFlags};
 use crate::referrals::{ChoiceButton, Reply};
@@ -39,6 +39,11 @@ impl ChatOptions {
 
 const FAREWELL: &str = "Take care of yourself. Your place is saved, so we can pick up \
                         from here whenever you come back.";
+/// The farewell for someone who chose not to have their words kept: only
+/// where they got to is, which the first one would leave them to wonder.
+const FAREWELL_UNKEPT: &str = "Take care of yourself. As you asked, nothing you wrote has \
+                               been kept; I only remember where we got to, so we can pick \
+                               up from there whenever you come back.";
 const TROUBLE: &str = "Something went wrong on my side and I couldn't save that. \
                        Nothing you told me before is lost; please try again in a moment.";
 
@@ -116,8 +121,7 @@ where
         line.clear();
         if input.read_until(b'\n', &mut line).await? == 0 {
             if !options.json {
-                let farewell = [Reply::new(FAREWELL, Vec::new())];
-                write_replies(&mut output, &farewell, options).await?;
+                write_replies(&mut output, &[chat.farewell().await], options).await?;
             }
             return Ok(());
         }
@@ -125,8 +129,7 @@ where
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\n', '\r']);
         if matches!(text.trim().to_lowercase().as_str(), "quit" | "exit") {
-            let farewell = [Reply::new(FAREWELL, Vec::new())];
-            return write_replies(&mut output, &farewell, options).await;
+            return write_replies(&mut output, &[chat.farewell().await], options).await;
         }
         // Only a number is a press; everything else typed is words, and
         // screened, however much it looks like a button id.
@@ -208,6 +211,22 @@ struct Chat<'a> {
 }
 
 impl Chat<'_> {
+    /// Goodbye, true to what was kept: someone who declined keeping is not
+    /// told their words were saved.
+    async fn farewell(&self) -> Reply {
+        let declined = match self.store.state(self.person).await {
+            Ok(state) => state.consent == Consent::Declined,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read whether anything is kept");
+                false
+            }
+        };
+        Reply::new(
+            if declined { FAREWELL_UNKEPT } else { FAREWELL },
+            Vec::new(),
+        )
+    }
+
     /// One of pairing's buttons, in its own transaction; then the pairing
     /// choices again, unless the answer asks something itself.
     async fn pair(&self, act: crate::pairing::Act) -> Vec<Reply> {

@@ -165,6 +165,24 @@ fn quit_ends_the_session_kindly() {
     assert!(printed[1].contains("Take care of yourself"));
 }
 
+#[test]
+fn a_goodbye_after_declining_does_not_say_words_were_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    // The greeting's consent question: 2 is "No, please don't keep anything".
+    let printed = chat(dir.path(), &["2".into(), "quit".into()]);
+    let last = printed.last().unwrap();
+    assert!(last.contains("nothing you wrote has been kept"), "{last}");
+    assert!(!last.contains("Your place is saved"), "{last}");
+    let back = chat(dir.path(), &["quit".into()]);
+    assert!(
+        back.last().unwrap().contains("nothing you wrote"),
+        "on coming back too"
+    );
+    let other = tempfile::tempdir().unwrap();
+    let agreed = chat(other.path(), &["1".into(), "quit".into()]);
+    assert!(agreed.last().unwrap().contains("Your place is saved"));
+}
+
 /// The question for an unclear message, answered in `mend chat` by typing.
 #[test]
 fn mend_chat_asks_about_an_unclear_message_and_the_answer_decides() {

@@ -38,6 +38,7 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r8.tsv", include_str!("blind_r8.tsv")),
     ("train_r9_now.tsv", include_str!("train_r9_now.tsv")),
     ("blind_r9.tsv", include_str!("blind_r9.tsv")),
+    ("blind_r10.tsv", include_str!("blind_r10.tsv")),
 ];
 
 type Row = Example;

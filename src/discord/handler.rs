@@ -561,18 +561,62 @@ async fn process(bot: &Arc<Bot>, http: &Arc<Http>, user: UserId, queued: Queued)
     }
     // Someone who may be in danger is not kept waiting by another writer.
     let crisis = hit.is_some() || bot.companion.unsafe_answer(&input).is_some();
-    let result = crate::store::in_time(
-        crisis,
-        bot.store
-            .apply_once_to(&person, &queued.key, &address, now, |state| {
-                bot.companion
-                    .respond_screened(state, &input, hit.clone(), now)
-            }),
-    )
-    .await;
+    let mut turn =
+        std::pin::pin!(
+            bot.store
+                .apply_once_to(&person, &queued.key, &address, now, |state| {
+                    bot.companion
+                        .respond_screened(state, &input, hit.clone(), now)
+                })
+        );
     // Replies kept in the outbox have nonces by their place among the turn's
     // replies; the words added here (a notice, a tool's report) have their own.
     let extra_key = format!("{}+", queued.key);
+    let result = if crisis {
+        match tokio::time::timeout(crate::store::CRISIS_WAIT, turn.as_mut()).await {
+            Ok(result) => result,
+            Err(_) => {
+                // The crisis reply goes now, and its flag waits in memory;
+                // the turn goes on, and whichever way it ends, the person
+                // hears once and the moderators get one flag.
+                warn!("the store is slow; the crisis reply goes out without it");
+                let asked = bot.companion.unsafe_answer(&input);
+                let Some(said) = hit.clone().or(asked.clone()) else {
+                    return;
+                };
+                let waiting = PendingFlag {
+                    person: person.clone(),
+                    asked: asked.is_some(),
+                    hit: said,
+                    at: now,
+                };
+                bot.pending.push(waiting.clone());
+                let reply = bot.companion.crisis_alone(&waiting.hit);
+                let outgoing = [Outgoing::new(reply, &extra_key, 0)];
+                deliver(&Discord { http, user }, channel, command, &outgoing).await;
+                match turn.await {
+                    Ok(Some(applied)) => {
+                        // Kept after all: its flag is the one, and its
+                        // replies were the crisis reply just given.
+                        bot.pending.withdraw(&waiting);
+                        bot.sent
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(queued.key.clone());
+                        announce(bot, http, applied.flag).await;
+                    }
+                    Ok(None) => bot.pending.withdraw(&waiting),
+                    Err(err) => {
+                        error!(error = %err, "could not apply a crisis turn");
+                        bot.raise_pending(http).await;
+                    }
+                }
+                return;
+            }
+        }
+    } else {
+        turn.await
+    };
     let mut outgoing = Vec::new();
     let mut kept = false;
     let mut raised = None;
@@ -652,7 +696,7 @@ async fn process(bot: &Arc<Bot>, http: &Arc<Http>, user: UserId, queued: Queued)
             // A "yes" pressed under mend's question is answered too.
             let asked = bot.companion.unsafe_answer(&input);
             let was_asked = asked.is_some();
-            let reply = match hit.or(asked) {
+            let reply = match hit.clone().or(asked) {
                 // The full crisis reply, even for an uncertain message: its
                 // question could not be kept, and the contacts are safer.
                 Some(hit) => {

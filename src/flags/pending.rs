@@ -64,6 +64,15 @@ impl PendingFlags {
         );
     }
 
+    /// Takes back a flag kept by [`PendingFlags::push`] that its turn has
+    /// written after all; a no-op once a retry has written it.
+    pub fn withdraw(&self, flag: &PendingFlag) {
+        let mut queue = self.lock();
+        if let Some(at) = queue.iter().position(|f| f == flag) {
+            queue.remove(at);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }

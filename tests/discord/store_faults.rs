@@ -100,6 +100,53 @@ async fn a_locked_database_still_gives_the_crisis_reply_and_moderators_hear_afte
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crisis_turn_kept_after_its_reply_went_alone_is_answered_once_and_flagged_once() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    // The store waits for the lock longer than a crisis reply may.
+    let mut config = setup(&fake, &db);
+    config.database.busy_timeout_ms = 60_000;
+    let mend = Mend::start(&fake, config).await;
+    let mut kim = Person::new(&fake, KIM);
+    kim.say("hello").await;
+
+    let lock = Lock::take(&db).await;
+    let before = kim.sent().len();
+    crisis_reply_arrives(&fake, &kim).await;
+    // The turn is still waiting for the lock; once it has it, the turn is
+    // kept, and its own flag reaches the moderators with no further word
+    // from Kim.
+    lock.release().await;
+    notice_posted(&fake).await;
+    let hits: i64 = {
+        let pool = crate::helpers::open_db(&db).await;
+        let hits = sqlx::query_scalar("SELECT hits FROM flags")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        hits
+    };
+    assert_eq!(hits, 1, "one flag, raised once");
+
+    // The kept turn's own replies were the crisis reply already given: the
+    // next message is answered, and nothing is given twice.
+    fake.send_dm(KIM, "hello again");
+    let got = kim.wait_messages(before + 1, 1).await;
+    let next = got[0]["content"].as_str().unwrap();
+    assert!(!next.contains("116 123"), "the crisis reply again: {next}");
+    let crisis_replies = kim.sent()[before..]
+        .iter()
+        .filter(|m| m["content"].as_str().is_some_and(|c| c.contains("116 123")))
+        .count();
+    assert_eq!(crisis_replies, 1);
+    assert_every_message_is_safe(&fake);
+    mend.stop().await.unwrap();
+    assert!(!pending_file(&db).exists(), "nothing left waiting");
+    assert_eq!(flag_count(&db).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flag_still_waiting_at_a_stop_reaches_moderators_after_the_next_start() {
     let fake = FakeDiscord::start().await;
     let (_dir, db) = temp_db();

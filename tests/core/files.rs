@@ -260,3 +260,16 @@ async fn a_staged_key_that_opens_nothing_is_left_alone() {
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), before);
     assert!(keyfile::staged(&key_file).exists());
 }
+
+#[test]
+fn an_error_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = mend(dir.path());
+    command.args(["chat", "--db", "no/such/folder/mend.sqlite"]);
+    let (status, _, stderr) = run_mend(command, "");
+    assert!(!status.success());
+    let cause = "No such file or directory";
+    assert_eq!(stderr.matches(cause).count(), 1, "{stderr}");
+    assert!(stderr.starts_with("mend: cannot "), "{stderr}");
+    assert!(stderr.contains("no/such/folder/mend.sqlite"), "{stderr}");
+}

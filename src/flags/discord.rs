@@ -495,10 +495,17 @@ pub async fn command(
     }
 }
 
+/// The open and claimed flags, one line each, those nobody has claimed
+/// first, as many whole lines as fit in one message; the rest are counted,
+/// never cut off unseen.
 fn list(active: &[Flag]) -> String {
+    // Room kept for the last line, which says how many more there are.
+    const ROOM: usize = render::CONTENT_CHARS - 160;
+    let mut active: Vec<&Flag> = active.iter().collect();
+    active.sort_by_key(|flag| flag.status != crate::flags::Status::Open);
     let mut out = String::from("**Open and claimed flags**\n");
-    for flag in active {
-        out.push_str(&format!(
+    for (shown, flag) in active.iter().enumerate() {
+        let line = format!(
             "#{} · {} · {} · {} · {} message{}\n",
             flag.id,
             flag.category.replace('_', " "),
@@ -506,7 +513,16 @@ fn list(active: &[Flag]) -> String {
             flag.status.as_str(),
             flag.hits,
             if flag.hits == 1 { "" } else { "s" }
-        ));
+        );
+        if out.chars().count() + line.chars().count() > ROOM {
+            let more = active.len() - shown;
+            out.push_str(&format!(
+                "…and {more} more not shown here. `/flag` with a number opens any of \
+                 them, and `mend flags` on the server lists them all."
+            ));
+            return out;
+        }
+        out.push_str(&line);
     }
     out
 }
@@ -580,6 +596,49 @@ fn shorten(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_list_of_flags_shows_whole_lines_and_counts_the_rest() {
+        let at = Timestamp::UNIX_EPOCH;
+        let flag = |id| Flag {
+            id,
+            person: "discord:1".into(),
+            category: "sexual_violence".into(),
+            severity: "critical".into(),
+            excerpt: None,
+            hits: 12,
+            status: crate::flags::Status::Claimed,
+            handled_by: None,
+            note: None,
+            notice_channel: None,
+            notice_message: None,
+            created_at: at,
+            updated_at: at,
+            asked: false,
+        };
+        let mut few: Vec<Flag> = (1..=3).map(flag).collect();
+        few[2].status = crate::flags::Status::Open;
+        let text = list(&few);
+        assert!(!text.contains("more not shown"));
+        assert!(
+            text.lines().nth(1).unwrap().starts_with("#3 "),
+            "open first: {text}"
+        );
+        let many: Vec<Flag> = (1..=200).map(flag).collect();
+        let text = list(&many);
+        assert!(
+            text.chars().count() <= render::CONTENT_CHARS,
+            "{}",
+            text.len()
+        );
+        let shown = text.lines().filter(|l| l.starts_with('#')).count();
+        assert!(shown > 10, "{shown}");
+        assert!(
+            text.contains(&format!("…and {} more not shown here", 200 - shown)),
+            "{text}"
+        );
+        assert_eq!(shorten(&text), text, "nothing cut off");
+    }
 
     #[test]
     fn buttons_name_the_flag_and_action() {

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use mend::checkins::Schedule;
+use mend::checkins::scheduler::{self, Deliver, Outgoing, Settings};
 use mend::clock::ManualClock;
 use mend::conversation::engine::Companion;
 use mend::crypto::DataKey;
 use mend::safety::{CrisisReplies, Screen};
-use mend::scheduler::{self, Deliver, Outgoing, Settings};
 use mend::store::{Store, StoreOptions};
 use tokio::sync::mpsc;
 

@@ -213,13 +213,13 @@ impl Default for Checkins {
 }
 
 impl Checkins {
-    pub fn scheduler(&self) -> crate::scheduler::Settings {
-        crate::scheduler::Settings {
+    pub fn scheduler(&self) -> crate::checkins::scheduler::Settings {
+        crate::checkins::scheduler::Settings {
             grace: jiff::SignedDuration::from_hours(self.grace_hours.min(MAX_GRACE_HOURS) as i64),
             max_unanswered: i64::from(self.max_unanswered),
             per_second: self.per_second.clamp(1, MAX_CHECKINS_PER_SECOND),
             every: std::time::Duration::from_secs(self.every_seconds.clamp(1, MAX_EVERY_SECONDS)),
-            ..crate::scheduler::Settings::default()
+            ..crate::checkins::scheduler::Settings::default()
         }
     }
 }

@@ -17,7 +17,6 @@ pub mod buttons;
 /// (`progress`, drawn by `chart`). Their tables are `checkins::queries`,
 /// and Discord's `/checkin` and `/progress` are `checkins::discord`.
 pub mod checkins;
-pub use checkins::{chart, progress, scheduler};
 pub mod clock;
 pub mod config;
 pub mod conversation;

@@ -362,13 +362,14 @@ async fn applied(
     }
     // A flow's tools speak first; the step the choice led to follows.
     for done in &applied.tools {
-        let text = match crate::progress::told(store, person, done, now, Edge::Terminal).await {
-            Ok(report) => report.text,
-            Err(err) => {
-                tracing::error!(error = %err, "could not carry out a check-in setting");
-                TROUBLE.to_owned()
-            }
-        };
+        let text =
+            match crate::checkins::progress::told(store, person, done, now, Edge::Terminal).await {
+                Ok(report) => report.text,
+                Err(err) => {
+                    tracing::error!(error = %err, "could not carry out a check-in setting");
+                    TROUBLE.to_owned()
+                }
+            };
         replies.push(Reply::new(text, Vec::new()));
     }
     // Pairing's answers speak first too, but one that asks something (a

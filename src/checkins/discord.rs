@@ -11,11 +11,11 @@ use serenity::all::{
 };
 use tracing::{error, warn};
 
+use crate::checkins::progress;
+use crate::checkins::scheduler::Deliver;
 use crate::discord::Bot;
 use crate::discord::render;
-use crate::progress;
 use crate::referrals::Reply;
-use crate::scheduler::Deliver;
 use crate::store::Store;
 
 pub fn is_command(name: &str) -> bool {

@@ -262,7 +262,8 @@ pub async fn progress(store: &Store, person: &str, now: Timestamp) -> Result<Rep
     } else {
         // Drawing is CPU work; keep it off the async workers.
         let drawn =
-            tokio::task::spawn_blocking(move || crate::chart::progress_png(&days, today)).await;
+            tokio::task::spawn_blocking(move || crate::checkins::chart::progress_png(&days, today))
+                .await;
         match drawn {
             Ok(Ok(png)) => Some(png),
             Ok(Err(err)) => {

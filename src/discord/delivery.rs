@@ -15,7 +15,7 @@ use tracing::{error, warn};
 
 use super::handler::{CANNOT_MESSAGE, discord_code};
 use super::{render, send};
-use crate::progress;
+use crate::checkins::progress;
 use crate::referrals::Reply;
 
 /// One reply to send, with what makes each of its messages arrive once

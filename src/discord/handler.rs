@@ -20,6 +20,7 @@ use super::render;
 use super::send;
 use crate::buttons;
 use crate::checkins::discord as checkins;
+use crate::checkins::progress;
 use crate::checkins::queries::{self as checkin_rows, PauseReason};
 use crate::clock::Clock;
 use crate::conversation::engine::{self, Companion, Input};
@@ -29,7 +30,6 @@ use crate::flags::pending::{PendingFlag, PendingFlags};
 use crate::flags::queries::Raised;
 use crate::pairing::discord as pairing;
 use crate::privacy::discord as privacy;
-use crate::progress;
 use crate::referrals::Reply;
 use crate::store::{self, Store};
 
@@ -643,7 +643,8 @@ async fn process(bot: &Arc<Bot>, http: &Arc<Http>, user: UserId, queued: Queued)
                 outgoing.push(Outgoing::new(notice, &extra_key, outgoing.len()));
             }
             if let Some(reason) = applied.checkins_paused {
-                let notice = Reply::new(crate::progress::paused_notice(reason), Vec::new());
+                let notice =
+                    Reply::new(crate::checkins::progress::paused_notice(reason), Vec::new());
                 outgoing.push(Outgoing::new(notice, &extra_key, outgoing.len()));
             }
             // A flow's tools speak first; the step the choice led to follows.

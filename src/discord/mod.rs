@@ -19,13 +19,13 @@ use tracing::{info, warn};
 pub use commands::Command;
 pub use handler::{Bot, Handler, Unrecognised, discord_code};
 
+use crate::checkins::scheduler;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::conversation::engine::Companion;
 use crate::flags::discord::Moderators;
 use crate::privacy::discord as privacy;
 use crate::privacy::retention::{self, Retention};
-use crate::scheduler;
 use crate::secret::Secret;
 use crate::store::Store;
 

@@ -191,7 +191,7 @@ async fn a_kept_note_is_sealed_in_the_file_exported_and_erased() {
     assert_eq!(rows(&store).await.len(), 1);
 
     // The kept note is in the person's own view of how things have gone.
-    let view = mend::progress::progress(&store, "terminal:a", now)
+    let view = mend::checkins::progress::progress(&store, "terminal:a", now)
         .await
         .unwrap()
         .text;

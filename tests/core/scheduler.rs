@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 use jiff::{SignedDuration, Timestamp};
 use mend::checkins::Schedule;
 use mend::checkins::queries::PauseReason;
+use mend::checkins::scheduler::{self, Deliver, Outgoing, Settings};
 use mend::clock::{Clock, ManualClock};
 use mend::conversation::engine::{Companion, Consent, Input, Outcome};
 use mend::referrals::Reply;
 use mend::safety::{CrisisReplies, Screen};
-use mend::scheduler::{self, Deliver, Outgoing, Settings};
 use mend::store::Store;
 use tokio::sync::mpsc;
 

@@ -178,7 +178,11 @@ async fn opt_in_receive_answer_by_button_see_progress_and_opt_out() {
         .find(|r| r.is("PATCH /webhooks/*/*/messages/@original"))
         .expect("the /progress answer");
     let file = &answer.body["_files"][0];
-    assert_eq!(file["filename"], mend::progress::CHART_FILE, "{file}");
+    assert_eq!(
+        file["filename"],
+        mend::checkins::progress::CHART_FILE,
+        "{file}"
+    );
     assert_eq!(file["content_type"], "image/png", "{file}");
     assert!(progress.contains("1 of the last 14 days"), "{progress}");
     assert!(progress.contains("averaged 4.0 out of 5"), "{progress}");
@@ -306,7 +310,11 @@ async fn the_dm_menu_sets_check_ins_and_shows_progress_with_its_chart() {
         .cloned()
         .expect("the chart was uploaded");
     let file = &upload.body["_files"][0];
-    assert_eq!(file["filename"], mend::progress::CHART_FILE, "{file}");
+    assert_eq!(
+        file["filename"],
+        mend::checkins::progress::CHART_FILE,
+        "{file}"
+    );
     assert_eq!(file["content_type"], "image/png", "{file}");
     assert_eq!(upload.body["content"], content(&progress[0]));
 

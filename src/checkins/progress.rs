@@ -7,7 +7,8 @@ use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 
 use crate::checkins::Day;
-use crate::checkins::queries::{NotDone, Note, PauseReason, ToolDone};
+use crate::checkins::queries::Note;
+use crate::checkins::{NotDone, PauseReason, ToolDone};
 use crate::edge::Edge;
 use crate::store::{Store, StoreError};
 

@@ -5,47 +5,9 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::Day;
+use super::{Day, NotDone, PauseReason, Setting, ToolDone};
 use crate::crypto::{Cipher, Field};
 use crate::store::{PersonId, StoreError};
-
-/// Why check-ins stopped by themselves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PauseReason {
-    /// Several in a row went unanswered.
-    Unanswered,
-    /// Discord said the person cannot be messaged (50007).
-    Undeliverable,
-}
-
-impl PauseReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PauseReason::Unanswered => "unanswered",
-            PauseReason::Undeliverable => "undeliverable",
-        }
-    }
-
-    fn parse(text: &str) -> Option<PauseReason> {
-        match text {
-            "unanswered" => Some(PauseReason::Unanswered),
-            "undeliverable" => Some(PauseReason::Undeliverable),
-            _ => None,
-        }
-    }
-}
-
-/// A person's check-in setting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Setting {
-    pub local_time: String,
-    pub zone: String,
-    pub active: bool,
-    pub next_due: Timestamp,
-    pub due_date: Date,
-    pub pause_reason: Option<PauseReason>,
-    pub unanswered: i64,
-}
 
 #[derive(sqlx::FromRow)]
 struct SettingRow {
@@ -164,45 +126,6 @@ pub async fn postpone(
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// What a flow's check-in tool did inside the turn's transaction, so its
-/// effect commits (or not) with the turn. The words are the caller's.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ToolDone {
-    /// The progress view: read once the turn has committed.
-    Progress,
-    /// The current setting: read once the turn has committed.
-    Show,
-    /// Check-ins turned off; whether they had been on.
-    Off { was_on: bool },
-    /// Check-ins turned on at this time and zone, the first on `first`.
-    On {
-        local_time: String,
-        zone: String,
-        starts_today: bool,
-    },
-    /// Check-ins paused until `resume`.
-    Paused { resume: Date },
-    /// Nothing changed, for this reason.
-    Unchanged(NotDone),
-}
-
-/// Why a check-in tool changed nothing.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NotDone {
-    /// Check-ins keep answers, and the person has not agreed to that.
-    NoConsent,
-    /// The time and zone were not written as one line of two parts.
-    NotTimeAndZone,
-    /// The time or the zone was not understood.
-    Schedule(crate::checkins::ScheduleError),
-    /// A pause outside 1 to [`crate::checkins::MAX_PAUSE_DAYS`] days.
-    PauseOutOfRange,
-    /// A pause asked for while check-ins are not on.
-    NotOn,
-    /// The stored time or zone no longer reads.
-    Unreadable,
 }
 
 /// Carries out a flow's check-in tool inside the turn's transaction.

@@ -15,8 +15,9 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
+use crate::checkins::PauseReason;
 use crate::checkins::Schedule;
-use crate::checkins::queries::{Due, PauseReason};
+use crate::checkins::queries::Due;
 use crate::clock::Clock;
 use crate::conversation::engine::{Companion, Input};
 use crate::store::{DAILY, Store, StoreError};

@@ -13,7 +13,7 @@ use serenity::all::{
 };
 use tracing::{error, info, warn};
 
-use super::queries::Refusal;
+use super::Refusal;
 use super::{Action, Flag};
 use crate::buttons::FLAG;
 use crate::config::Moderation as Settings;

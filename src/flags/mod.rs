@@ -75,6 +75,21 @@ impl Action {
     }
 }
 
+/// A flag raised or updated by a hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Raised {
+    pub id: i64,
+    /// True for a new flag (post a notice); false when an active one was updated.
+    pub new: bool,
+}
+
+/// Why a moderator's action did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    NoSuchFlag,
+    NotAllowed { status: Status },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flag {
     pub id: i64,

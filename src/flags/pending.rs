@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tracing::{error, info, warn};
 
-use super::queries::Raised;
+use super::Raised;
 use crate::crypto::{Cipher, Field};
 use crate::safety::{self, Category, Hit, Severity};
 use crate::store::Store;

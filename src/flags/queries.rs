@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::{Action, Flag, Status};
+use super::{Action, Flag, Raised, Refusal, Status};
 use crate::crypto::{Cipher, Field};
 use crate::safety::Hit;
 use crate::store::{NOT_OPENED, PersonId, StoreError};
@@ -83,14 +83,6 @@ macro_rules! select_flags {
         f.created_at, f.updated_at, f.asked
     FROM flags f JOIN people p ON p.id = f.person_id"
     };
-}
-
-/// A flag raised or updated by a hit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Raised {
-    pub id: i64,
-    /// True for a new flag (post a notice); false when an active one was updated.
-    pub new: bool,
 }
 
 /// Records a hit: updates the person's open or claimed flag (one more hit,
@@ -203,13 +195,6 @@ pub async fn set_notice(
         .execute(pool)
         .await?;
     Ok(())
-}
-
-/// Why a moderator's action did not happen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    NoSuchFlag,
-    NotAllowed { status: Status },
 }
 
 /// Applies a moderator's action and audits it, in one transaction.

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use super::{Act, Carried, told};
 use crate::conversation::engine::Companion;
 use crate::edge::Edge;
-use crate::flags::queries::Raised;
+use crate::flags::Raised;
 use crate::referrals::Reply;
 use crate::store::{Store, StoreError};
 

@@ -192,9 +192,9 @@ impl Default for StoreOptions {
 #[derive(Debug, Clone)]
 pub struct Applied {
     pub outcome: Outcome,
-    pub flag: Option<flags::Raised>,
+    pub flag: Option<crate::flags::Raised>,
     /// Check-ins paused by themselves since the person last wrote: say so.
-    pub checkins_paused: Option<checkins::PauseReason>,
+    pub checkins_paused: Option<crate::checkins::PauseReason>,
     /// Replies from an earlier turn were still unsent when this one began
     /// (a crash, or Discord refusing for longer than mend retried): send
     /// them first.
@@ -204,7 +204,7 @@ pub struct Applied {
     pub set_aside: usize,
     /// What the turn's check-in tools did, in its transaction, one for each
     /// of the outcome's check-in tasks, in order.
-    pub tools: Vec<checkins::ToolDone>,
+    pub tools: Vec<crate::checkins::ToolDone>,
     /// What the turn's pairing tools did, in its transaction, in order.
     pub pairing: Vec<crate::pairing::Carried>,
     /// The turn raised a crisis flag while the person is paired: offer them,
@@ -637,7 +637,7 @@ impl Store {
         hit: &crate::safety::Hit,
         asked: bool,
         at: Timestamp,
-    ) -> Result<flags::Raised, StoreError> {
+    ) -> Result<crate::flags::Raised, StoreError> {
         let _turn = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let person = people::find_or_create(&mut tx, external_id, at).await?;
@@ -668,7 +668,7 @@ impl Store {
     pub async fn checkin(
         &self,
         external_id: &str,
-    ) -> Result<Option<checkins::Setting>, StoreError> {
+    ) -> Result<Option<crate::checkins::Setting>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         match people::find(&mut conn, external_id).await? {
             Some(person) => checkins::get(&mut conn, person).await,
@@ -722,7 +722,7 @@ impl Store {
     pub async fn pause_checkins(
         &self,
         person_id: i64,
-        reason: checkins::PauseReason,
+        reason: crate::checkins::PauseReason,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let _turn = self.writer.lock().await;
@@ -778,11 +778,13 @@ impl Store {
         time: &str,
         zone: &str,
         now: Timestamp,
-    ) -> Result<checkins::ToolDone, StoreError> {
+    ) -> Result<crate::checkins::ToolDone, StoreError> {
         let _turn = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let Some(person) = people::find(&mut tx, external_id).await? else {
-            return Ok(checkins::ToolDone::Unchanged(checkins::NotDone::NoConsent));
+            return Ok(crate::checkins::ToolDone::Unchanged(
+                crate::checkins::NotDone::NoConsent,
+            ));
         };
         let consent = people::profile(&mut tx, person).await?.consent == Consent::Given;
         let done = checkins::turn_on(&mut tx, person, consent, time, zone, now).await?;
@@ -796,11 +798,13 @@ impl Store {
         external_id: &str,
         days: i64,
         now: Timestamp,
-    ) -> Result<checkins::ToolDone, StoreError> {
+    ) -> Result<crate::checkins::ToolDone, StoreError> {
         let _turn = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let Some(person) = people::find(&mut tx, external_id).await? else {
-            return Ok(checkins::ToolDone::Unchanged(checkins::NotDone::NotOn));
+            return Ok(crate::checkins::ToolDone::Unchanged(
+                crate::checkins::NotDone::NotOn,
+            ));
         };
         let done = checkins::pause_for(&mut tx, person, days, now).await?;
         tx.commit().await?;
@@ -886,7 +890,7 @@ impl Store {
         moderator: &str,
         note: Option<&str>,
         now: Timestamp,
-    ) -> Result<Result<crate::flags::Flag, flags::Refusal>, StoreError> {
+    ) -> Result<Result<crate::flags::Flag, crate::flags::Refusal>, StoreError> {
         let _turn = self.writer.lock().await;
         flags::act(&self.pool, &self.cipher, id, action, moderator, note, now).await
     }

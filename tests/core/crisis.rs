@@ -3,7 +3,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 use mend::conversation::engine::{Companion, Consent, Input, State};
-use mend::flags::queries::{self as flags, Refusal};
+use mend::flags::Refusal;
+use mend::flags::queries as flags;
 use mend::flags::{Action, Status};
 use mend::safety::{CrisisReplies, Screen};
 

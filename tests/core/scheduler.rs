@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
+use mend::checkins::PauseReason;
 use mend::checkins::Schedule;
-use mend::checkins::queries::PauseReason;
 use mend::checkins::scheduler::{self, Deliver, Outgoing, Settings};
 use mend::clock::{Clock, ManualClock};
 use mend::conversation::engine::{Companion, Consent, Input, Outcome};

@@ -390,7 +390,7 @@ async fn a_menu_setting_commits_with_the_turn_that_chose_it() {
     let applied = last.unwrap();
     assert_eq!(
         applied.tools,
-        [mend::checkins::queries::ToolDone::Off { was_on: true }]
+        [mend::checkins::ToolDone::Off { was_on: true }]
     );
     let setting = store.checkin(person).await.unwrap().unwrap();
     assert!(!setting.active, "off as soon as the turn is applied");

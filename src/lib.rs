@@ -12,10 +12,6 @@
 
 pub mod app;
 pub mod buttons;
-/// Daily check-ins, in one folder: when they fall due (`checkins`), the
-/// loop that starts them (`scheduler`), and how they have gone
-/// (`progress`, drawn by `chart`). Their tables are `checkins::queries`,
-/// and Discord's `/checkin` and `/progress` are `checkins::discord`.
 pub mod checkins;
 pub mod clock;
 pub mod config;
@@ -26,8 +22,6 @@ pub mod edge;
 pub mod flags;
 pub mod flows;
 pub mod keyfile;
-/// Pairing two partners: rules in `pairing`, its queries in
-/// `pairing::queries`, Discord's `/pair` in `pairing::discord`.
 pub mod pairing;
 pub mod privacy;
 pub mod referrals;

@@ -1,5 +1,8 @@
-//! The daily check-in schedule: when a person's next check-in is due, from
-//! the local time and the IANA time zone they chose. Pure: `now` is passed in.
+//! Daily check-ins, in one folder: the loop that starts them
+//! ([`scheduler`]), how they have gone ([`progress`], drawn by [`chart`]),
+//! their tables ([`queries`]) and Discord's `/checkin` and `/progress`
+//! (`discord`). Here, pure: when a person's next check-in is due, from the
+//! local time and the IANA time zone they chose; `now` is passed in.
 //!
 //! Clock changes: a local time that does not exist that day (spring forward)
 //! is sent at the first minute that does, the moment the clocks change; a

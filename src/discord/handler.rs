@@ -593,16 +593,19 @@ async fn process(bot: &Arc<Bot>, http: &Arc<Http>, user: UserId, queued: Queued)
                 bot.pending.push(waiting.clone());
                 let reply = bot.companion.crisis_alone(&waiting.hit);
                 let outgoing = [Outgoing::new(reply, &extra_key, 0)];
-                deliver(&Discord { http, user }, channel, command, &outgoing).await;
+                let delivered = deliver(&Discord { http, user }, channel, command, &outgoing).await;
                 match turn.await {
                     Ok(Some(applied)) => {
                         // Kept after all: its flag is the one, and its
-                        // replies were the crisis reply just given.
+                        // replies were the crisis reply just given (if
+                        // that could not be given, they wait to be sent).
                         bot.pending.withdraw(&waiting);
-                        bot.sent
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push(queued.key.clone());
+                        if delivered != Delivery::Failed {
+                            bot.sent
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(queued.key.clone());
+                        }
                         announce(bot, http, applied.flag).await;
                     }
                     Ok(None) => bot.pending.withdraw(&waiting),

@@ -302,17 +302,10 @@ fn unapplied(
     now: Timestamp,
 ) -> Vec<Reply> {
     // A "yes" pressed under mend's question is answered too.
-    let asked = companion.unsafe_answer(input);
-    let was_asked = asked.is_some();
-    match hit.or(asked) {
-        Some(hit) => {
-            let reply = companion.crisis_alone(&hit);
-            pending.push(PendingFlag {
-                person: person.to_owned(),
-                hit,
-                asked: was_asked,
-                at: now,
-            });
+    match PendingFlag::of_turn(person, hit, companion.unsafe_answer(input), now) {
+        Some(flag) => {
+            let reply = companion.crisis_alone(&flag.hit);
+            pending.push(flag);
             vec![reply]
         }
         None => vec![Reply::new(TROUBLE, Vec::new())],

@@ -581,14 +581,8 @@ async fn process(bot: &Arc<Bot>, http: &Arc<Http>, user: UserId, queued: Queued)
                 // hears once and the moderators get one flag.
                 warn!("the store is slow; the crisis reply goes out without it");
                 let asked = bot.companion.unsafe_answer(&input);
-                let Some(said) = hit.clone().or(asked.clone()) else {
+                let Some(waiting) = PendingFlag::of_turn(&person, hit.clone(), asked, now) else {
                     return;
-                };
-                let waiting = PendingFlag {
-                    person: person.clone(),
-                    asked: asked.is_some(),
-                    hit: said,
-                    at: now,
                 };
                 bot.pending.push(waiting.clone());
                 let reply = bot.companion.crisis_alone(&waiting.hit);
@@ -699,18 +693,12 @@ async fn process(bot: &Arc<Bot>, http: &Arc<Http>, user: UserId, queued: Queued)
             error!(error = %err, crisis = hit.is_some(), "could not apply an event");
             // A "yes" pressed under mend's question is answered too.
             let asked = bot.companion.unsafe_answer(&input);
-            let was_asked = asked.is_some();
-            let reply = match hit.clone().or(asked) {
+            let reply = match PendingFlag::of_turn(&person, hit.clone(), asked, now) {
                 // The full crisis reply, even for an uncertain message: its
                 // question could not be kept, and the contacts are safer.
-                Some(hit) => {
-                    let reply = bot.companion.crisis_alone(&hit);
-                    bot.pending.push(PendingFlag {
-                        person: person.clone(),
-                        hit,
-                        asked: was_asked,
-                        at: now,
-                    });
+                Some(flag) => {
+                    let reply = bot.companion.crisis_alone(&flag.hit);
+                    bot.pending.push(flag);
                     waiting = true;
                     reply
                 }

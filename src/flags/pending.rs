@@ -29,6 +29,26 @@ pub struct PendingFlag {
     pub at: Timestamp,
 }
 
+impl PendingFlag {
+    /// The flag a turn raises when the store cannot keep it: the message's
+    /// own hit, or else a "yes" or "not sure" pressed under mend's question
+    /// (`asked`, from `Companion::unsafe_answer`). None when it raises none.
+    pub fn of_turn(
+        person: &str,
+        hit: Option<Hit>,
+        asked: Option<Hit>,
+        at: Timestamp,
+    ) -> Option<PendingFlag> {
+        let was_asked = asked.is_some();
+        hit.or(asked).map(|hit| PendingFlag {
+            person: person.to_owned(),
+            hit,
+            asked: was_asked,
+            at,
+        })
+    }
+}
+
 /// The flags waiting, oldest first. Owned by the running app (the terminal
 /// session, the Discord bot), shared by its turns.
 #[derive(Debug, Default)]

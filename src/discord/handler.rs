@@ -593,7 +593,11 @@ async fn process(bot: &Arc<Bot>, http: &Arc<Http>, user: UserId, queued: Queued)
                         // Kept after all: its flag is the one, and its
                         // replies were the crisis reply just given (if
                         // that could not be given, they wait to be sent).
-                        bot.pending.withdraw(&waiting);
+                        // A question kept raises none, but the person had
+                        // the contacts instead: the flag that waits stays.
+                        if applied.flag.is_some() {
+                            bot.pending.withdraw(&waiting);
+                        }
                         if delivered != Delivery::Failed {
                             bot.sent
                                 .lock()

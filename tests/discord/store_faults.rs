@@ -120,6 +120,34 @@ async fn a_locked_database_still_gives_the_crisis_reply_at_once_then_one_flag_an
     assert_eq!(flag_count(&db).await, 1);
 }
 
+/// An uncertain message past the short wait gets the contacts, not the
+/// question: its flag reaches the moderators though the turn, kept once
+/// the lock is gone, raised none itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uncertain_message_given_the_contacts_under_a_long_lock_still_reaches_moderators() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mut config = setup(&fake, &db);
+    config.database.busy_timeout_ms = 60_000;
+    let mend = Mend::start(&fake, config).await;
+    let mut kim = Person::new(&fake, KIM);
+    kim.say("hello").await;
+
+    let lock = Lock::take(&db).await;
+    let before = kim.sent().len();
+    fake.send_dm(KIM, "I have been thinking about not waking up");
+    let got = kim.wait_messages(before, 1).await;
+    let text = got[0]["content"].as_str().unwrap();
+    assert!(text.contains("116 123") && text.contains("999"), "{text}");
+    lock.release().await;
+    // The next ordinary message writes the flag that waited.
+    fake.send_dm(KIM, "thanks");
+    notice_posted(&fake).await;
+    mend.stop().await.unwrap();
+    assert!(!pending_file(&db).exists(), "nothing left waiting");
+    assert_eq!(flag_count(&db).await, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flag_still_waiting_at_a_stop_reaches_moderators_after_the_next_start() {
     let fake = FakeDiscord::start().await;

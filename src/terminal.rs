@@ -162,11 +162,21 @@ where
         if !worrying {
             pending.retry(store).await;
         }
-        before.extend(chat.turn(input, hit).await);
-        let replies = before;
-        write_replies(&mut output, &replies, options).await?;
-        if let Some(ids) = shown_choices(&replies) {
-            shown = ids;
+        // Someone who may be in danger is not kept waiting by another writer.
+        let crisis = worrying || companion.unsafe_answer(&input).is_some();
+        let turned = if crisis {
+            chat.crisis_turn(input, hit, &before, &mut output, options)
+                .await?
+        } else {
+            Some(chat.turn(input, hit).await)
+        };
+        if let Some(turned) = turned {
+            before.extend(turned);
+            let replies = before;
+            write_replies(&mut output, &replies, options).await?;
+            if let Some(ids) = shown_choices(&replies) {
+                shown = ids;
+            }
         }
         if worrying {
             pending.retry(store).await;
@@ -272,43 +282,101 @@ impl Chat<'_> {
     /// Applies one input; a storage failure or a bug becomes a kind message,
     /// never an error text or an end to the chat.
     async fn turn(&self, input: Input, hit: Option<Hit>) -> Vec<Reply> {
-        let (companion, store, person) = (self.companion, self.store, self.person);
         let now = self.clock.now();
-        match contained(applied(companion, store, person, &input, hit.clone(), now)).await {
-            Some(Ok(replies)) => replies,
-            Some(Err(err)) => {
-                tracing::error!(error = %err, crisis = hit.is_some(), "could not apply an input");
-                unapplied(companion, self.pending, person, &input, hit, now)
-            }
-            None => {
-                // The hook has logged where; the turn's transaction rolled back.
-                tracing::error!("a turn stopped short");
-                unapplied(companion, self.pending, person, &input, hit, now)
-            }
+        let job = applied(
+            self.companion,
+            self.store,
+            self.person,
+            &input,
+            hit.clone(),
+            now,
+        );
+        match contained(job).await {
+            Some(Ok(turned)) => turned.replies,
+            failed => self.unapplied(failed.and_then(Result::err), &input, hit, now),
         }
     }
-}
 
-/// What a person is told when their turn could not be applied. A worrying
-/// message still gets the full crisis reply (an uncertain one too: its
-/// question could not be kept, so the contacts are the safer answer), and
-/// its flag waits to be written.
-fn unapplied(
-    companion: &Companion,
-    pending: &PendingFlags,
-    person: &str,
-    input: &Input,
-    hit: Option<Hit>,
-    now: Timestamp,
-) -> Vec<Reply> {
-    // A "yes" pressed under mend's question is answered too.
-    match PendingFlag::of_turn(person, hit, companion.unsafe_answer(input), now) {
-        Some(flag) => {
-            let reply = companion.crisis_alone(&flag.hit);
-            pending.push(flag);
-            vec![reply]
+    /// A turn that carries a crisis signal. Given at most
+    /// [`crate::store::CRISIS_WAIT`], its answer is returned as any turn's;
+    /// past that, the crisis reply is written at once (after `before`)
+    /// with its flag kept waiting, and the turn is still carried to its end,
+    /// so nothing of it is lost; None then, as the person has their answer.
+    /// Kept after all, the turn's own flag is the one.
+    async fn crisis_turn<W: AsyncWrite + Unpin>(
+        &self,
+        input: Input,
+        hit: Option<Hit>,
+        before: &[Reply],
+        output: &mut W,
+        options: &ChatOptions,
+    ) -> std::io::Result<Option<Vec<Reply>>> {
+        let now = self.clock.now();
+        let job = applied(
+            self.companion,
+            self.store,
+            self.person,
+            &input,
+            hit.clone(),
+            now,
+        );
+        let mut job = std::pin::pin!(contained(job));
+        let failed = match tokio::time::timeout(crate::store::CRISIS_WAIT, job.as_mut()).await {
+            Ok(Some(Ok(turned))) => return Ok(Some(turned.replies)),
+            Ok(failed) => failed.and_then(Result::err),
+            Err(_) => {
+                tracing::warn!("the store is slow; the crisis reply goes out without it");
+                let asked = self.companion.unsafe_answer(&input);
+                let Some(waiting) = PendingFlag::of_turn(self.person, hit, asked, now) else {
+                    return Ok(Some(Vec::new()));
+                };
+                self.pending.push(waiting.clone());
+                let mut early = before.to_vec();
+                early.push(self.companion.crisis_alone(&waiting.hit));
+                write_replies(output, &early, options).await?;
+                match job.await {
+                    Some(Ok(turned)) if turned.flagged => self.pending.withdraw(&waiting),
+                    Some(Ok(_)) => {}
+                    Some(Err(err)) => {
+                        tracing::error!(error = %err, "could not apply a crisis turn");
+                    }
+                    None => tracing::error!("a crisis turn stopped short"),
+                }
+                return Ok(None);
+            }
+        };
+        Ok(Some(self.unapplied(failed, &input, hit, now)))
+    }
+
+    /// What a person is told when their turn could not be applied (`err`,
+    /// or None when it panicked: the hook has logged where, and its
+    /// transaction rolled back). A worrying message still gets the full
+    /// crisis reply (an uncertain one too: its question could not be kept,
+    /// so the contacts are the safer answer), and its flag waits to be
+    /// written.
+    fn unapplied(
+        &self,
+        err: Option<StoreError>,
+        input: &Input,
+        hit: Option<Hit>,
+        now: Timestamp,
+    ) -> Vec<Reply> {
+        match err {
+            Some(err) => {
+                tracing::error!(error = %err, crisis = hit.is_some(), "could not apply an input");
+            }
+            None => tracing::error!("a turn stopped short"),
         }
-        None => vec![Reply::new(TROUBLE, Vec::new())],
+        // A "yes" pressed under mend's question is answered too.
+        let asked = self.companion.unsafe_answer(input);
+        match PendingFlag::of_turn(self.person, hit, asked, now) {
+            Some(flag) => {
+                let reply = self.companion.crisis_alone(&flag.hit);
+                self.pending.push(flag);
+                vec![reply]
+            }
+            None => vec![Reply::new(TROUBLE, Vec::new())],
+        }
     }
 }
 
@@ -326,6 +394,12 @@ async fn contained<T>(job: impl Future<Output = T>) -> Option<T> {
     .await
 }
 
+/// A turn kept: what to say, and whether it raised a crisis flag.
+struct Turned {
+    replies: Vec<Reply>,
+    flagged: bool,
+}
+
 async fn applied(
     companion: &Companion,
     store: &Store,
@@ -333,22 +407,19 @@ async fn applied(
     input: &Input,
     hit: Option<Hit>,
     now: Timestamp,
-) -> Result<Vec<Reply>, StoreError> {
-    // Someone who may be in danger is not kept waiting by another writer.
-    let crisis = hit.is_some() || companion.unsafe_answer(input).is_some();
-    let applied = crate::store::in_time(
-        crisis,
-        store.apply(person, now, |state| {
+) -> Result<Turned, StoreError> {
+    let applied = store
+        .apply(person, now, |state| {
             companion.respond_through(Edge::Terminal, state, input, hit, now)
-        }),
-    )
-    .await?;
+        })
+        .await?;
     for event in &applied.outcome.events {
         tracing::debug!(kind = event.kind(), flow = event.flow(), "event");
     }
-    if let Some(flag) = applied.flag {
+    if let Some(flag) = &applied.flag {
         tracing::info!(flag = flag.id, new = flag.new, "crisis flag raised");
     }
+    let flagged = applied.flag.is_some();
     let mut replies = Vec::new();
     if applied.set_aside > 0 {
         replies.push(Reply::new(crate::store::SET_ASIDE, Vec::new()));
@@ -386,7 +457,7 @@ async fn applied(
         }
         replies.push(Reply::new(offer.text(), choices));
     }
-    Ok(replies)
+    Ok(Turned { replies, flagged })
 }
 
 /// The flow that holds pairing's choices in the menu.

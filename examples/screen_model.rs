@@ -12,7 +12,10 @@
 //! test fails when the file is older than the sets. `holdout NAME` trains on
 //! every set but NAME and scores NAME with the rules alone, the model alone
 //! and both together, at several thresholds: a first-contact figure for the
-//! model, though the rules may have been tuned on NAME. `score FILE` scores a
+//! model, though the rules may have been tuned on NAME (`SHOW=1` lists what
+//! the two together miss, `SHOW=rules` what the rules alone miss; `RULES=path`
+//! reads the rules from that file instead of those built in, to try an edit
+//! without a rebuild). `score FILE` scores a
 //! set with the screen as built, writing nothing; with `SHOW=1` it also
 //! lists the ordinary messages given the full crisis reply.
 
@@ -99,6 +102,18 @@ impl Tally {
     }
 }
 
+/// The screen as built, or with `RULES=path` the rules in that file, read
+/// now: for trying an edit without a rebuild.
+fn rules_screen() -> Result<Screen, String> {
+    match std::env::var("RULES") {
+        Ok(path) => {
+            let text = fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+            Screen::from_toml(&text, Path::new(&path)).map_err(|e| e.to_string())
+        }
+        Err(_) => Ok(Screen::embedded()),
+    }
+}
+
 fn holdout(name: &str) -> Result<(), String> {
     let sets = read_sets()?;
     let mut training = Vec::new();
@@ -112,7 +127,7 @@ fn holdout(name: &str) -> Result<(), String> {
     }
     let held = held.ok_or_else(|| format!("no set called {name} in {}", sets_dir().display()))?;
     let model = learned::train(&training, Training::default(), 0);
-    let rules = Screen::embedded().without_learned();
+    let rules = rules_screen()?.without_learned();
     let tally = |screen: &Screen, show: bool| {
         let mut t = Tally::new();
         for row in &held {
@@ -138,7 +153,11 @@ fn holdout(name: &str) -> Result<(), String> {
         held.len(),
         training.len()
     );
-    println!("  rules alone          {}", tally(&rules, false));
+    let show = std::env::var("SHOW").ok();
+    println!(
+        "  rules alone          {}",
+        tally(&rules, show.as_deref() == Some("rules"))
+    );
     let base = Policy::default();
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f32>().ok());
     let policy = Policy {
@@ -150,7 +169,7 @@ fn holdout(name: &str) -> Result<(), String> {
     let both = rules.with_learned(model, policy);
     println!(
         "  rules + model        {}   ({policy:?})",
-        tally(&both, std::env::var("SHOW").is_ok())
+        tally(&both, show.is_some_and(|s| s != "rules"))
     );
     Ok(())
 }
@@ -178,7 +197,7 @@ fn train() -> Result<(), String> {
 fn score(file: &Path) -> Result<(), String> {
     let text = fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let rows = examples_of(&file.display().to_string(), &text)?;
-    let screen = Screen::embedded();
+    let screen = rules_screen()?;
     let rules = screen.without_learned();
     let (mut with, mut without) = (Tally::new(), Tally::new());
     let show = std::env::var("SHOW").is_ok();

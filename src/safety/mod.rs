@@ -321,7 +321,13 @@ struct Best {
     at: Range<usize>,
     of: usize,
     first: String,
+    /// Raising words that are among the frame's own ("with a hammer"):
+    /// they do not raise it.
+    own_raises: Vec<Spot>,
 }
+
+/// A scope phrase found: its clause and word positions.
+type Spot = (usize, usize, usize);
 
 impl Best {
     fn rank(&self) -> (Action, Severity, u32) {
@@ -530,7 +536,9 @@ impl Screen {
                 }
                 // A joke lowers a hit unless a plan, a time or a means
                 // anywhere in the message says otherwise.
-                if message.joke && !message.raise {
+                let raised =
+                    message.now || message.raises.iter().any(|r| !best.own_raises.contains(r));
+                if message.joke && !raised {
                     match (best.category, best.action) {
                         (Category::HarmOthers | Category::Abuse, Action::Ask) => return None,
                         (Category::HarmOthers, Action::Crisis) => best.action = Action::Ask,
@@ -538,7 +546,7 @@ impl Screen {
                         _ => {}
                     }
                 }
-                if message.raise && best.action == Action::Ask {
+                if raised && best.action == Action::Ask {
                     best.action = Action::Crisis;
                     best.severity = best.severity.max(Severity::High);
                 }
@@ -746,11 +754,13 @@ impl Screen {
                 }
                 Class::Present => tense.present = true,
                 Class::Joke => message.joke = true,
-                Class::Raise => message.raise = true,
-                Class::Now => {
-                    message.raise = true;
-                    message.now = true;
+                Class::Raise => {
+                    let spot = (clause, f.start, f.end);
+                    if !message.raises.contains(&spot) {
+                        message.raises.push(spot);
+                    }
                 }
+                Class::Now => message.now = true,
                 Class::Hit { .. } | Class::Negation | Class::Idiom => {}
             }
         }
@@ -796,6 +806,14 @@ impl Screen {
                 at: words[f.start].start as usize..words[f.end - 1].end as usize,
                 of: text.len(),
                 first: text[words[f.start].start as usize..words[f.start].end as usize].to_owned(),
+                own_raises: found
+                    .iter()
+                    .filter(|o| {
+                        let class = rules.frames[o.frame as usize].class;
+                        class == Class::Raise && f.owns(o)
+                    })
+                    .map(|o| (clause.clause, o.start, o.end))
+                    .collect(),
             };
             hits.push((best, clause));
         }
@@ -837,7 +855,11 @@ struct MessageScope {
     /// Per clause, in order.
     clauses: Vec<Tense>,
     joke: bool,
-    raise: bool,
+    /// Where a plan, a time, a means or an act done is said (`raise`):
+    /// each raises every hit but one that holds it among its own words
+    /// ("with a hammer" is not raised by its hammer). Words that say "this
+    /// minute" (`now`) raise every hit.
+    raises: Vec<Spot>,
     /// Something in it says the danger is happening now.
     now: bool,
     /// A danger frame was found and then cancelled by a negation or an

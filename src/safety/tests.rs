@@ -29,6 +29,44 @@ fn ask(category: Category) -> Option<(Action, Category)> {
 }
 
 #[test]
+fn a_means_in_the_frame_does_not_raise_it_but_a_word_outside_does() {
+    use Category::HarmOthers;
+    // The hammer is the frame's own word: asked about, not the full reply.
+    assert_eq!(
+        read("found a hammer in the cutlery drawer"),
+        ask(HarmOthers)
+    );
+    // A time or a place said beside it raises it.
+    assert_eq!(
+        read("found a hammer in the cutlery drawer and I'm doing it tonight"),
+        crisis(HarmOthers)
+    );
+    // Words that say "this minute" raise even when they are the frame's own.
+    assert_eq!(
+        read("omw to the bridge"),
+        crisis(Category::Suicide),
+        "{:?}",
+        hit("omw to the bridge")
+    );
+}
+
+#[test]
+fn everyday_words_are_not_an_overdose() {
+    // "odd" is a word, not "OD'd".
+    assert_eq!(
+        read("he bought me a knife as a present, bit odd but sweet"),
+        None
+    );
+    assert_eq!(read("i odd last night"), None);
+    assert_eq!(read("i oded last night"), crisis(Category::Suicide));
+    // "Every night" is a routine, not a quantity.
+    assert_ne!(
+        read("he takes his tablets with his tea every night").map(|r| r.0),
+        Some(Action::Crisis)
+    );
+}
+
+#[test]
 fn embedded_loads_and_summarises() {
     let summary = screen().summary();
     assert_eq!(summary.categories.len(), 5);

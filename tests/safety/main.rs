@@ -39,6 +39,7 @@ const SETS: &[(&str, &str)] = &[
     ("train_r9_now.tsv", include_str!("train_r9_now.tsv")),
     ("blind_r9.tsv", include_str!("blind_r9.tsv")),
     ("blind_r10.tsv", include_str!("blind_r10.tsv")),
+    ("train_r11_home.tsv", include_str!("train_r11_home.tsv")),
 ];
 
 type Row = Example;

@@ -67,6 +67,20 @@ fn everyday_words_are_not_an_overdose() {
 }
 
 #[test]
+fn a_future_not_seen_is_asked_about_and_a_drive_into_town_is_not() {
+    assert_eq!(
+        read("honestly i dont see myself making it to christmas"),
+        ask(Category::Suicide)
+    );
+    assert_eq!(read("i cant see myself doing that job forever"), None);
+    assert_eq!(read("thinking about driving into town later"), None);
+    assert_eq!(
+        read("keep thinking about driving off the bridge"),
+        crisis(Category::Suicide)
+    );
+}
+
+#[test]
 fn embedded_loads_and_summarises() {
     let summary = screen().summary();
     assert_eq!(summary.categories.len(), 5);

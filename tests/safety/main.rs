@@ -41,6 +41,7 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r10.tsv", include_str!("blind_r10.tsv")),
     ("train_r11_home.tsv", include_str!("train_r11_home.tsv")),
     ("blind_r11.tsv", include_str!("blind_r11.tsv")),
+    ("blind_r12.tsv", include_str!("blind_r12.tsv")),
 ];
 
 type Row = Example;

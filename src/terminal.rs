@@ -283,15 +283,7 @@ impl Chat<'_> {
     /// never an error text or an end to the chat.
     async fn turn(&self, input: Input, hit: Option<Hit>) -> Vec<Reply> {
         let now = self.clock.now();
-        let job = applied(
-            self.companion,
-            self.store,
-            self.person,
-            &input,
-            hit.clone(),
-            now,
-        );
-        match contained(job).await {
+        match contained(self.applied(&input, hit.clone(), now)).await {
             Some(Ok(turned)) => turned.replies,
             failed => self.unapplied(failed.and_then(Result::err), &input, hit, now),
         }
@@ -312,15 +304,7 @@ impl Chat<'_> {
         options: &ChatOptions,
     ) -> std::io::Result<Option<Vec<Reply>>> {
         let now = self.clock.now();
-        let job = applied(
-            self.companion,
-            self.store,
-            self.person,
-            &input,
-            hit.clone(),
-            now,
-        );
-        let mut job = std::pin::pin!(contained(job));
+        let mut job = std::pin::pin!(contained(self.applied(&input, hit.clone(), now)));
         let failed = match tokio::time::timeout(crate::store::CRISIS_WAIT, job.as_mut()).await {
             Ok(Some(Ok(turned))) => return Ok(Some(turned.replies)),
             Ok(failed) => failed.and_then(Result::err),
@@ -346,6 +330,68 @@ impl Chat<'_> {
             }
         };
         Ok(Some(self.unapplied(failed, &input, hit, now)))
+    }
+
+    /// One turn applied in the store, and what it says.
+    async fn applied(
+        &self,
+        input: &Input,
+        hit: Option<Hit>,
+        now: Timestamp,
+    ) -> Result<Turned, StoreError> {
+        let (companion, store, person) = (self.companion, self.store, self.person);
+        let applied = store
+            .apply(person, now, |state| {
+                companion.respond_through(Edge::Terminal, state, input, hit, now)
+            })
+            .await?;
+        for event in &applied.outcome.events {
+            tracing::debug!(kind = event.kind(), flow = event.flow(), "event");
+        }
+        if let Some(flag) = &applied.flag {
+            tracing::info!(flag = flag.id, new = flag.new, "crisis flag raised");
+        }
+        let flagged = applied.flag.is_some();
+        let mut replies = Vec::new();
+        if applied.set_aside > 0 {
+            replies.push(Reply::new(crate::store::SET_ASIDE, Vec::new()));
+        }
+        // A flow's tools speak first; the step the choice led to follows.
+        for done in &applied.tools {
+            let text =
+                match crate::checkins::progress::told(store, person, done, now, Edge::Terminal)
+                    .await
+                {
+                    Ok(report) => report.text,
+                    Err(err) => {
+                        tracing::error!(error = %err, "could not carry out a check-in setting");
+                        TROUBLE.to_owned()
+                    }
+                };
+            replies.push(Reply::new(text, Vec::new()));
+        }
+        // Pairing's answers speak first too, but one that asks something (a
+        // confirmation, a preview) comes last: its choices are what the numbers pick.
+        let (asking, said): (Vec<Reply>, Vec<Reply>) = applied
+            .pairing
+            .iter()
+            .map(|carried| crate::pairing::told(&carried.done, Edge::Terminal))
+            .partition(|reply| !reply.choices().is_empty());
+        replies.extend(said);
+        replies.extend(applied.outcome.replies);
+        replies.extend(asking);
+        if applied.offer_end {
+            // Only the last message's choices are live here, so the offer to end
+            // carries the ones it would hide ("Carry on where we were") too.
+            let offer = crate::pairing::offer_end();
+            let mut choices = offer.choices().to_vec();
+            if let Some(last) = replies.iter_mut().rev().find(|r| !r.choices().is_empty()) {
+                choices.extend_from_slice(last.choices());
+                *last = Reply::new(last.text(), Vec::new());
+            }
+            replies.push(Reply::new(offer.text(), choices));
+        }
+        Ok(Turned { replies, flagged })
     }
 
     /// What a person is told when their turn could not be applied (`err`,
@@ -398,66 +444,6 @@ async fn contained<T>(job: impl Future<Output = T>) -> Option<T> {
 struct Turned {
     replies: Vec<Reply>,
     flagged: bool,
-}
-
-async fn applied(
-    companion: &Companion,
-    store: &Store,
-    person: &str,
-    input: &Input,
-    hit: Option<Hit>,
-    now: Timestamp,
-) -> Result<Turned, StoreError> {
-    let applied = store
-        .apply(person, now, |state| {
-            companion.respond_through(Edge::Terminal, state, input, hit, now)
-        })
-        .await?;
-    for event in &applied.outcome.events {
-        tracing::debug!(kind = event.kind(), flow = event.flow(), "event");
-    }
-    if let Some(flag) = &applied.flag {
-        tracing::info!(flag = flag.id, new = flag.new, "crisis flag raised");
-    }
-    let flagged = applied.flag.is_some();
-    let mut replies = Vec::new();
-    if applied.set_aside > 0 {
-        replies.push(Reply::new(crate::store::SET_ASIDE, Vec::new()));
-    }
-    // A flow's tools speak first; the step the choice led to follows.
-    for done in &applied.tools {
-        let text =
-            match crate::checkins::progress::told(store, person, done, now, Edge::Terminal).await {
-                Ok(report) => report.text,
-                Err(err) => {
-                    tracing::error!(error = %err, "could not carry out a check-in setting");
-                    TROUBLE.to_owned()
-                }
-            };
-        replies.push(Reply::new(text, Vec::new()));
-    }
-    // Pairing's answers speak first too, but one that asks something (a
-    // confirmation, a preview) comes last: its choices are what the numbers pick.
-    let (asking, said): (Vec<Reply>, Vec<Reply>) = applied
-        .pairing
-        .iter()
-        .map(|carried| crate::pairing::told(&carried.done, Edge::Terminal))
-        .partition(|reply| !reply.choices().is_empty());
-    replies.extend(said);
-    replies.extend(applied.outcome.replies);
-    replies.extend(asking);
-    if applied.offer_end {
-        // Only the last message's choices are live here, so the offer to end
-        // carries the ones it would hide ("Carry on where we were") too.
-        let offer = crate::pairing::offer_end();
-        let mut choices = offer.choices().to_vec();
-        if let Some(last) = replies.iter_mut().rev().find(|r| !r.choices().is_empty()) {
-            choices.extend_from_slice(last.choices());
-            *last = Reply::new(last.text(), Vec::new());
-        }
-        replies.push(Reply::new(offer.text(), choices));
-    }
-    Ok(Turned { replies, flagged })
 }
 
 /// The flow that holds pairing's choices in the menu.

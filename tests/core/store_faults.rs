@@ -117,6 +117,19 @@ fn flags_listed(dir: &Path) -> String {
     stdout
 }
 
+/// A database that would wait a minute for another writer's lock: far
+/// longer than a crisis reply may wait.
+fn setup_waiting_a_minute() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[database]\npath = \"talk.sqlite\"\nbusy_timeout_ms = 60000\n",
+    )
+    .unwrap();
+    let db = dir.path().join("talk.sqlite");
+    (dir, db)
+}
+
 fn setup() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.toml"), CONFIG).unwrap();
@@ -171,13 +184,7 @@ async fn a_locked_database_still_gives_the_crisis_reply_and_the_flag_follows() {
 /// gone, so nothing of it is lost and its flag is raised once.
 #[tokio::test]
 async fn a_crisis_reply_does_not_wait_for_a_long_lock_and_its_turn_is_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        "[database]\npath = \"talk.sqlite\"\nbusy_timeout_ms = 60000\n",
-    )
-    .unwrap();
-    let db = dir.path().join("talk.sqlite");
+    let (dir, db) = setup_waiting_a_minute();
     let (mut chat, _) = Session::start(dir.path());
     let lock = Lock::take(&db).await;
 
@@ -218,13 +225,7 @@ async fn a_crisis_reply_does_not_wait_for_a_long_lock_and_its_turn_is_kept() {
 /// raised none itself.
 #[tokio::test]
 async fn an_uncertain_line_given_the_contacts_under_a_long_lock_is_still_flagged() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        "[database]\npath = \"talk.sqlite\"\nbusy_timeout_ms = 60000\n",
-    )
-    .unwrap();
-    let db = dir.path().join("talk.sqlite");
+    let (dir, db) = setup_waiting_a_minute();
     let (mut chat, _) = Session::start(dir.path());
     let lock = Lock::take(&db).await;
     assert_crisis_reply(&chat.say(WORRY));

@@ -40,6 +40,14 @@ fn setup(fake: &FakeDiscord, db: &Path) -> mend::config::Config {
     config
 }
 
+/// mend with a store that would wait a minute for another writer's lock:
+/// a crisis turn does not, or its reply would come only after the wait.
+async fn started_waiting_a_minute(fake: &FakeDiscord, db: &Path) -> Mend {
+    let mut config = setup(fake, db);
+    config.database.busy_timeout_ms = 60_000;
+    Mend::start(fake, config).await
+}
+
 /// Sends the crisis DM and checks the answer: the full crisis reply at
 /// once, with the contacts and the three links and no buttons (there is no
 /// place to go back to).
@@ -72,11 +80,7 @@ async fn notice_posted(fake: &FakeDiscord) {
 async fn a_locked_database_still_gives_the_crisis_reply_at_once_then_one_flag_and_one_reply() {
     let fake = FakeDiscord::start().await;
     let (_dir, db) = temp_db();
-    // A store that would wait a minute for the lock: the crisis turn does
-    // not, or its reply would come only after the wait.
-    let mut config = setup(&fake, &db);
-    config.database.busy_timeout_ms = 60_000;
-    let mend = Mend::start(&fake, config).await;
+    let mend = started_waiting_a_minute(&fake, &db).await;
     let mut kim = Person::new(&fake, KIM);
     kim.say("hello").await;
 
@@ -127,9 +131,7 @@ async fn a_locked_database_still_gives_the_crisis_reply_at_once_then_one_flag_an
 async fn an_uncertain_message_given_the_contacts_under_a_long_lock_still_reaches_moderators() {
     let fake = FakeDiscord::start().await;
     let (_dir, db) = temp_db();
-    let mut config = setup(&fake, &db);
-    config.database.busy_timeout_ms = 60_000;
-    let mend = Mend::start(&fake, config).await;
+    let mend = started_waiting_a_minute(&fake, &db).await;
     let mut kim = Person::new(&fake, KIM);
     kim.say("hello").await;
 

@@ -304,16 +304,16 @@ impl Chat<'_> {
         options: &ChatOptions,
     ) -> std::io::Result<Option<Vec<Reply>>> {
         let now = self.clock.now();
+        let asked = self.companion.unsafe_answer(&input);
+        let Some(waiting) = PendingFlag::of_turn(self.person, hit.clone(), asked, now) else {
+            return Ok(Some(self.turn(input, hit).await));
+        };
         let mut job = std::pin::pin!(contained(self.applied(&input, hit.clone(), now)));
         let failed = match tokio::time::timeout(crate::store::CRISIS_WAIT, job.as_mut()).await {
             Ok(Some(Ok(turned))) => return Ok(Some(turned.replies)),
             Ok(failed) => failed.and_then(Result::err),
             Err(_) => {
                 tracing::warn!("the store is slow; the crisis reply goes out without it");
-                let asked = self.companion.unsafe_answer(&input);
-                let Some(waiting) = PendingFlag::of_turn(self.person, hit, asked, now) else {
-                    return Ok(Some(Vec::new()));
-                };
                 self.pending.push(waiting.clone());
                 let mut early = before.to_vec();
                 early.push(self.companion.crisis_alone(&waiting.hit));

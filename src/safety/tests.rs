@@ -81,6 +81,22 @@ fn a_future_not_seen_is_asked_about_and_a_drive_into_town_is_not() {
 }
 
 #[test]
+fn guilt_and_a_figure_of_speech_are_not_given_the_full_reply() {
+    assert_eq!(
+        read("she isnt speaking to me. i deserve it tbh but its lonely"),
+        ask(Category::SelfHarm)
+    );
+    assert_eq!(
+        read("i want to strangle him sometimes. metaphorically"),
+        ask(Category::HarmOthers)
+    );
+    assert_eq!(
+        read("i deserve to suffer for what i did"),
+        crisis(Category::SelfHarm)
+    );
+}
+
+#[test]
 fn embedded_loads_and_summarises() {
     let summary = screen().summary();
     assert_eq!(summary.categories.len(), 5);

@@ -42,6 +42,7 @@ const SETS: &[(&str, &str)] = &[
     ("train_r11_home.tsv", include_str!("train_r11_home.tsv")),
     ("blind_r11.tsv", include_str!("blind_r11.tsv")),
     ("blind_r12.tsv", include_str!("blind_r12.tsv")),
+    ("blind_r13.tsv", include_str!("blind_r13.tsv")),
 ];
 
 type Row = Example;

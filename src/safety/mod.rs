@@ -555,7 +555,13 @@ impl Screen {
             .max_by_key(|(best, _)| best.rank())
             .map(|(best, clause)| Hit {
                 category: best.category,
-                severity: best.severity,
+                // Danger said to be happening this minute is a life in
+                // danger now, which the learned layer may not lower.
+                severity: if message.now && best.action == Action::Crisis {
+                    Severity::Critical
+                } else {
+                    best.severity
+                },
                 action: best.action,
                 matched: self.rules.frames[best.frame as usize].text.to_string(),
                 excerpt: own_words(text, clause, &best.at, best.of, &best.first),

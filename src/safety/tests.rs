@@ -771,3 +771,22 @@ fn a_rule_s_full_reply_is_asked_instead_where_the_model_reads_it_as_clear() {
 fn hit_severity(text: &str) -> Option<Severity> {
     hit(text).map(|h| h.severity)
 }
+
+#[test]
+fn danger_said_to_be_happening_this_minute_is_never_lowered() {
+    // "omw" says now: the rules' reading is a life in danger right now,
+    // which the learned layer may not turn into a question.
+    let text = "omw to the bridge. cant do this no more";
+    assert_eq!(hit_severity(text), Some(Severity::Critical));
+    assert_eq!(
+        read_both(text),
+        crisis(Category::Suicide),
+        "{:?}",
+        Screen::embedded().screen(text)
+    );
+    // A countdown from someone on their way.
+    let text = "my ex is on his way here. just texted youve got 10 minutes";
+    assert_eq!(read(text), crisis(Category::Abuse));
+    // Someone's own ten minutes to tidy up is not one.
+    assert_eq!(read("she said ive got 10 minutes to tidy up lol"), None);
+}

@@ -43,6 +43,7 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r11.tsv", include_str!("blind_r11.tsv")),
     ("blind_r12.tsv", include_str!("blind_r12.tsv")),
     ("blind_r13.tsv", include_str!("blind_r13.tsv")),
+    ("blind_r14.tsv", include_str!("blind_r14.tsv")),
 ];
 
 type Row = Example;

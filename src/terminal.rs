@@ -319,8 +319,7 @@ impl Chat<'_> {
                 early.push(self.companion.crisis_alone(&waiting.hit));
                 write_replies(output, &early, options).await?;
                 match job.await {
-                    Some(Ok(turned)) if turned.flagged => self.pending.withdraw(&waiting),
-                    Some(Ok(_)) => {}
+                    Some(Ok(turned)) => self.pending.settle(&waiting, turned.flagged),
                     Some(Err(err)) => {
                         tracing::error!(error = %err, "could not apply a crisis turn");
                     }

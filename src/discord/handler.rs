@@ -590,14 +590,10 @@ async fn process(bot: &Arc<Bot>, http: &Arc<Http>, user: UserId, queued: Queued)
                 let delivered = deliver(&Discord { http, user }, channel, command, &outgoing).await;
                 match turn.await {
                     Ok(Some(applied)) => {
-                        // Kept after all: its flag is the one, and its
-                        // replies were the crisis reply just given (if
-                        // that could not be given, they wait to be sent).
-                        // A question kept raises none, but the person had
-                        // the contacts instead: the flag that waits stays.
-                        if applied.flag.is_some() {
-                            bot.pending.withdraw(&waiting);
-                        }
+                        // Kept after all: its replies were the crisis
+                        // reply just given (if that could not be given,
+                        // they wait to be sent).
+                        bot.pending.settle(&waiting, applied.flag.is_some());
                         if delivered != Delivery::Failed {
                             bot.sent
                                 .lock()

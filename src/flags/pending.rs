@@ -93,6 +93,16 @@ impl PendingFlags {
         }
     }
 
+    /// A turn whose flag was kept waiting has been applied after all:
+    /// if it raised its own flag (`raised`), that is the one and the
+    /// waiting flag is withdrawn; if not (a question kept, while the person
+    /// was given the contacts instead), the waiting flag stays to be written.
+    pub fn settle(&self, flag: &PendingFlag, raised: bool) {
+        if raised {
+            self.withdraw(flag);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }

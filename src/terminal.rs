@@ -137,7 +137,7 @@ where
         let picked = chosen(text, &shown).or_else(|| offer_words(text, &shown));
         if let Some(act) = picked.and_then(crate::pairing::pressed) {
             pending.retry(store).await;
-            let replies = chat.pair(act).await;
+            let replies = chat.pair(act, &mut output, options).await;
             write_replies(&mut output, &replies, options).await?;
             if let Some(ids) = shown_choices(&replies) {
                 shown = ids;
@@ -238,41 +238,46 @@ impl Chat<'_> {
     }
 
     /// One of pairing's buttons, in its own transaction; then the pairing
-    /// choices again, unless the answer asks something itself.
-    async fn pair(&self, act: crate::pairing::Act) -> Vec<Reply> {
+    /// choices again, unless the answer asks something itself. Words the
+    /// screen finds anything in meet the crisis path; if the store keeps
+    /// that turn waiting, the crisis reply is written at once.
+    async fn pair<W: AsyncWrite + Unpin>(
+        &self,
+        act: crate::pairing::Act,
+        output: &mut W,
+        options: &ChatOptions,
+    ) -> Vec<Reply> {
         let now = self.clock.now();
+        let early = async |reply: Reply| {
+            if let Err(err) = write_replies(output, &[reply], options).await {
+                tracing::error!(error = %err, "could not write the crisis reply");
+            }
+        };
         let done = crate::pairing::run::act(
             self.companion,
             self.store,
+            self.pending,
             Edge::Terminal,
             self.person,
             &act,
             now,
+            early,
         );
-        let mut replies = match contained(done).await {
-            Some(Ok(acted)) => {
-                if let Some(hit) = acted.unflagged {
-                    self.pending.push(PendingFlag {
-                        person: self.person.to_owned(),
-                        hit,
-                        asked: false,
-                        at: now,
-                    });
-                }
-                if let Some(flag) = acted.flag {
-                    tracing::info!(flag = flag.id, new = flag.new, "crisis flag raised");
-                }
-                acted.replies
-            }
+        let acted = match contained(done).await {
+            Some(Ok(acted)) => acted,
             Some(Err(err)) => {
                 tracing::error!(error = %err, "could not carry out a pairing choice");
-                vec![Reply::new(TROUBLE, Vec::new())]
+                return vec![Reply::new(TROUBLE, Vec::new())];
             }
             None => {
                 tracing::error!("a pairing choice stopped short");
-                vec![Reply::new(TROUBLE, Vec::new())]
+                return vec![Reply::new(TROUBLE, Vec::new())];
             }
         };
+        if let Some(flag) = &acted.flag {
+            tracing::info!(flag = flag.id, new = flag.new, "crisis flag raised");
+        }
+        let mut replies = acted.replies;
         if replies.iter().all(|r| r.choices().is_empty()) {
             replies.extend(self.turn(Input::Begin(PARTNER_FLOW.to_owned()), None).await);
         }

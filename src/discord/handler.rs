@@ -528,13 +528,22 @@ async fn process(bot: &Arc<Bot>, http: &Arc<Http>, user: UserId, queued: Queued)
                     privacy::carry_out_press(http, &bot.store, now, press).await;
                 }
                 Action::Pair(interaction) => {
-                    let acted =
-                        pairing::command(http, &bot.companion, &bot.store, now, interaction).await;
-                    after_pairing(bot, http, user, acted, now).await;
+                    let acted = pairing::command(
+                        http,
+                        &bot.companion,
+                        &bot.store,
+                        &bot.pending,
+                        now,
+                        interaction,
+                    )
+                    .await;
+                    after_pairing(bot, http, acted).await;
                 }
                 Action::PairPress(press) => {
-                    let acted = pairing::press(http, &bot.companion, &bot.store, now, press).await;
-                    after_pairing(bot, http, user, acted, now).await;
+                    let acted =
+                        pairing::press(http, &bot.companion, &bot.store, &bot.pending, now, press)
+                            .await;
+                    after_pairing(bot, http, acted).await;
                 }
             }
             return;
@@ -734,14 +743,12 @@ async fn process(bot: &Arc<Bot>, http: &Arc<Http>, user: UserId, queued: Queued)
 }
 
 /// What a pairing act leaves to do once answered: the partner's outbox
-/// delivered through their queue, the moderators told of a flag, and a
-/// flag the store could not take kept waiting.
+/// delivered through their queue, a flag the store could not take tried
+/// again, and the moderators told of a flag.
 async fn after_pairing(
     bot: &Arc<Bot>,
     http: &Arc<Http>,
-    user: UserId,
     acted: Option<crate::pairing::run::Acted>,
-    now: jiff::Timestamp,
 ) {
     let Some(acted) = acted else {
         return;
@@ -749,15 +756,8 @@ async fn after_pairing(
     if let Some(partner) = &acted.deliver {
         bot.deliver_waiting(Arc::clone(http), partner);
     }
-    if let Some(hit) = acted.unflagged {
-        bot.pending.push(PendingFlag {
-            person: format!("discord:{user}"),
-            hit,
-            asked: false,
-            at: now,
-        });
-        bot.raise_pending(http).await;
-    }
+    // A flag the store could not take waits, and is tried again now.
+    bot.raise_pending(http).await;
     announce(bot, http, acted.flag).await;
 }
 

@@ -15,6 +15,7 @@ use tracing::{error, warn};
 use crate::conversation::engine::Companion;
 use crate::discord::render;
 use crate::edge::Edge;
+use crate::flags::pending::PendingFlags;
 use crate::pairing::run::Acted;
 use crate::pairing::{Act, MAX_SEND_CHARS};
 use crate::referrals::Reply;
@@ -119,6 +120,7 @@ pub async fn command(
     http: &Http,
     companion: &Companion,
     store: &Store,
+    pending: &PendingFlags,
     now: Timestamp,
     interaction: &CommandInteraction,
 ) -> Option<Acted> {
@@ -129,12 +131,20 @@ pub async fn command(
         answer(http, interaction, &[reply], ephemeral).await;
         return None;
     };
-    let acted = carry(companion, store, &person, &act, now).await;
-    let replies = match &acted {
-        Some(acted) => acted.replies.clone(),
-        None => vec![Reply::new(crate::discord::handler::NOT_DONE, Vec::new())],
-    };
-    answer(http, interaction, &replies, ephemeral).await;
+    let early = async |reply: Reply| answer(http, interaction, &[reply], ephemeral).await;
+    let acted = carry(companion, store, pending, &person, &act, now, early).await;
+    match &acted {
+        Some(acted) if acted.answered => {
+            for reply in &acted.replies {
+                follow(http, interaction, reply, ephemeral).await;
+            }
+        }
+        Some(acted) => answer(http, interaction, &acted.replies, ephemeral).await,
+        None => {
+            let reply = Reply::new(crate::discord::handler::NOT_DONE, Vec::new());
+            answer(http, interaction, &[reply], ephemeral).await;
+        }
+    }
     acted
 }
 
@@ -144,35 +154,37 @@ pub async fn press(
     http: &Http,
     companion: &Companion,
     store: &Store,
+    pending: &PendingFlags,
     now: Timestamp,
     press: &ComponentInteraction,
 ) -> Option<Acted> {
     let person = format!("discord:{}", press.user.id);
     let ephemeral = press.guild_id.is_some();
-    let acted = match crate::pairing::pressed(&press.data.custom_id) {
-        Some(act) => carry(companion, store, &person, &act, now).await,
-        None => Some(Acted {
-            replies: vec![Reply::new(
-                "That button is from an older message, so I've left it alone. /pair status \
-                 says where things stand.",
-                Vec::new(),
-            )],
-            deliver: None,
-            flag: None,
-            unflagged: None,
-        }),
-    };
-    let replies = match &acted {
-        Some(acted) => acted.replies.clone(),
-        None => vec![Reply::new(crate::discord::handler::NOT_DONE, Vec::new())],
-    };
-    for reply in &replies {
+    let say = async |reply: &Reply| {
         if let Err(err) = press
             .create_followup(http, followup(reply, ephemeral))
             .await
         {
             warn!(error = %err, "could not answer a pairing button");
         }
+    };
+    let acted = match crate::pairing::pressed(&press.data.custom_id) {
+        Some(act) => {
+            let early = async |reply: Reply| say(&reply).await;
+            carry(companion, store, pending, &person, &act, now, early).await
+        }
+        None => Some(Acted::said(vec![Reply::new(
+            "That button is from an older message, so I've left it alone. /pair status \
+             says where things stand.",
+            Vec::new(),
+        )])),
+    };
+    let replies = match &acted {
+        Some(acted) => acted.replies.clone(),
+        None => vec![Reply::new(crate::discord::handler::NOT_DONE, Vec::new())],
+    };
+    for reply in &replies {
+        say(reply).await;
     }
     acted
 }
@@ -180,11 +192,23 @@ pub async fn press(
 async fn carry(
     companion: &Companion,
     store: &Store,
+    pending: &PendingFlags,
     person: &str,
     act: &Act,
     now: Timestamp,
+    early: impl AsyncFnOnce(Reply),
 ) -> Option<Acted> {
-    match crate::pairing::run::act(companion, store, Edge::Discord, person, act, now).await {
+    let done = crate::pairing::run::act(
+        companion,
+        store,
+        pending,
+        Edge::Discord,
+        person,
+        act,
+        now,
+        early,
+    );
+    match done.await {
         Ok(acted) => Some(acted),
         Err(err) => {
             error!(error = %err, "could not carry out a pairing act");
@@ -212,12 +236,17 @@ async fn answer(http: &Http, interaction: &CommandInteraction, replies: &[Reply]
         warn!(error = %err, "could not answer /pair");
     }
     for reply in replies {
-        if let Err(err) = interaction
-            .create_followup(http, followup(reply, ephemeral))
-            .await
-        {
-            warn!(error = %err, "could not answer /pair");
-        }
+        follow(http, interaction, reply, ephemeral).await;
+    }
+}
+
+/// One reply after the first answer to `/pair`.
+async fn follow(http: &Http, interaction: &CommandInteraction, reply: &Reply, ephemeral: bool) {
+    if let Err(err) = interaction
+        .create_followup(http, followup(reply, ephemeral))
+        .await
+    {
+        warn!(error = %err, "could not answer /pair");
     }
 }
 

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 use crate::fake::FakeDiscord;
 use crate::helpers::{
-    GUILD, Mend, Person, assert_every_message_is_safe, bot_messages, buttons, config, temp_db,
+    GUILD, Mend, Person, T, assert_every_message_is_safe, bot_messages, buttons, config, temp_db,
     until, with_moderators,
 };
 use crate::lock::Lock;
+use serde_json::json;
 
 const KIM: u64 = 470_000_000_000_000_001;
 const DANGER: &str = "I can't do this anymore, I want to kill myself";
@@ -148,6 +149,42 @@ async fn an_uncertain_message_given_the_contacts_under_a_long_lock_still_reaches
     mend.stop().await.unwrap();
     assert!(!pending_file(&db).exists(), "nothing left waiting");
     assert_eq!(flag_count(&db).await, 1);
+}
+
+/// Words meant for a partner are screened before the store is touched: under
+/// a long lock, `/pair send` with crisis words is answered with the contacts
+/// at once (not after the lock's minute), and once the lock goes the kept
+/// turn's flag reaches the moderators.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crisis_words_in_pair_send_are_answered_at_once_under_a_long_lock() {
+    let fake = FakeDiscord::start().await;
+    let (_dir, db) = temp_db();
+    let mend = started_waiting_a_minute(&fake, &db).await;
+    let mut kim = Person::new(&fake, KIM);
+    kim.say("hello").await;
+
+    let lock = Lock::take(&db).await;
+    let before = fake.requests().len();
+    let options = json!([{
+        "name": "send", "type": 1,
+        "options": [{"name": "text", "type": 3, "value": DANGER}],
+    }]);
+    fake.slash_command(KIM, None, "pair", options);
+    let answer = fake
+        .wait_for_request_after("PATCH /webhooks/*/*/messages/@original", before, T)
+        .await;
+    let text = answer.body["content"].as_str().unwrap();
+    assert!(text.contains("116 123") && text.contains("999"), "{text}");
+    assert!(
+        bot_messages(&fake, fake.guild_channel_id(GUILD)).is_empty(),
+        "no notice while the flag cannot be written"
+    );
+    lock.release().await;
+    notice_posted(&fake).await;
+    assert_every_message_is_safe(&fake);
+    mend.stop().await.unwrap();
+    assert!(!pending_file(&db).exists(), "nothing left waiting");
+    assert_eq!(flag_count(&db).await, 1, "one flag: the kept turn's");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -751,6 +751,9 @@ impl Screen {
                 Class::NotMe => {
                     scope.not_me_at = Some(scope.not_me_at.map_or(f.start, |at| at.min(f.start)));
                 }
+                Class::InCare => {
+                    scope.in_care_at = Some(scope.in_care_at.map_or(f.start, |at| at.min(f.start)));
+                }
                 Class::Accident => scope.accident = true,
                 Class::Past => {
                     scope.past = true;
@@ -798,7 +801,14 @@ impl Screen {
             let clause = scopes[usize::from(parts[f.start])];
             // Someone else, or a story, named before the hit: "my friend is
             // suicidal", not "...since he left me for my best mate".
-            let about_another = clause.not_me_at.is_some_and(|at| at < f.start);
+            // Someone the writer looks after is passed by the same way,
+            // except when they are the one being hurt: "my daughter says
+            // her uncle touches her" is a crisis, told by the one who must
+            // keep her safe.
+            let before = |at: Option<usize>| at.is_some_and(|at| at < f.start);
+            let hurt_by_another = matches!(category, Category::Abuse | Category::SexualViolence);
+            let about_another =
+                before(clause.not_me_at) || (before(clause.in_care_at) && !hurt_by_another);
             if covered || (about_another && !f.names_me) {
                 message.denied |= covered;
                 continue;
@@ -880,6 +890,8 @@ struct ClauseScope {
     clause: usize,
     /// Where the first mention of someone else, or of a story, starts.
     not_me_at: Option<usize>,
+    /// Where the first mention of someone the writer looks after starts.
+    in_care_at: Option<usize>,
     past: bool,
     accident: bool,
 }

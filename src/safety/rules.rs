@@ -81,6 +81,9 @@ struct ScopeDe {
     first_person: Vec<Spanned<String>>,
     negation: Vec<Spanned<String>>,
     not_me: Vec<Spanned<String>>,
+    /// Optional, so a file written before it still loads.
+    #[serde(default)]
+    in_care: Vec<Spanned<String>>,
     accident: Vec<Spanned<String>>,
     past: Vec<Spanned<String>>,
     present: Vec<Spanned<String>>,
@@ -153,6 +156,9 @@ pub(crate) enum Class {
     },
     Negation,
     NotMe,
+    /// Someone the writer looks after: like `NotMe`, except that abuse and
+    /// sexual violence against them still count.
+    InCare,
     Accident,
     Past,
     Present,
@@ -740,6 +746,7 @@ pub(crate) fn compile(source: &str, file: &Path) -> Result<Rules, SafetyError> {
     for (name, class, list) in [
         ("negation", Class::Negation, scope.negation),
         ("not_me", Class::NotMe, scope.not_me),
+        ("in_care", Class::InCare, scope.in_care),
         ("accident", Class::Accident, scope.accident),
         ("past", Class::Past, scope.past),
         ("present", Class::Present, scope.present),

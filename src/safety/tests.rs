@@ -287,6 +287,7 @@ frames = ["{{he}} raped me"]
 first_person = ["i", "me", "my"]
 negation = ["never"]
 not_me = ["my friend"]
+in_care = ["my daughter"]
 accident = ["by accident"]
 past = ["years ago"]
 present = ["again"]
@@ -322,6 +323,29 @@ fn a_minimal_file_loads_and_screens() {
     );
     assert_eq!(s.screen("she would never hit me"), None, "negation");
     assert_eq!(s.screen("hit me up later"), None, "idiom");
+}
+
+/// Someone the writer looks after is passed by as someone else is, except
+/// when they are the one being hurt.
+#[test]
+fn harm_to_someone_in_the_writers_care_still_counts() {
+    let source =
+        minimal(r#""{he} .. touches her""#).replace(r#""{i} .. want to die""#, r#""wants to die""#);
+    let s = Screen::from_toml(&source, Path::new("safety.toml"))
+        .expect("valid")
+        .without_learned();
+    let category = |text: &str| s.screen(text).map(|h| h.category);
+    assert_eq!(
+        category("my daughter says he touches her"),
+        Some(Category::Abuse)
+    );
+    assert_eq!(category("my friend says he touches her"), None);
+    // Her own danger, as a friend's, is passed by: she is not the writer.
+    assert_eq!(
+        category("she says she wants to die"),
+        Some(Category::Suicide)
+    );
+    assert_eq!(category("my daughter says she wants to die"), None);
 }
 
 #[test]

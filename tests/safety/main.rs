@@ -45,6 +45,7 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r13.tsv", include_str!("blind_r13.tsv")),
     ("blind_r14.tsv", include_str!("blind_r14.tsv")),
     ("blind_r15.tsv", include_str!("blind_r15.tsv")),
+    ("blind_r17.tsv", include_str!("blind_r17.tsv")),
 ];
 
 type Row = Example;

@@ -46,6 +46,8 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r14.tsv", include_str!("blind_r14.tsv")),
     ("blind_r15.tsv", include_str!("blind_r15.tsv")),
     ("blind_r17.tsv", include_str!("blind_r17.tsv")),
+    ("train_r16_voices.tsv", include_str!("train_r16_voices.tsv")),
+    ("train_r16_care.tsv", include_str!("train_r16_care.tsv")),
 ];
 
 type Row = Example;
@@ -155,10 +157,12 @@ fn the_sets_it_was_tuned_on_keep_their_figures() {
         f.urgent_as_crisis
     );
     // The rules alone, which the layer never silences. Measured 0.769
-    // once train_r9_now.tsv, written to be hard for them, joined the sets.
+    // once train_r9_now.tsv, written to be hard for them, joined the sets,
+    // and 0.747 once train_r16_care.tsv (danger to someone the writer
+    // looks after, where the rules are weakest) did.
     let rules = evaluate_with(&Screen::embedded().without_learned(), &all_rows());
     assert!(
-        rules.recall >= 0.76,
+        rules.recall >= 0.74,
         "rules alone: recall {:.3}",
         rules.recall
     );

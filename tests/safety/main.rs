@@ -48,6 +48,11 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r17.tsv", include_str!("blind_r17.tsv")),
     ("train_r16_voices.tsv", include_str!("train_r16_voices.tsv")),
     ("train_r16_care.tsv", include_str!("train_r16_care.tsv")),
+    ("train_r16_urgent.tsv", include_str!("train_r16_urgent.tsv")),
+    (
+        "train_r16_indirect.tsv",
+        include_str!("train_r16_indirect.tsv"),
+    ),
 ];
 
 type Row = Example;
@@ -158,11 +163,12 @@ fn the_sets_it_was_tuned_on_keep_their_figures() {
     );
     // The rules alone, which the layer never silences. Measured 0.769
     // once train_r9_now.tsv, written to be hard for them, joined the sets,
-    // and 0.747 once train_r16_care.tsv (danger to someone the writer
-    // looks after, where the rules are weakest) did.
+    // and 0.726 once the round 11 training sets (danger to someone the
+    // writer looks after, urgent messages, danger said only indirectly,
+    // each harder for the rules than any before) did.
     let rules = evaluate_with(&Screen::embedded().without_learned(), &all_rows());
     assert!(
-        rules.recall >= 0.74,
+        rules.recall >= 0.72,
         "rules alone: recall {:.3}",
         rules.recall
     );

@@ -46,6 +46,7 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r14.tsv", include_str!("blind_r14.tsv")),
     ("blind_r15.tsv", include_str!("blind_r15.tsv")),
     ("blind_r17.tsv", include_str!("blind_r17.tsv")),
+    ("blind_r16.tsv", include_str!("blind_r16.tsv")),
     ("train_r16_voices.tsv", include_str!("train_r16_voices.tsv")),
     ("train_r16_care.tsv", include_str!("train_r16_care.tsv")),
     ("train_r16_urgent.tsv", include_str!("train_r16_urgent.tsv")),

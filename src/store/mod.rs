@@ -91,8 +91,6 @@ pub enum StoreError {
          running): wait for it to finish, then start mend again with the new key"
     )]
     Rotating { path: String },
-    #[error("the database did not answer within {} ms", .waited.as_millis())]
-    TooSlow { waited: Duration },
 }
 
 /// How long a turn that carries a crisis signal waits for the database
@@ -100,24 +98,6 @@ pub enum StoreError {
 /// written, as when the database fails). Far shorter than the busy
 /// timeout: someone in danger is not kept waiting by another writer.
 pub const CRISIS_WAIT: Duration = Duration::from_secs(2);
-
-/// A turn, given at most [`CRISIS_WAIT`] when it carries a crisis signal.
-/// Given up, its transaction is dropped unfinished and rolls back, so
-/// nothing of it is kept.
-pub async fn in_time<T>(
-    crisis: bool,
-    turn: impl std::future::Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    if !crisis {
-        return turn.await;
-    }
-    match tokio::time::timeout(CRISIS_WAIT, turn).await {
-        Ok(result) => result,
-        Err(_) => Err(StoreError::TooSlow {
-            waited: CRISIS_WAIT,
-        }),
-    }
-}
 
 impl StoreError {
     /// What went wrong, in a word or two, for logs that must not carry
@@ -136,7 +116,6 @@ impl StoreError {
             StoreError::File { .. } => "file",
             StoreError::InUse { .. } => "in use",
             StoreError::Rotating { .. } => "rotating",
-            StoreError::TooSlow { .. } => "too slow",
         }
     }
 
@@ -165,8 +144,7 @@ impl StoreError {
             | StoreError::WrongKey { .. }
             | StoreError::File { .. }
             | StoreError::InUse { .. }
-            | StoreError::Rotating { .. }
-            | StoreError::TooSlow { .. } => true,
+            | StoreError::Rotating { .. } => true,
         }
     }
 }

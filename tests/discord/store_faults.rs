@@ -41,12 +41,26 @@ fn setup(fake: &FakeDiscord, db: &Path) -> mend::config::Config {
     config
 }
 
-/// mend with a store that would wait a minute for another writer's lock:
-/// a crisis turn does not, or its reply would come only after the wait.
-async fn started_waiting_a_minute(fake: &FakeDiscord, db: &Path) -> Mend {
+/// mend with a store that would wait a minute for another writer's lock
+/// (a crisis turn does not, or its reply would come only after the wait),
+/// and Kim, who has said hello.
+async fn kim_and_a_store_waiting_a_minute<'f>(
+    fake: &'f FakeDiscord,
+    db: &Path,
+) -> (Mend, Person<'f>) {
     let mut config = setup(fake, db);
     config.database.busy_timeout_ms = 60_000;
-    Mend::start(fake, config).await
+    let mend = Mend::start(fake, config).await;
+    let mut kim = Person::new(fake, KIM);
+    kim.say("hello").await;
+    (mend, kim)
+}
+
+/// Stops mend and checks that nothing waits and one flag was written.
+async fn stopped_with_one_flag(mend: Mend, db: &Path) {
+    mend.stop().await.unwrap();
+    assert!(!pending_file(db).exists(), "nothing left waiting");
+    assert_eq!(flag_count(db).await, 1, "one flag");
 }
 
 /// Sends the crisis DM and checks the answer: the full crisis reply at
@@ -81,9 +95,7 @@ async fn notice_posted(fake: &FakeDiscord) {
 async fn a_locked_database_still_gives_the_crisis_reply_at_once_then_one_flag_and_one_reply() {
     let fake = FakeDiscord::start().await;
     let (_dir, db) = temp_db();
-    let mend = started_waiting_a_minute(&fake, &db).await;
-    let mut kim = Person::new(&fake, KIM);
-    kim.say("hello").await;
+    let (mend, kim) = kim_and_a_store_waiting_a_minute(&fake, &db).await;
 
     let lock = Lock::take(&db).await;
     let before = kim.sent().len();
@@ -120,9 +132,7 @@ async fn a_locked_database_still_gives_the_crisis_reply_at_once_then_one_flag_an
         .count();
     assert_eq!(crisis_replies, 1);
     assert_every_message_is_safe(&fake);
-    mend.stop().await.unwrap();
-    assert!(!pending_file(&db).exists(), "nothing left waiting");
-    assert_eq!(flag_count(&db).await, 1);
+    stopped_with_one_flag(mend, &db).await;
 }
 
 /// An uncertain message past the short wait gets the contacts, not the
@@ -132,9 +142,7 @@ async fn a_locked_database_still_gives_the_crisis_reply_at_once_then_one_flag_an
 async fn an_uncertain_message_given_the_contacts_under_a_long_lock_still_reaches_moderators() {
     let fake = FakeDiscord::start().await;
     let (_dir, db) = temp_db();
-    let mend = started_waiting_a_minute(&fake, &db).await;
-    let mut kim = Person::new(&fake, KIM);
-    kim.say("hello").await;
+    let (mend, kim) = kim_and_a_store_waiting_a_minute(&fake, &db).await;
 
     let lock = Lock::take(&db).await;
     let before = kim.sent().len();
@@ -146,9 +154,7 @@ async fn an_uncertain_message_given_the_contacts_under_a_long_lock_still_reaches
     // The next ordinary message writes the flag that waited.
     fake.send_dm(KIM, "thanks");
     notice_posted(&fake).await;
-    mend.stop().await.unwrap();
-    assert!(!pending_file(&db).exists(), "nothing left waiting");
-    assert_eq!(flag_count(&db).await, 1);
+    stopped_with_one_flag(mend, &db).await;
 }
 
 /// Words meant for a partner are screened before the store is touched: under
@@ -159,9 +165,7 @@ async fn an_uncertain_message_given_the_contacts_under_a_long_lock_still_reaches
 async fn crisis_words_in_pair_send_are_answered_at_once_under_a_long_lock() {
     let fake = FakeDiscord::start().await;
     let (_dir, db) = temp_db();
-    let mend = started_waiting_a_minute(&fake, &db).await;
-    let mut kim = Person::new(&fake, KIM);
-    kim.say("hello").await;
+    let (mend, _kim) = kim_and_a_store_waiting_a_minute(&fake, &db).await;
 
     let lock = Lock::take(&db).await;
     let before = fake.requests().len();
@@ -182,9 +186,7 @@ async fn crisis_words_in_pair_send_are_answered_at_once_under_a_long_lock() {
     lock.release().await;
     notice_posted(&fake).await;
     assert_every_message_is_safe(&fake);
-    mend.stop().await.unwrap();
-    assert!(!pending_file(&db).exists(), "nothing left waiting");
-    assert_eq!(flag_count(&db).await, 1, "one flag: the kept turn's");
+    stopped_with_one_flag(mend, &db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -101,12 +101,11 @@ pub async fn act(
         Err(err) => {
             // The crisis reply never waits for, or depends on, the store.
             tracing::error!(error = %err, "could not keep the turn of words withheld");
-            if !answered {
-                pending.push(waiting);
-            }
+            // Answered early, the flag already waits; otherwise it waits now.
             let replies = if answered {
                 Vec::new()
             } else {
+                pending.push(waiting);
                 vec![companion.crisis_alone(&hit)]
             };
             return Ok(Acted {

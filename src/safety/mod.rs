@@ -534,6 +534,16 @@ impl Screen {
                 {
                     return None;
                 }
+                // A place on a day out or a journey ("stood on the platform
+                // waiting for the train home") is not asked about, unless
+                // something says the danger is this minute.
+                if clause.outing
+                    && !message.now
+                    && best.action == Action::Ask
+                    && self.rules.frames[best.frame as usize].text.contains(PLACES)
+                {
+                    return None;
+                }
                 // A joke lowers a hit unless a plan, a time or a means
                 // anywhere in the message says otherwise.
                 let raised =
@@ -755,6 +765,7 @@ impl Screen {
                     scope.in_care_at = Some(scope.in_care_at.map_or(f.start, |at| at.min(f.start)));
                 }
                 Class::Accident => scope.accident = true,
+                Class::Outing => scope.outing = true,
                 Class::Past => {
                     scope.past = true;
                     // Only a sentence that opens on the past ("It was years
@@ -894,6 +905,8 @@ struct ClauseScope {
     in_care_at: Option<usize>,
     past: bool,
     accident: bool,
+    /// A day out or a journey is told in this clause.
+    outing: bool,
 }
 
 /// What a clause says about when.
@@ -902,6 +915,10 @@ struct Tense {
     opens_past: bool,
     present: bool,
 }
+
+/// The concept of places people go to end their lives: a frame that names it
+/// is passed by on a day out or a journey (`scope.outing`).
+const PLACES: &str = "{height}";
 
 /// Emoji that laugh: a message with one reads as a joke unless raised.
 const LAUGHS: [&str; 5] = ["😂", "🤣", "😆", "😹", "💀"];

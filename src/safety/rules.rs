@@ -85,6 +85,9 @@ struct ScopeDe {
     #[serde(default)]
     in_care: Vec<Spanned<String>>,
     accident: Vec<Spanned<String>>,
+    /// Optional, so a file written before it still loads.
+    #[serde(default)]
+    outing: Vec<Spanned<String>>,
     past: Vec<Spanned<String>>,
     present: Vec<Spanned<String>>,
     joke: Vec<Spanned<String>>,
@@ -160,6 +163,8 @@ pub(crate) enum Class {
     /// sexual violence against them still count.
     InCare,
     Accident,
+    /// A day out or a journey: a place alone is not asked about.
+    Outing,
     Past,
     Present,
     Joke,
@@ -748,6 +753,7 @@ pub(crate) fn compile(source: &str, file: &Path) -> Result<Rules, SafetyError> {
         ("not_me", Class::NotMe, scope.not_me),
         ("in_care", Class::InCare, scope.in_care),
         ("accident", Class::Accident, scope.accident),
+        ("outing", Class::Outing, scope.outing),
         ("past", Class::Past, scope.past),
         ("present", Class::Present, scope.present),
         ("joke", Class::Joke, scope.joke),

@@ -814,3 +814,28 @@ fn danger_said_to_be_happening_this_minute_is_never_lowered() {
     // Someone's own ten minutes to tidy up is not one.
     assert_eq!(read("she said ive got 10 minutes to tidy up lol"), None);
 }
+
+#[test]
+fn a_place_on_a_day_out_is_not_asked_about_but_danger_there_still_is() {
+    let s = Screen::embedded().without_learned();
+    let action = |text: &str| s.screen(text).map(|h| h.action);
+    assert_eq!(action("stood on the platform at crewe"), Some(Action::Ask));
+    assert_eq!(
+        action("stood on the platform at crewe waiting for the delayed train home"),
+        None
+    );
+    assert_eq!(
+        action("took the dog up to the cliff top, stunning views"),
+        None
+    );
+    // A frame that speaks of the act itself still gives the full reply.
+    assert_eq!(
+        action("on a walk by the cliffs and i want to jump off the edge"),
+        Some(Action::Crisis)
+    );
+    // So does the place said to be this minute.
+    assert_eq!(
+        action("up here on the bridge with the views, sunny, long way down"),
+        Some(Action::Crisis)
+    );
+}

@@ -54,6 +54,8 @@ const SETS: &[(&str, &str)] = &[
         "train_r16_indirect.tsv",
         include_str!("train_r16_indirect.tsv"),
     ),
+    ("blind_r19.tsv", include_str!("blind_r19.tsv")),
+    ("train_r19_now.tsv", include_str!("train_r19_now.tsv")),
 ];
 
 type Row = Example;

@@ -57,6 +57,7 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r19.tsv", include_str!("blind_r19.tsv")),
     ("train_r19_now.tsv", include_str!("train_r19_now.tsv")),
     ("train_r19_places.tsv", include_str!("train_r19_places.tsv")),
+    ("blind_r20.tsv", include_str!("blind_r20.tsv")),
 ];
 
 type Row = Example;

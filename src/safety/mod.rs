@@ -540,7 +540,7 @@ impl Screen {
                 if clause.outing
                     && !message.now
                     && best.action == Action::Ask
-                    && self.rules.frames[best.frame as usize].text.contains(PLACES)
+                    && self.rules.frames[best.frame as usize].names_place
                 {
                     return None;
                 }
@@ -915,10 +915,6 @@ struct Tense {
     opens_past: bool,
     present: bool,
 }
-
-/// The concept of places people go to end their lives: a frame that names it
-/// is passed by on a day out or a journey (`scope.outing`).
-const PLACES: &str = "{height}";
 
 /// Emoji that laugh: a message with one reads as a joke unless raised.
 const LAUGHS: [&str; 5] = ["😂", "🤣", "😆", "😹", "💀"];

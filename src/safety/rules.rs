@@ -98,6 +98,10 @@ struct ScopeDe {
     idioms: Vec<Spanned<String>>,
 }
 
+/// The concept naming places people go to end their lives: on a day out
+/// (`scope.outing`), an asking frame that names it does not count.
+pub(crate) const PLACES_CONCEPT: &str = "height";
+
 /// A frame: either `"words"` or `{ frame = "words", severity = "...", action = "ask" }`.
 struct FrameDe {
     text: String,
@@ -196,6 +200,8 @@ pub(crate) struct Frame {
     /// For each part that cannot be left out, the words it can begin with:
     /// a clause missing any of them cannot hold the frame, so it is not tried.
     pub required: Vec<Box<[u32]>>,
+    /// Names the places concept (`PLACES_CONCEPT`), as `scope.outing` asks.
+    pub names_place: bool,
 }
 
 impl Frame {
@@ -213,6 +219,7 @@ impl Frame {
         Frame {
             class,
             parts,
+            names_place: text.contains(&format!("{{{PLACES_CONCEPT}}}")),
             text: text.trim().into(),
             exact,
             required,
@@ -747,6 +754,18 @@ pub(crate) fn compile(source: &str, file: &Path) -> Result<Rules, SafetyError> {
             ));
         }
         first_person.extend(ids);
+    }
+    if let Some(first) = scope.outing.first()
+        && !c.raw_concepts.contains_key(PLACES_CONCEPT)
+    {
+        return Err(c.err(
+            c.lines.of(first.span().start),
+            "scope.outing",
+            format!(
+                "`outing` passes by asking frames that name `{{{PLACES_CONCEPT}}}`, \
+                 but [concepts] has no `{PLACES_CONCEPT}`: name the places there"
+            ),
+        ));
     }
     for (name, class, list) in [
         ("negation", Class::Negation, scope.negation),

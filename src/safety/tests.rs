@@ -839,3 +839,12 @@ fn a_place_on_a_day_out_is_not_asked_about_but_danger_there_still_is() {
         Some(Action::Crisis)
     );
 }
+
+#[test]
+fn outing_without_a_places_concept_names_the_key() {
+    let source =
+        minimal(r#""{he} .. locked me in""#).replace("[scope]", "[scope]\nouting = [\"day out\"]");
+    let (_, key, problem) = refused(&source);
+    assert_eq!(key, "scope.outing");
+    assert!(problem.contains("`height`"), "{problem}");
+}

@@ -58,6 +58,7 @@ const SETS: &[(&str, &str)] = &[
     ("train_r19_now.tsv", include_str!("train_r19_now.tsv")),
     ("train_r19_places.tsv", include_str!("train_r19_places.tsv")),
     ("blind_r20.tsv", include_str!("blind_r20.tsv")),
+    ("blind_r21.tsv", include_str!("blind_r21.tsv")),
 ];
 
 type Row = Example;

@@ -838,6 +838,11 @@ fn a_place_on_a_day_out_is_not_asked_about_but_danger_there_still_is() {
         action("up here on the bridge with the views, sunny, long way down"),
         Some(Action::Crisis)
     );
+    // Even where the place is the only frame that matched.
+    assert_eq!(
+        action("stood on the platform waiting for the train home as we speak"),
+        Some(Action::Crisis)
+    );
 }
 
 #[test]

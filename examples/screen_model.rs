@@ -17,7 +17,9 @@
 //! reads the rules from that file instead of those built in, to try an edit
 //! without a rebuild). `score FILE` scores a
 //! set with the screen as built, writing nothing; with `SHOW=1` it also
-//! lists the ordinary messages given the full crisis reply.
+//! lists the ordinary messages given the full crisis reply, and with
+//! `SHOW=all` every miss, false alarm, wrong category and immediate danger
+//! given less than the full reply.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -114,6 +116,23 @@ fn rules_screen() -> Result<Screen, String> {
     }
 }
 
+/// Whether the screen missed a crisis, raised an ordinary message, or gave
+/// an immediate danger less than the full reply.
+fn missed(row: &Example, hit: Option<&mend::safety::Hit>) -> bool {
+    hit.is_some() != row.category.is_some()
+        || (row.urgent && !matches!(hit, Some(h) if h.action == Action::Crisis))
+}
+
+fn print_miss(row: &Example, hit: Option<&mend::safety::Hit>) {
+    println!(
+        "    want {:?}{} got {:?}: {}",
+        row.category,
+        if row.urgent { " now" } else { "" },
+        hit.map(|h| (h.category, h.action, &h.matched)),
+        row.message
+    );
+}
+
 fn holdout(name: &str) -> Result<(), String> {
     let sets = read_sets()?;
     let mut training = Vec::new();
@@ -132,17 +151,8 @@ fn holdout(name: &str) -> Result<(), String> {
         let mut t = Tally::new();
         for row in &held {
             let hit = screen.screen(&row.message);
-            if show
-                && (hit.is_some() != row.category.is_some()
-                    || (row.urgent && !matches!(hit, Some(ref h) if h.action == Action::Crisis)))
-            {
-                println!(
-                    "    want {:?}{} got {:?}: {}",
-                    row.category,
-                    if row.urgent { " now" } else { "" },
-                    hit.as_ref().map(|h| (h.category, h.action, &h.matched)),
-                    row.message
-                );
+            if show && missed(row, hit.as_ref()) {
+                print_miss(row, hit.as_ref());
             }
             t.add(row, hit.map(|h| (h.category, h.action)));
         }
@@ -200,10 +210,16 @@ fn score(file: &Path) -> Result<(), String> {
     let screen = rules_screen()?;
     let rules = screen.without_learned();
     let (mut with, mut without) = (Tally::new(), Tally::new());
-    let show = std::env::var("SHOW").is_ok();
+    let show = std::env::var("SHOW").ok();
     for row in &rows {
         let hit = screen.screen(&row.message);
-        if show
+        if show.as_deref() == Some("all") {
+            let wrong_category =
+                matches!((row.category, &hit), (Some(want), Some(h)) if want != h.category);
+            if missed(row, hit.as_ref()) || wrong_category {
+                print_miss(row, hit.as_ref());
+            }
+        } else if show.is_some()
             && row.category.is_none()
             && matches!(hit, Some(ref h) if h.action == Action::Crisis)
         {

@@ -316,6 +316,9 @@ struct Best {
     action: Action,
     frame: u32,
     own: u32,
+    /// Made the full reply by a plan, a time or a means elsewhere in the
+    /// message, not by its own words.
+    raised: bool,
     /// Where the match is in the normalised clause, and that clause's
     /// length, to find the person's own words again.
     at: Range<usize>,
@@ -330,8 +333,11 @@ struct Best {
 type Spot = (usize, usize, usize);
 
 impl Best {
-    fn rank(&self) -> (Action, Severity, u32) {
-        (self.action, self.severity, self.own)
+    /// Between hits of equal weight, one whose own words say the danger
+    /// ("going round to smash his face in") speaks for the message rather
+    /// than one raised by the words around it ("don't talk me out of it").
+    fn rank(&self) -> (Action, Severity, bool, u32) {
+        (self.action, self.severity, !self.raised, self.own)
     }
 }
 
@@ -535,9 +541,13 @@ impl Screen {
                     return None;
                 }
                 // A place on a day out or a journey ("stood on the platform
-                // waiting for the train home") is not asked about, unless
-                // something says the danger is this minute.
-                if clause.outing
+                // waiting for the train home"), told in the hit's part of its
+                // clause or in the sentence either side ("We did the coast
+                // path. Stood at the edge and held hands."), is not asked
+                // about, unless something says the danger is this minute.
+                let before = clause.clause.checked_sub(1).map(tense).unwrap_or_default();
+                let outing = clause.outing || next.outing || before.outing;
+                if outing
                     && !message.now
                     && best.action == Action::Ask
                     && self.rules.frames[best.frame as usize].names_place
@@ -559,6 +569,7 @@ impl Screen {
                 if raised && best.action == Action::Ask {
                     best.action = Action::Crisis;
                     best.severity = best.severity.max(Severity::High);
+                    best.raised = true;
                 }
                 Some((best, clause.clause))
             })
@@ -765,7 +776,10 @@ impl Screen {
                     scope.in_care_at = Some(scope.in_care_at.map_or(f.start, |at| at.min(f.start)));
                 }
                 Class::Accident => scope.accident = true,
-                Class::Outing => scope.outing = true,
+                Class::Outing => {
+                    scope.outing = true;
+                    tense.outing = true;
+                }
                 Class::Past => {
                     scope.past = true;
                     // Only a sentence that opens on the past ("It was years
@@ -830,6 +844,7 @@ impl Screen {
                 action,
                 frame: f.frame,
                 own: f.taken.count_ones(),
+                raised: false,
                 at: words[f.start].start as usize..words[f.end - 1].end as usize,
                 of: text.len(),
                 first: text[words[f.start].start as usize..words[f.start].end as usize].to_owned(),
@@ -914,6 +929,8 @@ struct ClauseScope {
 struct Tense {
     opens_past: bool,
     present: bool,
+    /// A day out or a journey is told somewhere in the clause.
+    outing: bool,
 }
 
 /// Emoji that laugh: a message with one reads as a joke unless raised.

@@ -219,7 +219,10 @@ impl Frame {
         Frame {
             class,
             parts,
-            names_place: text.contains(&format!("{{{PLACES_CONCEPT}}}")),
+            names_place: text.split('{').skip(1).any(|rest| {
+                rest.strip_prefix(PLACES_CONCEPT)
+                    .is_some_and(|after| after.starts_with('}'))
+            }),
             text: text.trim().into(),
             exact,
             required,

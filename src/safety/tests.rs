@@ -828,6 +828,22 @@ fn a_place_on_a_day_out_is_not_asked_about_but_danger_there_still_is() {
         action("took the dog up to the cliff top, stunning views"),
         None
     );
+    // The outing told in the sentence either side of the place.
+    assert_eq!(
+        action("we did the coast path on sunday. stood at the cliff edge for ages"),
+        None
+    );
+    assert_eq!(
+        action("stood at the cliff edge for ages. held hands and talked properly"),
+        None
+    );
+    // Two sentences away, the outing no longer speaks for the place.
+    assert_eq!(
+        action(
+            "we did the coast path on sunday. he barely spoke. stood at the cliff edge for ages"
+        ),
+        Some(Action::Ask)
+    );
     // A frame that speaks of the act itself still gives the full reply.
     assert_eq!(
         action("on a walk by the cliffs and i want to jump off the edge"),
@@ -852,4 +868,21 @@ fn outing_without_a_places_concept_names_the_key() {
     let (_, key, problem) = refused(&source);
     assert_eq!(key, "scope.outing");
     assert!(problem.contains("`height`"), "{problem}");
+}
+
+#[test]
+fn a_danger_said_in_its_own_words_outranks_one_raised_by_the_words_around_it() {
+    let s = Screen::embedded().without_learned();
+    // "talk me out of it" is only a question by itself; here the message
+    // says it is this minute, but the danger it names is to someone else.
+    let hit = s
+        .screen("going round now to smash his face in, dont try and talk me out of it")
+        .expect("a danger to someone else");
+    assert_eq!(hit.category, Category::HarmOthers);
+    assert_eq!(hit.action, Action::Crisis);
+    // Alone, it is still answered at once: the words say this minute.
+    let alone = s
+        .screen("please talk me out of it")
+        .expect("asked at least");
+    assert_eq!(alone.action, Action::Crisis);
 }

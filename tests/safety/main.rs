@@ -59,6 +59,8 @@ const SETS: &[(&str, &str)] = &[
     ("train_r19_places.tsv", include_str!("train_r19_places.tsv")),
     ("blind_r20.tsv", include_str!("blind_r20.tsv")),
     ("blind_r21.tsv", include_str!("blind_r21.tsv")),
+    ("blind_r22.tsv", include_str!("blind_r22.tsv")),
+    ("train_r22_others.tsv", include_str!("train_r22_others.tsv")),
 ];
 
 type Row = Example;

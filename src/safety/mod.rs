@@ -558,6 +558,18 @@ impl Screen {
                 // anywhere in the message says otherwise.
                 let raised =
                     message.now || message.raises.iter().any(|r| !best.own_raises.contains(r));
+                // What the words were about, said in their clause or the
+                // sentence after ("I can't do this anymore. Not the
+                // marriage, the school run"): a question about the
+                // writer's own life is not asked, unless a plan, a time or
+                // a means says otherwise.
+                if (here.meant || next.meant)
+                    && !raised
+                    && best.action == Action::Ask
+                    && matches!(best.category, Category::Suicide | Category::SelfHarm)
+                {
+                    return None;
+                }
                 if message.joke && !raised {
                     match (best.category, best.action) {
                         (Category::HarmOthers | Category::Abuse, Action::Ask) => return None,
@@ -780,6 +792,7 @@ impl Screen {
                     scope.outing = true;
                     tense.outing = true;
                 }
+                Class::Meant => tense.meant = true,
                 Class::Past => {
                     scope.past = true;
                     // Only a sentence that opens on the past ("It was years
@@ -931,6 +944,8 @@ struct Tense {
     present: bool,
     /// A day out or a journey is told somewhere in the clause.
     outing: bool,
+    /// The writer says there what their words were about.
+    meant: bool,
 }
 
 /// Emoji that laugh: a message with one reads as a joke unless raised.

@@ -88,6 +88,9 @@ struct ScopeDe {
     /// Optional, so a file written before it still loads.
     #[serde(default)]
     outing: Vec<Spanned<String>>,
+    /// Optional, so a file written before it still loads.
+    #[serde(default)]
+    meant: Vec<Spanned<String>>,
     past: Vec<Spanned<String>>,
     present: Vec<Spanned<String>>,
     joke: Vec<Spanned<String>>,
@@ -169,6 +172,9 @@ pub(crate) enum Class {
     Accident,
     /// A day out or a journey: a place alone is not asked about.
     Outing,
+    /// The writer says what their words were about ("the marriage i
+    /// mean"): a question about their life is not asked.
+    Meant,
     Past,
     Present,
     Joke,
@@ -776,6 +782,7 @@ pub(crate) fn compile(source: &str, file: &Path) -> Result<Rules, SafetyError> {
         ("in_care", Class::InCare, scope.in_care),
         ("accident", Class::Accident, scope.accident),
         ("outing", Class::Outing, scope.outing),
+        ("meant", Class::Meant, scope.meant),
         ("past", Class::Past, scope.past),
         ("present", Class::Present, scope.present),
         ("joke", Class::Joke, scope.joke),

@@ -886,3 +886,23 @@ fn a_danger_said_in_its_own_words_outranks_one_raised_by_the_words_around_it() {
         .expect("asked at least");
     assert_eq!(alone.action, Action::Crisis);
 }
+
+#[test]
+fn words_said_to_be_about_something_else_are_not_asked_about() {
+    let s = Screen::embedded().without_learned();
+    let action = |text: &str| s.screen(text).map(|h| h.action);
+    assert_eq!(action("i cant do this anymore"), Some(Action::Ask));
+    assert_eq!(
+        action("I can't do this anymore. Not the marriage, the school run with three kids"),
+        None
+    );
+    assert_eq!(
+        action("i cant go on like this with the commute, 2 hours each way"),
+        None
+    );
+    // A plan or a time still says it is about the writer's life.
+    assert_eq!(
+        action("i cant do this anymore. not the marriage. tonight is the night"),
+        Some(Action::Crisis)
+    );
+}

@@ -61,6 +61,7 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r21.tsv", include_str!("blind_r21.tsv")),
     ("blind_r22.tsv", include_str!("blind_r22.tsv")),
     ("train_r22_others.tsv", include_str!("train_r22_others.tsv")),
+    ("train_r23_near.tsv", include_str!("train_r23_near.tsv")),
 ];
 
 type Row = Example;

@@ -62,6 +62,7 @@ const SETS: &[(&str, &str)] = &[
     ("blind_r22.tsv", include_str!("blind_r22.tsv")),
     ("train_r22_others.tsv", include_str!("train_r22_others.tsv")),
     ("train_r23_near.tsv", include_str!("train_r23_near.tsv")),
+    ("blind_r23.tsv", include_str!("blind_r23.tsv")),
 ];
 
 type Row = Example;

@@ -583,18 +583,21 @@ impl Screen {
                     best.severity = best.severity.max(Severity::High);
                     best.raised = true;
                 }
+                // Danger said to be happening this minute is a life in
+                // danger now, whichever frame says it: they then compete
+                // on their own words ("he punched me in the face", not "my
+                // nose won't stop bleeding").
+                if message.now && best.action == Action::Crisis {
+                    best.severity = Severity::Critical;
+                }
                 Some((best, clause.clause))
             })
             .max_by_key(|(best, _)| best.rank())
             .map(|(best, clause)| Hit {
                 category: best.category,
-                // Danger said to be happening this minute is a life in
-                // danger now, which the learned layer may not lower.
-                severity: if message.now && best.action == Action::Crisis {
-                    Severity::Critical
-                } else {
-                    best.severity
-                },
+                // Critical when said to be this minute (above): the learned
+                // layer may not lower it.
+                severity: best.severity,
                 action: best.action,
                 matched: self.rules.frames[best.frame as usize].text.to_string(),
                 excerpt: own_words(text, clause, &best.at, best.of, &best.first),

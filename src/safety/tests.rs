@@ -911,3 +911,17 @@ fn words_said_to_be_about_something_else_are_not_asked_about() {
         Some(Action::Crisis)
     );
 }
+
+#[test]
+fn danger_this_minute_is_read_as_the_kind_its_own_words_say() {
+    let s = Screen::embedded().without_learned();
+    // Bleeding that will not stop says "now"; the punch says what it is.
+    let hit = s
+        .screen(
+            "he just punched me in the face and went to get more beer. my nose wont stop bleeding",
+        )
+        .expect("abuse, now");
+    assert_eq!(hit.category, Category::Abuse);
+    assert_eq!(hit.action, Action::Crisis);
+    assert_eq!(hit.severity, Severity::Critical);
+}

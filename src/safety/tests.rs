@@ -900,6 +900,11 @@ fn words_said_to_be_about_something_else_are_not_asked_about() {
         action("i cant go on like this with the commute, 2 hours each way"),
         None
     );
+    // Only a clarification counts, not any "i mean".
+    assert_eq!(
+        action("i cant do this anymore. i mean the pain is too much"),
+        Some(Action::Ask)
+    );
     // "Not the relationship, me" says the words were about the writer.
     assert!(
         s.screen("i just want it all to stop, not the relationship, me, i want me to stop")

@@ -930,3 +930,19 @@ fn danger_this_minute_is_read_as_the_kind_its_own_words_say() {
     assert_eq!(hit.action, Action::Crisis);
     assert_eq!(hit.severity, Severity::Critical);
 }
+
+#[test]
+fn asking_whether_to_wash_after_it_happened_gets_the_full_reply() {
+    let s = Screen::embedded().without_learned();
+    let hit = s
+        .screen("it just happened, hes left, im in the shower, should i not be showering")
+        .expect("sexual violence, just now");
+    assert_eq!(hit.category, Category::SexualViolence);
+    assert_eq!(hit.action, Action::Crisis);
+    // The washing-up after a row is not it.
+    assert_eq!(
+        s.screen("what he did was leave the washing up again")
+            .map(|h| h.category),
+        None
+    );
+}

@@ -64,6 +64,7 @@ const SETS: &[(&str, &str)] = &[
     ("train_r23_near.tsv", include_str!("train_r23_near.tsv")),
     ("blind_r23.tsv", include_str!("blind_r23.tsv")),
     ("blind_r24.tsv", include_str!("blind_r24.tsv")),
+    ("blind_r25.tsv", include_str!("blind_r25.tsv")),
 ];
 
 type Row = Example;
